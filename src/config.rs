@@ -1,0 +1,307 @@
+//! Typed settings, read from `KINTSUGI_*` environment variables over an
+//! optional `kintsugi.toml`. Settings are passed in, never global.
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must never end up in logs or error pages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the data lives: the embedded default or the scale-out store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(Secret::new(raw)));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path.contains("://") {
+            return Err(ConfigError::Invalid {
+                key: "KINTSUGI_DATABASE_URL",
+                message:
+                    "expected postgres://user@host/db, sqlite://path/to/file.sqlite3 or a file path"
+                        .into(),
+            });
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// A description safe to log (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite at {}", path.display()),
+            Self::Postgres(_) => "PostgreSQL".to_string(),
+        }
+    }
+}
+
+/// The public address of the site, without a trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        let rest = trimmed
+            .strip_prefix("https://")
+            .or_else(|| trimmed.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                Ok(Self(trimmed.to_string()))
+            }
+            _ => Err(ConfigError::Invalid {
+                key: "KINTSUGI_BASE_URL",
+                message: format!("`{raw}` is not an http:// or https:// address"),
+            }),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+    /// `path` must start with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+}
+
+/// What readers see of the site as a whole.
+#[derive(Clone, Debug)]
+pub struct SiteSettings {
+    pub title: String,
+    pub tagline: String,
+    pub author: String,
+    pub language: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: String,
+    pub base_url: BaseUrl,
+    pub content_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub secret_key: Option<Secret>,
+    pub watch_content: bool,
+    pub db_pool_size: u32,
+    pub db_connect_timeout_ms: u64,
+    pub site: SiteSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// The optional `kintsugi.toml`: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    base_url: Option<String>,
+    content_dir: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    watch_content: Option<bool>,
+    db_pool_size: Option<u32>,
+    db_connect_timeout_ms: Option<u64>,
+    #[serde(default)]
+    site: FileSiteSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSiteSettings {
+    title: Option<String>,
+    tagline: Option<String>,
+    author: Option<String>,
+    language: Option<String>,
+}
+
+impl Settings {
+    /// Reads the process environment and `kintsugi.toml` (or the file named
+    /// by `KINTSUGI_CONFIG`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(|key| std::env::var(key).ok())
+    }
+
+    /// Builds settings from a lookup function, so tests can pass their own.
+    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = match env("KINTSUGI_CONFIG") {
+            Some(path) => read_file(Path::new(&path))?,
+            None if Path::new("kintsugi.toml").exists() => read_file(Path::new("kintsugi.toml"))?,
+            None => FileSettings::default(),
+        };
+        let bind = env("KINTSUGI_BIND")
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let base_url = match env("KINTSUGI_BASE_URL").or(file.base_url) {
+            Some(raw) => BaseUrl::parse(&raw)?,
+            None => BaseUrl::parse(&format!("http://{bind}"))?,
+        };
+        let content_dir = env("KINTSUGI_CONTENT_DIR")
+            .map(PathBuf::from)
+            .or(file.content_dir)
+            .unwrap_or_else(|| PathBuf::from("content"));
+        let data_dir = env("KINTSUGI_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = match env("KINTSUGI_DATABASE_URL").or(file.database_url) {
+            Some(raw) => DatabaseUrl::parse(&raw)?,
+            None => DatabaseUrl::Sqlite(data_dir.join("kintsugi.sqlite3")),
+        };
+        let watch_content = match env("KINTSUGI_WATCH_CONTENT") {
+            Some(raw) => parse_bool("KINTSUGI_WATCH_CONTENT", &raw)?,
+            None => file.watch_content.unwrap_or(true),
+        };
+        let db_pool_size = match env("KINTSUGI_DB_POOL_SIZE") {
+            Some(raw) => parse_number("KINTSUGI_DB_POOL_SIZE", &raw)?,
+            None => file.db_pool_size.unwrap_or(8),
+        }
+        .max(1);
+        let db_connect_timeout_ms = match env("KINTSUGI_DB_CONNECT_TIMEOUT_MS") {
+            Some(raw) => parse_number("KINTSUGI_DB_CONNECT_TIMEOUT_MS", &raw)?,
+            None => file.db_connect_timeout_ms.unwrap_or(3000),
+        };
+        let site = SiteSettings {
+            title: env("KINTSUGI_SITE_TITLE")
+                .or(file.site.title)
+                .unwrap_or_else(|| "Golden Seams".to_string()),
+            tagline: env("KINTSUGI_SITE_TAGLINE")
+                .or(file.site.tagline)
+                .unwrap_or_else(|| "Kind, direct breakup coaching with Maya Brennan".to_string()),
+            author: env("KINTSUGI_SITE_AUTHOR")
+                .or(file.site.author)
+                .unwrap_or_else(|| "Maya Brennan".to_string()),
+            language: file.site.language.unwrap_or_else(|| "en".to_string()),
+        };
+        Ok(Self {
+            bind,
+            base_url,
+            content_dir,
+            data_dir,
+            database_url,
+            secret_key: env("KINTSUGI_SECRET_KEY")
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            watch_content,
+            db_pool_size,
+            db_connect_timeout_ms,
+            site,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        message: e.message().to_string(),
+    })
+}
+
+fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key,
+            message: format!("`{raw}` is not true or false"),
+        }),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &'static str, raw: &str) -> Result<T, ConfigError> {
+    raw.trim().parse().map_err(|_| ConfigError::Invalid {
+        key,
+        message: format!("`{raw}` is not a number"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_picks_the_backend_from_the_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/x.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/x.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/x.db"))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:pw@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn base_url_drops_the_trailing_slash() {
+        let url = BaseUrl::parse("https://coach.example/").unwrap();
+        assert_eq!(url.join("/feed.xml"), "https://coach.example/feed.xml");
+        assert!(BaseUrl::parse("coach.example").is_err());
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        let s = Settings::load(|k| match k {
+            "KINTSUGI_BIND" => Some("0.0.0.0:9000".into()),
+            "KINTSUGI_DATA_DIR" => Some("/tmp/k".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/k/kintsugi.sqlite3"))
+        );
+        assert!(
+            Settings::load(|k| (k == "KINTSUGI_WATCH_CONTENT").then(|| "maybe".into())).is_err()
+        );
+    }
+}

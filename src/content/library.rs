@@ -1,0 +1,592 @@
+//! The loaded site: articles by slug, tags, pages and the search index,
+//! all rendered once at load and shared cheaply.
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::front_matter::{self, ArticleFrontMatter, PageFrontMatter};
+use super::markdown::{self, TocEntry};
+use super::search::{Query, SearchIndex};
+
+/// A problem in the content, reported as `file:line: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ContentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// A tag as written by the coach and as it appears in URLs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tag {
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug)]
+pub struct Article {
+    pub slug: String,
+    pub title: String,
+    pub date: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+    pub summary_html: String,
+    pub summary_text: String,
+    pub tags: Vec<Tag>,
+    pub draft: bool,
+    pub author: Option<String>,
+    pub html: String,
+    pub toc: Vec<TocEntry>,
+    pub reading_minutes: u32,
+    pub plain_text: String,
+    pub source: PathBuf,
+}
+
+impl Article {
+    pub fn is_published(&self, now: DateTime<Utc>) -> bool {
+        !self.draft && self.date <= now
+    }
+    pub fn url(&self) -> String {
+        format!("/articles/{}", self.slug)
+    }
+    /// The later of the publication and update dates.
+    pub fn last_changed(&self) -> DateTime<Utc> {
+        self.updated.map_or(self.date, |u| u.max(self.date))
+    }
+    pub fn has_tag(&self, slug: &str) -> bool {
+        self.tags.iter().any(|t| t.slug == slug)
+    }
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub slug: String,
+    pub title: String,
+    pub summary_text: String,
+    pub updated: Option<DateTime<Utc>>,
+    pub html: String,
+    pub toc: Vec<TocEntry>,
+}
+
+impl Page {
+    pub fn url(&self) -> String {
+        format!("/{}", self.slug)
+    }
+}
+
+/// Everything the content folder says, validated and pre-rendered.
+#[derive(Debug, Default)]
+pub struct Library {
+    /// Newest first, drafts and scheduled articles included: whether an
+    /// article is published is decided at request time.
+    articles: Vec<Arc<Article>>,
+    by_slug: HashMap<String, usize>,
+    pages: HashMap<String, Arc<Page>>,
+    search: SearchIndex,
+}
+
+/// A search result, still to be highlighted by the caller.
+pub struct SearchResult<'a> {
+    pub article: &'a Arc<Article>,
+}
+
+fn is_valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+struct Source {
+    path: PathBuf,
+    /// `articles/x.md` or `pages/x.md`, as written in `@/` links.
+    key: String,
+    text: String,
+}
+
+fn read_folder(content_dir: &Path, sub: &str, errors: &mut Vec<ContentError>) -> Vec<Source> {
+    let dir = content_dir.join(sub);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            errors.push(ContentError {
+                file: dir,
+                line: 0,
+                message: format!("cannot read the folder: {e}"),
+            });
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "md"))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_string_lossy().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Some(Source {
+                    key: format!("{sub}/{name}"),
+                    path,
+                    text,
+                }),
+                Err(e) => {
+                    errors.push(ContentError {
+                        file: path,
+                        line: 0,
+                        message: format!("cannot read the file as UTF-8 text: {e}"),
+                    });
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+impl Library {
+    /// Loads and validates every file; returns every problem found, not
+    /// just the first.
+    pub fn load(content_dir: &Path) -> Result<Self, Vec<ContentError>> {
+        let mut errors = Vec::new();
+        if !content_dir.is_dir() {
+            return Err(vec![ContentError {
+                file: content_dir.to_path_buf(),
+                line: 0,
+                message: "the content folder does not exist (set KINTSUGI_CONTENT_DIR)".into(),
+            }]);
+        }
+        let article_sources = read_folder(content_dir, "articles", &mut errors);
+        let page_sources = read_folder(content_dir, "pages", &mut errors);
+
+        // Pass 1: front matter, slugs and the link map.
+        let mut links: HashMap<String, String> = HashMap::new();
+        let mut slug_owner: HashMap<String, PathBuf> = HashMap::new();
+        let mut parsed_articles = Vec::new();
+        for src in &article_sources {
+            let err = |line: usize, message: String| ContentError {
+                file: src.path.clone(),
+                line,
+                message,
+            };
+            let split = match front_matter::split(&src.text) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(err(e.line, e.message));
+                    continue;
+                }
+            };
+            let fm: ArticleFrontMatter = match front_matter::parse(split.toml) {
+                Ok(fm) => fm,
+                Err(e) => {
+                    errors.push(err(e.line, e.message));
+                    continue;
+                }
+            };
+            let line_of_key = |key: &str| {
+                split
+                    .toml
+                    .lines()
+                    .position(|l| l.trim_start().starts_with(key))
+                    .map_or(1, |i| i + 2)
+            };
+            let slug = fm.slug.clone().unwrap_or_else(|| file_stem(&src.path));
+            let mut ok = true;
+            if !is_valid_slug(&slug) {
+                errors.push(err(
+                    line_of_key("slug"),
+                    format!("the slug `{slug}` may only use lower-case letters, digits and single hyphens (rename the file or set `slug = \"...\"`)"),
+                ));
+                ok = false;
+            }
+            if fm.title.trim().is_empty() {
+                errors.push(err(line_of_key("title"), "the title is empty".into()));
+                ok = false;
+            }
+            for tag in &fm.tags {
+                if markdown::slugify(tag).is_empty() {
+                    errors.push(err(
+                        line_of_key("tags"),
+                        format!("the tag `{tag}` has no letters or digits"),
+                    ));
+                    ok = false;
+                }
+            }
+            if let Some(other) = slug_owner.get(&slug) {
+                errors.push(err(
+                    line_of_key("slug"),
+                    format!(
+                        "duplicate slug `{slug}`: {} already uses it",
+                        other.display()
+                    ),
+                ));
+                ok = false;
+            } else {
+                slug_owner.insert(slug.clone(), src.path.clone());
+            }
+            links.insert(src.key.clone(), format!("/articles/{slug}"));
+            if ok {
+                parsed_articles.push((src, split.body, split.body_first_line, fm, slug));
+            }
+        }
+        let mut parsed_pages = Vec::new();
+        let mut page_slugs: HashSet<String> = HashSet::new();
+        for src in &page_sources {
+            let err = |line: usize, message: String| ContentError {
+                file: src.path.clone(),
+                line,
+                message,
+            };
+            let split = match front_matter::split(&src.text) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(err(e.line, e.message));
+                    continue;
+                }
+            };
+            let fm: PageFrontMatter = match front_matter::parse(split.toml) {
+                Ok(fm) => fm,
+                Err(e) => {
+                    errors.push(err(e.line, e.message));
+                    continue;
+                }
+            };
+            let slug = file_stem(&src.path);
+            if !is_valid_slug(&slug) {
+                errors.push(err(1, format!("the page file name `{slug}` may only use lower-case letters, digits and hyphens")));
+                continue;
+            }
+            page_slugs.insert(slug.clone());
+            links.insert(src.key.clone(), format!("/{slug}"));
+            parsed_pages.push((src, split.body, split.body_first_line, fm, slug));
+        }
+
+        // Pass 2: render, checking internal links.
+        let resolve = |key: &str| links.get(key.trim_start_matches('/')).cloned();
+        let mut articles = Vec::new();
+        for (src, body, first_line, fm, slug) in parsed_articles {
+            let rendered = markdown::render(body, first_line, &resolve);
+            errors.extend(rendered.errors.into_iter().map(|e| ContentError {
+                file: src.path.clone(),
+                line: e.line,
+                message: e.message,
+            }));
+            let (summary_html, summary_text) = match fm.summary {
+                Some(text) => (format!("<p>{}</p>", escape(&text)), text),
+                None => (rendered.summary_html, rendered.summary_text),
+            };
+            let mut tags: Vec<Tag> = Vec::new();
+            for name in fm.tags {
+                let tag = Tag {
+                    slug: markdown::slugify(&name),
+                    name: name.trim().to_string(),
+                };
+                if !tags.iter().any(|t| t.slug == tag.slug) {
+                    tags.push(tag);
+                }
+            }
+            articles.push(Arc::new(Article {
+                slug,
+                title: fm.title.trim().to_string(),
+                date: fm.date.0,
+                updated: fm.updated.map(|d| d.0),
+                summary_html,
+                summary_text,
+                tags,
+                draft: fm.draft,
+                author: fm.author,
+                html: rendered.html,
+                toc: rendered.toc,
+                reading_minutes: markdown::reading_minutes(rendered.word_count),
+                plain_text: rendered.plain_text,
+                source: src.path.clone(),
+            }));
+        }
+        let mut pages = HashMap::new();
+        for (src, body, first_line, fm, slug) in parsed_pages {
+            let rendered = markdown::render(body, first_line, &resolve);
+            errors.extend(rendered.errors.into_iter().map(|e| ContentError {
+                file: src.path.clone(),
+                line: e.line,
+                message: e.message,
+            }));
+            pages.insert(
+                slug.clone(),
+                Arc::new(Page {
+                    slug,
+                    title: fm.title.trim().to_string(),
+                    summary_text: fm.summary.unwrap_or(rendered.summary_text),
+                    updated: fm.updated.map(|d| d.0),
+                    html: rendered.html,
+                    toc: rendered.toc,
+                }),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self::from_parts(articles, pages))
+    }
+
+    fn from_parts(mut articles: Vec<Arc<Article>>, pages: HashMap<String, Arc<Page>>) -> Self {
+        articles.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
+        let by_slug = articles
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.slug.clone(), i))
+            .collect();
+        let search = SearchIndex::build(articles.iter().map(|a| {
+            (
+                a.title.as_str(),
+                a.summary_text.as_str(),
+                a.plain_text.as_str(),
+            )
+        }));
+        Self {
+            articles,
+            by_slug,
+            pages,
+            search,
+        }
+    }
+
+    /// How many articles the content holds, drafts included.
+    pub fn len(&self) -> usize {
+        self.articles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.articles.is_empty()
+    }
+
+    /// Published articles, newest first.
+    pub fn published(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Arc<Article>> {
+        self.articles.iter().filter(move |a| a.is_published(now))
+    }
+
+    /// A published article by slug.
+    pub fn article(&self, slug: &str, now: DateTime<Utc>) -> Option<&Arc<Article>> {
+        let a = self.articles.get(*self.by_slug.get(slug)?)?;
+        a.is_published(now).then_some(a)
+    }
+
+    pub fn page(&self, slug: &str) -> Option<&Arc<Page>> {
+        self.pages.get(slug)
+    }
+
+    pub fn pages(&self) -> impl Iterator<Item = &Arc<Page>> {
+        self.pages.values()
+    }
+
+    /// The published articles just older and just newer than `article`.
+    pub fn neighbours(
+        &self,
+        article: &Article,
+        now: DateTime<Utc>,
+    ) -> (Option<&Arc<Article>>, Option<&Arc<Article>>) {
+        let Some(&i) = self.by_slug.get(&article.slug) else {
+            return (None, None);
+        };
+        let older = self.articles[i + 1..].iter().find(|a| a.is_published(now));
+        let newer = self.articles[..i]
+            .iter()
+            .rev()
+            .find(|a| a.is_published(now));
+        (older, newer)
+    }
+
+    /// Up to `n` published articles sharing the most tags, newest first
+    /// among equals.
+    pub fn related(&self, article: &Article, now: DateTime<Utc>, n: usize) -> Vec<&Arc<Article>> {
+        let mut scored: Vec<(usize, usize, &Arc<Article>)> = self
+            .published(now)
+            .enumerate()
+            .filter(|(_, a)| a.slug != article.slug)
+            .map(|(i, a)| {
+                let shared = a.tags.iter().filter(|t| article.has_tag(&t.slug)).count();
+                (shared, i, a)
+            })
+            .filter(|(shared, _, _)| *shared > 0)
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().take(n).map(|(_, _, a)| a).collect()
+    }
+
+    /// Every tag on a published article with its article count, by name.
+    pub fn tags(&self, now: DateTime<Utc>) -> Vec<(Tag, usize)> {
+        let mut counts: BTreeMap<String, (Tag, usize)> = BTreeMap::new();
+        for a in self.published(now) {
+            for t in &a.tags {
+                counts
+                    .entry(t.slug.clone())
+                    .or_insert_with(|| (t.clone(), 0))
+                    .1 += 1;
+            }
+        }
+        let mut tags: Vec<(Tag, usize)> = counts.into_values().collect();
+        tags.sort_by(|a, b| a.0.name.to_lowercase().cmp(&b.0.name.to_lowercase()));
+        tags
+    }
+
+    /// The tag with this slug, if a published article carries it.
+    pub fn tag(&self, slug: &str, now: DateTime<Utc>) -> Option<Tag> {
+        self.published(now)
+            .flat_map(|a| a.tags.iter())
+            .find(|t| t.slug == slug)
+            .cloned()
+    }
+
+    /// Published articles matching the query, best first.
+    pub fn search(&self, query: &Query, now: DateTime<Utc>) -> Vec<SearchResult<'_>> {
+        self.search
+            .search(query)
+            .into_iter()
+            .filter_map(|hit| self.articles.get(hit.doc as usize))
+            .filter(|a| a.is_published(now))
+            .map(|article| SearchResult { article })
+            .collect()
+    }
+
+    /// When the published content last changed (for feeds).
+    pub fn last_changed(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.published(now).map(|a| a.last_changed()).max()
+    }
+
+    /// The next moment a scheduled article goes live, if any.
+    pub fn next_scheduled(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.articles
+            .iter()
+            .filter(|a| !a.draft && a.date > now)
+            .map(|a| a.date)
+            .min()
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn reports_every_problem_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "articles/a.md",
+            "+++\ntitle = \"A\"\ndate = 2026-01-01\n+++\n\nSee [b](@/articles/missing.md).\n",
+        );
+        write(
+            dir.path(),
+            "articles/b.md",
+            "+++\ntitle = \"B\"\ndate = 2026-01-01\nslug = \"a\"\n+++\nBody\n",
+        );
+        write(
+            dir.path(),
+            "articles/c.md",
+            "+++\ndate = 2026-01-01\n+++\nBody\n",
+        );
+        write(
+            dir.path(),
+            "articles/d.md",
+            "+++\ntitle = \"D\"\ndate = 2026-01-01\ncolour = \"red\"\n+++\nBody\n",
+        );
+        let errors = Library::load(dir.path()).unwrap_err();
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 4, "{lines:#?}");
+        assert!(lines.iter().any(|l| l.ends_with("articles/a.md:6: broken internal link `@/articles/missing.md`: there is no content file `articles/missing.md`")), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("articles/b.md:4: duplicate slug `a`")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("articles/c.md:") && l.contains("title")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("articles/d.md:4:") && l.contains("colour")),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
+    fn drafts_and_future_articles_are_hidden_until_their_time() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "articles/old.md",
+            "+++\ntitle = \"Old\"\ndate = 2020-01-01\ntags = [\"No contact\"]\n+++\nx\n",
+        );
+        write(
+            dir.path(),
+            "articles/draft.md",
+            "+++\ntitle = \"Draft\"\ndate = 2020-01-02\ndraft = true\n+++\nx\n",
+        );
+        write(
+            dir.path(),
+            "articles/later.md",
+            "+++\ntitle = \"Later\"\ndate = 2099-01-01\ntags = [\"no contact\"]\n+++\nx\n",
+        );
+        let lib = Library::load(dir.path()).unwrap();
+        let now = Utc::now();
+        assert_eq!(lib.published(now).count(), 1);
+        assert!(lib.article("draft", now).is_none());
+        assert!(lib.article("later", now).is_none());
+        let future = "2099-06-01T00:00:00Z".parse().unwrap();
+        assert!(lib.article("later", future).is_some());
+        assert_eq!(
+            lib.tags(now),
+            vec![(
+                Tag {
+                    name: "No contact".into(),
+                    slug: "no-contact".into()
+                },
+                1
+            )]
+        );
+        assert_eq!(
+            lib.next_scheduled(now).unwrap().to_rfc3339(),
+            "2099-01-01T00:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Trusted article Markdown -> HTML, with heading anchors, a table of
+//! contents, a summary, plain text for search and checked internal links.
+use std::collections::HashSet;
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use super::front_matter::LineError;
+
+/// One heading of an article's table of contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TocEntry {
+    pub level: u8,
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub html: String,
+    pub toc: Vec<TocEntry>,
+    /// HTML before `<!-- more -->`, or else the first paragraph.
+    pub summary_html: String,
+    pub summary_text: String,
+    pub plain_text: String,
+    pub word_count: usize,
+    pub errors: Vec<LineError>,
+}
+
+/// Ids our own templates use; headings never take them.
+const RESERVED_IDS: &[&str] = &[
+    "main-content",
+    "comments",
+    "table-of-contents",
+    "site-search",
+    "related",
+    "top",
+];
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_SMART_PUNCTUATION
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// Turns text into a URL/id fragment: lower case, letters and digits kept,
+/// everything else collapsed to single hyphens.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_dash = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if pending_dash && !out.is_empty() {
+                out.push('-');
+            }
+            pending_dash = false;
+            out.extend(c.to_lowercase());
+        } else if c != '\'' && c != '’' {
+            pending_dash = true;
+        }
+    }
+    out
+}
+
+fn level_number(level: HeadingLevel) -> u8 {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct OpenHeading<'a> {
+    level: u8,
+    id: Option<String>,
+    classes: Vec<CowStr<'a>>,
+    events: Vec<Event<'a>>,
+    text: String,
+}
+
+/// Renders a trusted Markdown body. `resolve` maps an internal link target
+/// such as `articles/other.md` to its URL; `first_line` is the file line the
+/// body starts on, so errors point into the file.
+pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<String>) -> Rendered {
+    let line_of = |offset: usize| first_line + body[..offset.min(body.len())].matches('\n').count();
+    let mut out = Rendered::default();
+    let mut used_ids: HashSet<String> = RESERVED_IDS.iter().map(|s| s.to_string()).collect();
+    let mut events: Vec<Event> = Vec::new();
+    let mut heading: Option<OpenHeading> = None;
+    let mut more_at: Option<usize> = None;
+    let mut first_paragraph: Option<(usize, Option<usize>)> = None;
+
+    for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
+        let event = match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if dest_url.starts_with("@/") => {
+                let target = &dest_url[2..];
+                let (path, fragment) = match target.split_once('#') {
+                    Some((p, f)) => (p, Some(f)),
+                    None => (target, None),
+                };
+                let url = match resolve(path) {
+                    Some(url) => match fragment {
+                        Some(f) => format!("{url}#{f}"),
+                        None => url,
+                    },
+                    None => {
+                        out.errors.push(LineError {
+                            line: line_of(range.start),
+                            message: format!(
+                                "broken internal link `{dest_url}`: there is no content file `{path}`"
+                            ),
+                        });
+                        "#".to_string()
+                    }
+                };
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url: url.into(),
+                    title,
+                    id,
+                })
+            }
+            Event::TaskListMarker(done) => Event::Html(
+                if done {
+                    "<span class=\"task-box\" aria-hidden=\"true\">☑</span><span class=\"visually-hidden\">Done: </span>"
+                } else {
+                    "<span class=\"task-box\" aria-hidden=\"true\">☐</span><span class=\"visually-hidden\">To do: </span>"
+                }
+                .into(),
+            ),
+            Event::Html(ref html) | Event::InlineHtml(ref html) if html.trim() == "<!-- more -->" => {
+                if heading.is_none() && more_at.is_none() {
+                    more_at = Some(events.len());
+                }
+                continue;
+            }
+            other => other,
+        };
+
+        match &event {
+            Event::Text(t) | Event::Code(t) => {
+                out.plain_text.push_str(t);
+                out.word_count += t.split_whitespace().count();
+            }
+            Event::SoftBreak | Event::HardBreak => out.plain_text.push(' '),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::TableCell
+                | TagEnd::CodeBlock,
+            ) => out.plain_text.push('\n'),
+            _ => {}
+        }
+
+        if let Some(open) = heading.as_mut() {
+            if let Event::End(TagEnd::Heading(_)) = event {
+                let open = heading.take().expect("heading is open");
+                let mut id = open.id.clone().unwrap_or_else(|| slugify(&open.text));
+                if id.is_empty() {
+                    id = "section".into();
+                }
+                let base = id.clone();
+                let mut n = 2;
+                while !used_ids.insert(id.clone()) {
+                    id = format!("{base}-{n}");
+                    n += 1;
+                }
+                let title = open.text.trim().to_string();
+                let mut inner = String::new();
+                pulldown_cmark::html::push_html(&mut inner, open.events.into_iter());
+                let class = if open.classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " class=\"{}\"",
+                        escape_html(
+                            &open
+                                .classes
+                                .iter()
+                                .map(|c| c.as_ref())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        )
+                    )
+                };
+                let id_attr = escape_html(&id);
+                events.push(Event::Html(
+                    format!(
+                        "<h{level} id=\"{id_attr}\"{class}>{inner} <a class=\"heading-anchor\" href=\"#{id_attr}\" aria-label=\"Link to the section {label}\">#</a></h{level}>\n",
+                        level = open.level,
+                        label = escape_html(&title),
+                    )
+                    .into(),
+                ));
+                if (2..=3).contains(&open.level) {
+                    out.toc.push(TocEntry {
+                        level: open.level,
+                        id,
+                        title,
+                    });
+                }
+            } else {
+                if let Event::Text(t) | Event::Code(t) = &event {
+                    open.text.push_str(t);
+                }
+                open.events.push(event);
+            }
+            continue;
+        }
+
+        match &event {
+            Event::Start(Tag::Heading {
+                level, id, classes, ..
+            }) => {
+                heading = Some(OpenHeading {
+                    level: level_number(*level),
+                    id: id.as_ref().map(|s| s.to_string()),
+                    classes: classes.clone(),
+                    events: Vec::new(),
+                    text: String::new(),
+                });
+                continue;
+            }
+            Event::Start(Tag::Paragraph) if first_paragraph.is_none() => {
+                first_paragraph = Some((events.len(), None));
+            }
+            Event::End(TagEnd::Paragraph) => {
+                if let Some((start, None)) = first_paragraph {
+                    first_paragraph = Some((start, Some(events.len() + 1)));
+                }
+            }
+            _ => {}
+        }
+        events.push(event);
+    }
+
+    let summary_events = match (more_at, first_paragraph) {
+        (Some(end), _) => &events[..end],
+        (None, Some((start, Some(end)))) => &events[start..end],
+        _ => &events[..0],
+    };
+    pulldown_cmark::html::push_html(&mut out.summary_html, summary_events.iter().cloned());
+    out.summary_text = summary_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
+            Event::SoftBreak | Event::HardBreak => Some(" "),
+            Event::End(TagEnd::Paragraph) => Some(" "),
+            _ => None,
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    pulldown_cmark::html::push_html(&mut out.html, events.into_iter());
+    out
+}
+
+/// Minutes to read at an unhurried 220 words a minute, at least one.
+pub fn reading_minutes(words: usize) -> u32 {
+    words.div_ceil(220).max(1) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_links(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn headings_get_unique_ids_anchor_links_and_a_toc() {
+        let r = render(
+            "## Hello, world\n\ntext\n\n## Hello world\n\n### Comments\n",
+            1,
+            &no_links,
+        );
+        assert!(r.html.contains("<h2 id=\"hello-world\">Hello, world <a class=\"heading-anchor\" href=\"#hello-world\""), "{}", r.html);
+        assert!(r.html.contains("id=\"hello-world-2\""));
+        assert!(
+            r.html.contains("id=\"comments-2\""),
+            "reserved ids are avoided"
+        );
+        assert_eq!(r.toc.len(), 3);
+        assert_eq!(r.toc[0].title, "Hello, world");
+    }
+
+    #[test]
+    fn tables_footnotes_strikethrough_tasks_and_smart_quotes() {
+        let md = "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~gone~~ \"quoted\"[^1]\n\n[^1]: note\n\n- [ ] todo\n- [x] done\n";
+        let r = render(md, 1, &no_links);
+        assert!(r.html.contains("<table>"));
+        assert!(r.html.contains("<del>gone</del>"));
+        assert!(r.html.contains("“quoted”"));
+        assert!(r.html.contains("footnote-definition"));
+        assert!(r.html.contains("To do: "));
+        assert!(r.html.contains("Done: "));
+        assert!(!r.html.contains("<input"));
+    }
+
+    #[test]
+    fn summary_is_before_more_or_the_first_paragraph() {
+        let r = render(
+            "First *one*.\n\nSecond.\n\n<!-- more -->\n\nRest.\n",
+            1,
+            &no_links,
+        );
+        assert_eq!(r.summary_text, "First one. Second.");
+        let r = render("## Head\n\nFirst *one*.\n\nSecond.\n", 1, &no_links);
+        assert_eq!(r.summary_html.trim(), "<p>First <em>one</em>.</p>");
+        assert_eq!(r.summary_text, "First one.");
+    }
+
+    #[test]
+    fn internal_links_resolve_or_report_their_line() {
+        let resolve = |p: &str| (p == "articles/a.md").then(|| "/articles/a".to_string());
+        let r = render(
+            "Hi\n\n[ok](@/articles/a.md#x) and [bad](@/articles/b.md)\n",
+            5,
+            &resolve,
+        );
+        assert!(r.html.contains("href=\"/articles/a#x\""));
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].line, 7);
+        assert!(r.errors[0].message.contains("@/articles/b.md"));
+    }
+
+    #[test]
+    fn slugify_keeps_words() {
+        assert_eq!(slugify("No Contact: Day 1!"), "no-contact-day-1");
+        assert_eq!(slugify("Don't panic"), "dont-panic");
+        assert_eq!(slugify("  "), "");
+        assert_eq!(reading_minutes(0), 1);
+        assert_eq!(reading_minutes(221), 2);
+    }
+}

@@ -1,0 +1,132 @@
+//! Content: Markdown articles and pages, loaded at start and reloaded when
+//! files change (or on SIGHUP), keeping the last good version when the new
+//! one is broken.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+pub mod front_matter;
+pub mod library;
+pub mod markdown;
+pub mod search;
+
+pub use library::{Article, ContentError, Library, Page, Tag};
+
+/// The current library, swapped atomically on reload.
+pub struct ContentStore {
+    dir: PathBuf,
+    current: ArcSwap<Library>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl ContentStore {
+    pub fn load(dir: &Path) -> Result<Self, Vec<ContentError>> {
+        let library = Library::load(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            current: ArcSwap::from_pointee(library),
+            generation: 0.into(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The library as of now; cheap (an `Arc` clone).
+    pub fn library(&self) -> Arc<Library> {
+        self.current.load_full()
+    }
+
+    /// Bumped by each successful reload (for caches keyed on content).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Loads the content again. On problems the last good version stays and
+    /// every problem is logged.
+    pub fn reload(&self) -> Result<usize, Vec<ContentError>> {
+        match Library::load(&self.dir) {
+            Ok(library) => {
+                let count = library.len();
+                self.current.store(Arc::new(library));
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                tracing::info!(articles = count, "content reloaded");
+                Ok(count)
+            }
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!(problem = %e, "content problem");
+                }
+                tracing::error!(
+                    problems = errors.len(),
+                    "content not reloaded: still serving the last good version"
+                );
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Reloads content on SIGHUP and, when `watch` is on, whenever a file
+/// under the content folder changes (changes are gathered for a moment so
+/// an editor's save counts once). Runs until the process ends.
+pub fn spawn_reloaders(store: Arc<ContentStore>, watch: bool) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+
+    #[cfg(unix)]
+    {
+        let tx = tx.clone();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                actix_web::rt::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading content");
+                        if tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP"),
+        }
+    }
+
+    let watcher = if watch {
+        use notify::Watcher;
+        let tx = tx.clone();
+        let handler = move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                if !event.kind.is_access() {
+                    let _ = tx.send(());
+                }
+            }
+        };
+        match notify::recommended_watcher(handler).and_then(|mut w| {
+            w.watch(store.dir(), notify::RecursiveMode::Recursive)?;
+            Ok(w)
+        }) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the content folder; send SIGHUP to reload");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    drop(tx);
+
+    actix_web::rt::spawn(async move {
+        let _watcher = watcher;
+        while rx.recv().await.is_some() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            while rx.try_recv().is_ok() {}
+            let store = store.clone();
+            let _ = actix_web::web::block(move || store.reload()).await;
+        }
+    });
+}

@@ -1,0 +1,30 @@
+//! Migrations are embedded per backend (same folder names on both sides)
+//! and applied at start.
+use diesel::connection::SimpleConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::Db;
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// An arbitrary constant: the advisory lock that keeps several instances
+/// starting at once from migrating the same PostgreSQL database together.
+const PG_MIGRATION_LOCK: i64 = 0x6b69_6e74_7375;
+
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies every pending migration; returns how many ran.
+pub fn run_pending(conn: &mut Db) -> Result<usize, MigrationError> {
+    let applied = match conn {
+        Db::Sqlite(c) => c.run_pending_migrations(SQLITE)?.len(),
+        Db::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
+            let result = c.run_pending_migrations(POSTGRES).map(|v| v.len());
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))?;
+            result?
+        }
+    };
+    super::site_meta::record_installation(conn)?;
+    Ok(applied)
+}

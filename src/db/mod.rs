@@ -1,0 +1,142 @@
+//! The only module that names diesel. Handlers call [`run`] with a closure
+//! over a connection; the closure runs on the blocking pool, never on the
+//! async threads.
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+use crate::config::DatabaseUrl;
+
+pub mod migrations;
+pub mod schema;
+pub mod site_meta;
+
+pub use diesel::result::QueryResult;
+
+/// One connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum Db {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// Builds connections for the backend named by the URL's scheme (diesel's
+/// own `establish` on a MultiConnection tries each backend in turn and hides
+/// the real error).
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("could not connect to the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("could not configure the database connection: {0}")]
+    Setup(#[from] diesel::result::Error),
+    #[error("could not create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Durable, concurrent SQLite: WAL so readers never block the writer,
+/// `synchronous = FULL` so an acknowledged write survives a power cut,
+/// foreign keys enforced, and a busy timeout instead of instant errors.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;\
+     PRAGMA synchronous = FULL;\
+     PRAGMA foreign_keys = ON;\
+     PRAGMA busy_timeout = 5000;";
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = Db;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<Db, ConnectError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Ok(Db::Pg(PgConnection::establish(url.expose())?)),
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| ConnectError::Folder {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(SQLITE_PRAGMAS)?;
+                Ok(Db::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Db) -> Result<(), ConnectError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, conn: &mut Db) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// A pool with a short connection timeout, so an outage answers 503 fast.
+pub fn pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<Pool, r2d2::Error> {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(url.clone()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[from] r2d2::Error),
+    #[error("row not found")]
+    NotFound,
+    #[error("database query failed: {0}")]
+    Query(diesel::result::Error),
+    #[error("the blocking thread pool is gone")]
+    Canceled,
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::NotFound,
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Runs `work` with a pooled connection on the blocking thread pool.
+pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn).map_err(DbError::from)
+    })
+    .await
+    .map_err(|_| DbError::Canceled)?
+}
+
+/// True when a trivial query answers (for `/readyz`).
+pub fn ping(conn: &mut Db) -> QueryResult<()> {
+    site_meta::installed_at(conn).map(|_| ())
+}

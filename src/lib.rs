@@ -1,0 +1,10 @@
+//! Kintsugi: a self-hosted, server-rendered website engine for breakup coaches.
+pub mod assets;
+pub mod config;
+pub mod content;
+pub mod db;
+pub mod error;
+pub mod pages;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,182 @@
+//! The home page, article pages and standalone pages.
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
+use crate::error::AppError;
+use crate::pages::{
+    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, Date, JsonLd, Nav, Pagination,
+    StandalonePage,
+};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub page: Option<String>,
+}
+
+/// Pages through `items`, refusing pages past the end (page 1 always
+/// exists, even when empty).
+pub fn paginate<T>(
+    items: Vec<T>,
+    page: usize,
+    per_page: usize,
+) -> Result<(Vec<T>, usize), AppError> {
+    let total_pages = items.len().div_ceil(per_page).max(1);
+    if page > total_pages {
+        return Err(AppError::NotFound);
+    }
+    let slice = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Ok((slice, total_pages))
+}
+
+pub async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref())?;
+    let library = state.content.library();
+    let now = Utc::now();
+    let (articles, total_pages) = paginate(library.published(now).collect(), page, PAGE_SIZE)?;
+    let path = if page == 1 {
+        "/".to_string()
+    } else {
+        format!("/?page={page}")
+    };
+    let mut layout = state.layout(
+        (page > 1)
+            .then(|| format!("Articles, page {page}"))
+            .as_deref(),
+        "",
+        &path,
+        Nav::Articles,
+    );
+    layout.json_ld = (page == 1).then(|| {
+        JsonLd::new(&serde_json::json!({
+            "@context": "https://schema.org",
+            "@type": "WebSite",
+            "name": state.settings.site.title,
+            "url": state.settings.base_url.join("/"),
+            "potentialAction": {
+                "@type": "SearchAction",
+                "target": state.settings.base_url.join("/search?q={query}"),
+                "query-input": "required name=query",
+            },
+        }))
+    });
+    let view = ArticListOrHome {
+        heading: if page == 1 {
+            "Latest articles".to_string()
+        } else {
+            format!("Latest articles, page {page} of {total_pages}")
+        },
+        intro: (page == 1).then(|| state.settings.site.tagline.clone()),
+    };
+    render_html(
+        &req,
+        &ArticleListPage {
+            layout,
+            heading: view.heading,
+            intro: view.intro,
+            articles: articles.iter().map(|a| ArticleCard::new(a)).collect(),
+            pagination: Pagination::new(page, total_pages, "/"),
+            is_home: true,
+        },
+        Caching::Revalidate,
+    )
+}
+
+struct ArticListOrHome {
+    heading: String,
+    intro: Option<String>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let now = Utc::now();
+    let article = library.article(&slug, now).ok_or(AppError::NotFound)?;
+    let (older, newer) = library.neighbours(article, now);
+    let related = library.related(article, now, 3);
+    let site = &state.settings.site;
+    let author = article.author.as_deref().unwrap_or(&site.author);
+    let url = article.url();
+    let mut layout = state.layout(
+        Some(&article.title),
+        &article.summary_text,
+        &url,
+        Nav::Articles,
+    );
+    layout.og_type = "article";
+    layout.json_ld = Some(JsonLd::new(&serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": article.title,
+        "description": article.summary_text,
+        "datePublished": article.date.to_rfc3339(),
+        "dateModified": article.last_changed().to_rfc3339(),
+        "author": { "@type": "Person", "name": author },
+        "publisher": { "@type": "Organization", "name": site.title },
+        "mainEntityOfPage": state.settings.base_url.join(&url),
+        "url": state.settings.base_url.join(&url),
+        "keywords": article.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+        "wordCount": article.plain_text.split_whitespace().count(),
+        "inLanguage": site.language,
+    })));
+    render_html(
+        &req,
+        &ArticlePage {
+            layout,
+            title: &article.title,
+            date: Date::new(article.date),
+            updated: article.updated.filter(|u| *u > article.date).map(Date::new),
+            author,
+            reading_minutes: article.reading_minutes,
+            tags: &article.tags,
+            toc: if article.toc.len() >= 3 {
+                &article.toc
+            } else {
+                &[]
+            },
+            body_html: &article.html,
+            older: older.map(|a| ArticleLink::new(a)),
+            newer: newer.map(|a| ArticleLink::new(a)),
+            related: related.into_iter().map(|a| ArticleLink::new(a)).collect(),
+        },
+        Caching::Revalidate,
+    )
+}
+
+/// `/about`, `/privacy`, `/coaching` and any other `content/pages/*.md`.
+pub async fn standalone(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let page = library.page(&slug).ok_or(AppError::NotFound)?;
+    let nav = match page.slug.as_str() {
+        "coaching" => Nav::Coaching,
+        "about" => Nav::About,
+        _ => Nav::None,
+    };
+    let layout = state.layout(Some(&page.title), &page.summary_text, &page.url(), nav);
+    render_html(
+        &req,
+        &StandalonePage {
+            layout,
+            page,
+            updated: page.updated.map(Date::new),
+            is_coaching: page.slug == "coaching",
+        },
+        Caching::Revalidate,
+    )
+}

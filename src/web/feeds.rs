@@ -1,0 +1,108 @@
+//! Atom feed, sitemap and robots.txt.
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::{respond, AppState, Caching};
+use crate::error::AppError;
+use crate::pages::{AtomFeed, FeedEntry, Robots, Sitemap, SitemapUrl};
+
+/// Entries in the feed.
+const FEED_ENTRIES: usize = 20;
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub async fn atom(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let now = Utc::now();
+    let base = &state.settings.base_url;
+    let entries = library
+        .published(now)
+        .take(FEED_ENTRIES)
+        .map(|a| FeedEntry {
+            url: base.join(&a.url()),
+            title: &a.title,
+            published: rfc3339(a.date),
+            updated: rfc3339(a.last_changed()),
+            summary: &a.summary_text,
+            content_html: &a.html,
+            tags: &a.tags,
+        })
+        .collect();
+    let feed = AtomFeed {
+        site: &state.settings.site,
+        home_url: base.join("/"),
+        self_url: base.join("/feed.xml"),
+        updated: rfc3339(
+            library
+                .last_changed(now)
+                .unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or(now)),
+        ),
+        entries,
+    };
+    let body = feed.render().map_err(AppError::internal)?;
+    Ok(respond(
+        &req,
+        body.into_bytes(),
+        "application/atom+xml; charset=utf-8",
+        Caching::Revalidate,
+    ))
+}
+
+pub async fn sitemap(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let now = Utc::now();
+    let base = &state.settings.base_url;
+    let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+    let mut urls = vec![SitemapUrl {
+        loc: base.join("/"),
+        lastmod: library.last_changed(now).map(day),
+    }];
+    let mut pages: Vec<_> = library.pages().collect();
+    pages.sort_by(|a, b| a.slug.cmp(&b.slug));
+    urls.extend(pages.into_iter().map(|p| SitemapUrl {
+        loc: base.join(&p.url()),
+        lastmod: p.updated.map(day),
+    }));
+    urls.push(SitemapUrl {
+        loc: base.join("/tags"),
+        lastmod: None,
+    });
+    urls.extend(library.tags(now).into_iter().map(|(t, _)| SitemapUrl {
+        loc: base.join(&format!("/tags/{}", t.slug)),
+        lastmod: None,
+    }));
+    urls.extend(library.published(now).map(|a| SitemapUrl {
+        loc: base.join(&a.url()),
+        lastmod: Some(day(a.last_changed())),
+    }));
+    let body = Sitemap { urls }.render().map_err(AppError::internal)?;
+    Ok(respond(
+        &req,
+        body.into_bytes(),
+        "application/xml; charset=utf-8",
+        Caching::Revalidate,
+    ))
+}
+
+pub async fn robots(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let body = Robots {
+        sitemap_url: state.settings.base_url.join("/sitemap.xml"),
+    }
+    .render()
+    .map_err(AppError::internal)?;
+    Ok(respond(
+        &req,
+        body.into_bytes(),
+        "text/plain; charset=utf-8",
+        Caching::Revalidate,
+    ))
+}

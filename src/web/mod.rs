@@ -1,0 +1,156 @@
+//! Thin handlers: extract -> parse -> look up -> page.
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{guard, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{Datelike, Utc};
+
+use crate::assets::Assets;
+use crate::config::Settings;
+use crate::content::ContentStore;
+use crate::db::Pool;
+use crate::error::AppError;
+use crate::pages::{Layout, Nav};
+
+pub mod articles;
+pub mod errors;
+pub mod feeds;
+pub mod health;
+pub mod search;
+pub mod static_files;
+pub mod tags;
+
+/// Shared by every handler.
+pub struct AppState {
+    pub settings: Settings,
+    pub content: Arc<ContentStore>,
+    pub pool: Pool,
+    pub assets: Assets,
+}
+
+/// Articles per list page.
+pub const PAGE_SIZE: usize = 10;
+
+impl AppState {
+    /// The frame of a page at `path` titled `title` (None: the home page).
+    pub fn layout(
+        &self,
+        title: Option<&str>,
+        description: &str,
+        path: &str,
+        nav: Nav,
+    ) -> Layout<'_> {
+        let site = &self.settings.site;
+        Layout {
+            site,
+            css_url: self.assets.url("css/site.css"),
+            print_css_url: self.assets.url("css/print.css"),
+            favicon_url: self.assets.url("favicon.svg"),
+            title: match title {
+                Some(t) => format!("{t} · {}", site.title),
+                None => format!("{} · {}", site.title, site.tagline),
+            },
+            description: if description.is_empty() {
+                site.tagline.clone()
+            } else {
+                description.to_string()
+            },
+            canonical: self.settings.base_url.join(path),
+            feed_url: self.settings.base_url.join("/feed.xml"),
+            og_type: "website",
+            nav,
+            query: String::new(),
+            json_ld: None,
+            noindex: false,
+            year: Utc::now().year(),
+        }
+    }
+}
+
+/// GET and HEAD (HEAD answers the same headers without a body).
+pub fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// Parses `?page=N` (absent means 1).
+pub fn page_number(raw: Option<&str>) -> Result<usize, AppError> {
+    match raw {
+        None => Ok(1),
+        Some(s) => s
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                AppError::BadRequest("Page numbers are whole numbers, starting at 1.".into())
+            }),
+    }
+}
+
+/// How a page may be cached by browsers and proxies.
+#[derive(Clone, Copy)]
+pub enum Caching {
+    /// Public content: anyone may keep it but must revalidate (cheap 304s).
+    Revalidate,
+    /// Never stored anywhere.
+    NoStore,
+}
+
+/// Renders a template as an HTML response with a strong ETag, answering
+/// 304 when the browser already has these exact bytes.
+pub fn render_html(
+    req: &HttpRequest,
+    page: &impl Template,
+    caching: Caching,
+) -> Result<HttpResponse, AppError> {
+    let body = page.render().map_err(AppError::internal)?;
+    Ok(respond(
+        req,
+        body.into_bytes(),
+        "text/html; charset=utf-8",
+        caching,
+    ))
+}
+
+/// Same as [`render_html`] for any rendered bytes.
+pub fn respond(
+    req: &HttpRequest,
+    body: Vec<u8>,
+    content_type: &'static str,
+    caching: Caching,
+) -> HttpResponse {
+    let cache_control = match caching {
+        Caching::Revalidate => "public, max-age=0, must-revalidate",
+        Caching::NoStore => "no-store",
+    };
+    let etag = body_etag(&body);
+    if matches!(caching, Caching::Revalidate) && if_none_match(req, &etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(body)
+}
+
+fn body_etag(body: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}{:08x}\"", hasher.finish(), body.len())
+}
+
+/// True when the request's If-None-Match lists `etag` (or `*`).
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}

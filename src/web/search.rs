@@ -1,0 +1,113 @@
+//! Full-text search over the published articles.
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::articles::paginate;
+use super::{page_number, render_html, AppState, Caching};
+use crate::content::search::{highlight, snippet, Query};
+use crate::error::AppError;
+use crate::pages::{Date, Nav, Pagination, SearchPage, SearchResultView};
+
+/// Results per page.
+const RESULTS_PER_PAGE: usize = 20;
+/// Longer queries are cut here; nobody types more into a search box.
+const MAX_QUERY_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<SearchQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(params.page.as_deref())?;
+    let raw: String = params
+        .q
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    let raw = raw.trim().to_string();
+    let query = Query::parse(&raw);
+    let library = state.content.library();
+    let now = Utc::now();
+    let hits = if query.is_empty() {
+        Vec::new()
+    } else {
+        library.search(&query, now)
+    };
+    let total = hits.len();
+    let (hits, total_pages) = paginate(hits, page, RESULTS_PER_PAGE)?;
+    let results = hits
+        .into_iter()
+        .map(|hit| {
+            let a = hit.article;
+            SearchResultView {
+                url: a.url(),
+                title: highlight(&a.title, &query),
+                snippet: snippet(&a.plain_text, &query, 36)
+                    .unwrap_or_else(|| highlight(&a.summary_text, &query)),
+                date: Date::new(a.date),
+                tags: &a.tags,
+            }
+        })
+        .collect();
+    let title = if raw.is_empty() {
+        "Search".to_string()
+    } else {
+        format!("Search: {raw}")
+    };
+    let mut layout = state.layout(Some(&title), "Search the articles.", "/search", Nav::None);
+    layout.query = raw.clone();
+    layout.noindex = true;
+    let base = format!("/search?q={}", encode_query(&raw));
+    let mut pagination = Pagination::new(page, total_pages, &base);
+    // The base already has a query string: page links continue it.
+    pagination.prev_url = (page > 1).then(|| {
+        if page == 2 {
+            base.clone()
+        } else {
+            format!("{base}&page={}", page - 1)
+        }
+    });
+    pagination.next_url = (page < total_pages).then(|| format!("{base}&page={}", page + 1));
+    let suggestions = if total == 0 {
+        library.tags(now)
+    } else {
+        Vec::new()
+    };
+    render_html(
+        &req,
+        &SearchPage {
+            layout,
+            query: raw,
+            total,
+            results,
+            pagination,
+            suggestions,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// Percent-encodes a query-string value.
+fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

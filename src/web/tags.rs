@@ -1,0 +1,72 @@
+//! Topic pages.
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::articles::{paginate, ListQuery};
+use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
+use crate::error::AppError;
+use crate::pages::{ArticleCard, ArticleListPage, Nav, Pagination, TagsPage};
+
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let layout = state.layout(
+        Some("Topics"),
+        "Every topic the articles cover.",
+        "/tags",
+        Nav::Topics,
+    );
+    render_html(
+        &req,
+        &TagsPage {
+            layout,
+            tags: library.tags(Utc::now()),
+        },
+        Caching::Revalidate,
+    )
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref())?;
+    let library = state.content.library();
+    let now = Utc::now();
+    let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
+    let matching = library
+        .published(now)
+        .filter(|a| a.has_tag(&tag.slug))
+        .collect();
+    let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
+    let base = format!("/tags/{}", tag.slug);
+    let path = if page == 1 {
+        base.clone()
+    } else {
+        format!("{base}?page={page}")
+    };
+    let title = format!("Articles about {}", tag.name);
+    let layout = state.layout(
+        Some(&title),
+        &format!("Articles about {}.", tag.name),
+        &path,
+        Nav::Topics,
+    );
+    render_html(
+        &req,
+        &ArticleListPage {
+            layout,
+            heading: if total_pages > 1 {
+                format!("{title}, page {page} of {total_pages}")
+            } else {
+                title
+            },
+            intro: None,
+            articles: articles.iter().map(|a| ArticleCard::new(a)).collect(),
+            pagination: Pagination::new(page, total_pages, &base),
+            is_home: false,
+        },
+        Caching::Revalidate,
+    )
+}

@@ -1,0 +1,568 @@
+// End-to-end browser check for Kintsugi.
+//
+// Drives Debian's headless Chromium (through playwright-core) against a running
+// Kintsugi server, runs axe-core on every page type in light and dark colour
+// schemes, validates the HTML the server sent with the Nu Html Checker (vnu.jar)
+// and checks the XML/text endpoints.
+//
+//   cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 npm test
+//
+// Environment:
+//   BASE_URL         server to test (default http://127.0.0.1:8080)
+//   CHROMIUM_PATH    browser binary (default /usr/bin/chromium)
+//   JAVA             java binary for vnu.jar (default "java")
+//
+// Exit code 0 when every step passed, 1 otherwise. Artifacts (screenshots and
+// the saved HTML) go to tests/browser/artifacts/.
+
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const HTML_DIR = path.join(ARTIFACTS, 'html');
+
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const JAVA = process.env.JAVA || 'java';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ACTION_TIMEOUT_MS = 15_000;
+const NAV_TIMEOUT_MS = 20_000;
+const PHONE = { width: 390, height: 844 };
+const SEARCH_WORD = 'contact';
+
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const VNU_JAR = path.join(path.dirname(require.resolve('vnu-jar/package.json')), 'build', 'dist', 'vnu.jar');
+
+const url = (p) => new URL(p, BASE_URL + '/').href;
+
+// ---------------------------------------------------------------------------
+// Tiny step runner: each step collects failure messages (soft assertions) and
+// an exception inside a step becomes one more failure of that step.
+
+const results = []; // { name, ok, failures: string[], notes: string[] }
+
+class StepFailure extends Error {}
+
+async function step(name, fn) {
+  const failures = [];
+  const notes = [];
+  const t = {
+    check(cond, message) {
+      if (!cond) failures.push(message);
+      return Boolean(cond);
+    },
+    // Hard assertion: stops the step.
+    require(cond, message) {
+      if (!cond) {
+        failures.push(message);
+        throw new StepFailure(message);
+      }
+    },
+    note(message) {
+      notes.push(message);
+    },
+  };
+  process.stdout.write(`• ${name} ... `);
+  try {
+    await fn(t);
+  } catch (err) {
+    if (!(err instanceof StepFailure)) failures.push(`unexpected error: ${firstLines(err)}`);
+  }
+  const ok = failures.length === 0;
+  results.push({ name, ok, failures, notes });
+  console.log(ok ? 'ok' : 'FAILED');
+  for (const f of failures) console.log(indent(`✗ ${f}`, 4));
+  for (const n of notes) console.log(indent(`- ${n}`, 4));
+  return ok;
+}
+
+function firstLines(err, n = 6) {
+  const text = err && err.message ? err.message : String(err);
+  return text.split('\n').slice(0, n).join('\n');
+}
+
+function indent(text, n) {
+  const pad = ' '.repeat(n);
+  return text
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+const norm = (s) =>
+  (s || '')
+    .replace(/[\u2018\u2019\u02BC\u2032]/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim();
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+async function goto(page, p) {
+  const response = await page.goto(url(p), { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+  if (!response) throw new Error(`no HTTP response for ${p}`);
+  return response;
+}
+
+async function runAxe(page) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  return page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const res = await axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({
+        target: n.target.map((t) => (Array.isArray(t) ? t.join(' >>> ') : String(t))).join(', '),
+        summary: n.failureSummary || '',
+      })),
+    }));
+  });
+}
+
+function formatViolations(violations) {
+  return violations
+    .map((v) => {
+      let previous = null; // print a failure summary only when it differs from the node before
+      const nodes = v.nodes
+        .slice(0, 10)
+        .map((n) => {
+          const summary = n.summary && n.summary !== previous ? `\n        ${n.summary.replace(/\n/g, '\n        ')}` : '';
+          previous = n.summary;
+          return `      target: ${n.target}${summary}`;
+        })
+        .join('\n');
+      const more = v.nodes.length > 10 ? `\n      ... and ${v.nodes.length - 10} more node(s)` : '';
+      return `  [${v.id}] (${v.impact}) ${v.help}\n    ${v.helpUrl}\n${nodes}${more}`;
+    })
+    .join('\n');
+}
+
+// Watches a page for things a real visitor's browser would complain about:
+// CSP violations, uncaught script errors and sub-resources that failed.
+function watchPage(page) {
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    // Failed loads are reported through 'response'/'requestfailed' below with
+    // their URL (and the 404 page's own document is expected to be a 404).
+    if (text.startsWith('Failed to load resource')) return;
+    problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (err) => problems.push(`uncaught script error: ${firstLines(err, 2)}`));
+  page.on('requestfailed', (req) => {
+    if (isMainDocument(req)) return;
+    problems.push(`request failed: ${req.url()} (${req.failure()?.errorText || 'unknown'})`);
+  });
+  page.on('response', (res) => {
+    const req = res.request();
+    if (isMainDocument(req)) return;
+    if (res.status() >= 400 && !isImplicitFavicon(req)) {
+      problems.push(`sub-resource ${res.url()} answered ${res.status()}`);
+    }
+  });
+  return {
+    take() {
+      return problems.splice(0, problems.length);
+    },
+  };
+}
+
+function isMainDocument(req) {
+  try {
+    return req.isNavigationRequest() && req.frame() === req.frame().page()?.mainFrame();
+  } catch {
+    return false; // e.g. service worker requests have no frame
+  }
+}
+
+// Chromium may ask for /favicon.ico on its own when the page declares no icon.
+function isImplicitFavicon(req) {
+  return new URL(req.url()).pathname === '/favicon.ico' && req.resourceType() === 'other';
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  console.log(`Kintsugi browser check against ${BASE_URL}`);
+  console.log(`chromium: ${CHROMIUM_PATH}`);
+
+  if (!fs.existsSync(CHROMIUM_PATH)) {
+    console.error(`✗ ${CHROMIUM_PATH} not found. Install Debian's chromium: apt-get install -y chromium`);
+    return earlyFailure();
+  }
+
+  // Fail fast, with a clear message, when nothing listens on BASE_URL.
+  try {
+    await fetch(url('/'), { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    console.error(`✗ cannot reach the server at ${BASE_URL}: ${err.cause?.code || err.message}`);
+    console.error('  Start Kintsugi first (or set BASE_URL).');
+    return earlyFailure();
+  }
+
+  // Only HTML saved by this run is validated.
+  fs.rmSync(HTML_DIR, { recursive: true, force: true });
+  fs.mkdirSync(HTML_DIR, { recursive: true });
+
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kintsugi-chromium-'));
+  let context; // persistent context with bypassCSP, used for axe (needs script injection)
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      bypassCSP: true,
+      viewport: { width: 1280, height: 800 },
+      colorScheme: 'light',
+    });
+  } catch (err) {
+    console.error(`✗ could not launch Chromium: ${firstLines(err)}`);
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+    return earlyFailure();
+  }
+
+  try {
+    const browser = context.browser();
+    if (!browser) throw new Error('persistent context has no Browser object; cannot open extra contexts');
+    // A context that honours the server's Content-Security-Policy, as a visitor's browser does.
+    const strict = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    // A context with JavaScript off: the site is server-rendered and must work without it.
+    const noJs = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
+    for (const ctx of [context, strict, noJs]) {
+      ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+      ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+    }
+
+    await runSteps({ context, strict, noJs });
+  } catch (err) {
+    results.push({ name: 'browser session', ok: false, failures: [firstLines(err)], notes: [] });
+    console.log(`✗ browser session aborted: ${firstLines(err)}`);
+  } finally {
+    await context.close().catch(() => {});
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+
+  return summary();
+}
+
+async function runSteps({ context, strict, noJs }) {
+  const page = await context.newPage();
+
+  // 1. Home page.
+  await step('home page: 200, <h1>, links to articles', async (t) => {
+    const res = await goto(page, '/');
+    t.check(res.status() === 200, `GET / answered ${res.status()}, expected 200`);
+    t.check((await page.locator('h1').count()) >= 1, 'GET / has no <h1>');
+    const n = await page.locator('main a[href^="/articles/"]').count();
+    t.check(n >= 1, 'GET / has no link main a[href^="/articles/"]');
+    if (n) t.note(`${n} article link(s) in <main>`);
+  });
+
+  // 2. Follow the first article link.
+  await step('home page: first article link opens an article', async (t) => {
+    await goto(page, '/');
+    const link = page.locator('main a[href^="/articles/"]').first();
+    t.require((await link.count()) === 1, 'no main a[href^="/articles/"] to click on /');
+    const href = await link.getAttribute('href');
+    const before = page.url();
+    const navigation = page.waitForURL((u) => u.href !== before, { timeout: NAV_TIMEOUT_MS, waitUntil: 'load' });
+    await link.click();
+    try {
+      await navigation;
+    } catch {
+      t.require(false, `clicking the link to ${href} did not navigate (still at ${page.url()})`);
+    }
+    t.check(page.url().includes('/articles/'), `after clicking ${href} the URL is ${page.url()}, expected it to contain /articles/`);
+    const h1 = norm(await page.locator('h1').first().textContent().catch(() => ''));
+    t.check(h1.length > 0, `article page ${page.url()} has no <h1> with text`);
+    t.check((await page.locator('article').count()) >= 1, `article page ${page.url()} has no <article>`);
+    t.note(`${href} → “${h1}”`);
+  });
+
+  // 3. The reference article: comparison table, headings with ids, table of contents.
+  await step('article /articles/going-no-contact: table, h2 ids, table of contents', async (t) => {
+    const res = await goto(page, '/articles/going-no-contact');
+    t.require(res.status() === 200, `GET /articles/going-no-contact answered ${res.status()}, expected 200`);
+    t.check((await page.locator('article').count()) >= 1, 'no <article> element');
+
+    const tables = await page.locator('article table').count();
+    if (t.check(tables >= 1, 'no <table> inside <article>')) {
+      const headers = (await page.locator('article table th').allTextContents()).map(norm);
+      for (const want of ['If you go no contact', "If you don't"]) {
+        t.check(
+          headers.some((h) => h.toLowerCase().includes(want.toLowerCase())),
+          `no table header cell (<th>) containing “${want}”; header cells are: ${JSON.stringify(headers)}`,
+        );
+      }
+    }
+
+    const ids = await page.locator('article h2[id]').evaluateAll((els) => els.map((e) => e.id).filter(Boolean));
+    t.check(ids.length >= 2, `expected at least 2 <h2 id="..."> inside <article>, found ${ids.length}`);
+
+    // Table of contents: a <nav> whose in-page links point at headings of the article.
+    const tocs = await page.evaluate(() =>
+      [...document.querySelectorAll('nav')]
+        .map((nav) => {
+          const links = [...nav.querySelectorAll('a[href^="#"]')].map((a) => a.getAttribute('href'));
+          const targets = links.map((h) => {
+            let id = h.slice(1);
+            try {
+              id = decodeURIComponent(id);
+            } catch {}
+            const el = id ? document.getElementById(id) : null;
+            return { href: h, exists: !!el, heading: !!el && /^H[1-6]$/.test(el.tagName) && !!el.closest('article') };
+          });
+          return { label: nav.getAttribute('aria-label') || nav.getAttribute('aria-labelledby') || '', targets };
+        })
+        .filter((n) => n.targets.some((x) => x.heading)),
+    );
+    if (t.check(tocs.length >= 1, 'no <nav> table of contents with links to #anchors of headings inside <article>')) {
+      const toc = tocs[0];
+      const broken = toc.targets.filter((x) => !x.exists).map((x) => x.href);
+      t.check(broken.length === 0, `table of contents links point at missing ids: ${broken.join(', ')}`);
+      t.note(`${ids.length} h2 with id; table of contents has ${toc.targets.length} link(s)`);
+    }
+
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'article.png'), fullPage: true });
+    t.note('screenshot artifacts/article.png');
+  });
+
+  // 4. Search through the header form, with and without JavaScript.
+  for (const [label, ctx] of [
+    ['JavaScript on', context],
+    ['JavaScript off', noJs],
+  ]) {
+    await step(`search “${SEARCH_WORD}” from the header form (${label})`, async (t) => {
+      const p = await ctx.newPage();
+      try {
+        await goto(p, '/');
+        const input = p.locator('header form[role="search"] input[name="q"]');
+        if ((await input.count()) === 0) {
+          const elsewhere = await p.locator('form[role="search"] input[name="q"]').count();
+          t.require(
+            false,
+            elsewhere
+              ? 'found form[role="search"] input[name="q"] but not inside <header>'
+              : 'no search input: expected header form[role="search"] input[name="q"] on /',
+          );
+        }
+        await input.first().fill(SEARCH_WORD);
+        const navigation = p.waitForURL((u) => u.pathname !== '/' || u.search !== '', {
+          timeout: NAV_TIMEOUT_MS,
+          waitUntil: 'load',
+        });
+        await input.first().press('Enter');
+        try {
+          await navigation;
+        } catch {
+          t.require(false, `pressing Enter in the search box did not navigate (still at ${p.url()})`);
+        }
+        const u = new URL(p.url());
+        t.check(
+          u.pathname === '/search' && u.searchParams.get('q') === SEARCH_WORD,
+          `after searching the URL is ${p.url()}, expected /search?q=${SEARCH_WORD}`,
+        );
+        const hits = await p.locator('main a[href^="/articles/"]').count();
+        t.check(hits >= 1, 'search results have no link main a[href^="/articles/"]');
+        const marks = (await p.locator('main mark').allTextContents()).map(norm);
+        t.check(
+          marks.some((m) => m.toLowerCase().includes(SEARCH_WORD)),
+          `no <mark> highlighting “${SEARCH_WORD}” in <main> (marks found: ${JSON.stringify(marks.slice(0, 5))})`,
+        );
+        t.note(`${hits} result link(s), ${marks.length} <mark>`);
+      } finally {
+        await p.close();
+      }
+    });
+  }
+
+  // 5. Home page on a phone.
+  await step(`home page on a phone (${PHONE.width}x${PHONE.height})`, async (t) => {
+    const p = await context.newPage();
+    try {
+      await p.setViewportSize(PHONE);
+      const res = await goto(p, '/');
+      t.check(res.status() === 200, `GET / answered ${res.status()}`);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await p.screenshot({ path: path.join(ARTIFACTS, 'home-mobile.png'), fullPage: true });
+      t.note('screenshot artifacts/home-mobile.png');
+      const { scrollWidth, innerWidth } = await p.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+      }));
+      t.check(
+        scrollWidth <= innerWidth + 1,
+        `the page scrolls sideways on a phone: document is ${scrollWidth}px wide in a ${innerWidth}px viewport`,
+      );
+    } finally {
+      await p.close();
+    }
+  });
+
+  // 6. Every page type: status, CSP-clean in a normal browser, axe (light + dark), saved HTML.
+  let firstTag = null;
+  const pages = [
+    { name: 'home', path: '/' },
+    { name: 'home-page-1', path: '/?page=1' },
+    { name: 'article-going-no-contact', path: '/articles/going-no-contact' },
+    { name: 'tags', path: '/tags' },
+    { name: 'tag', path: () => firstTag },
+    { name: 'search-contact', path: '/search?q=contact' },
+    { name: 'search-no-results', path: '/search?q=zzzzqqq' },
+    { name: 'search-empty', path: '/search?q=' },
+    { name: 'about', path: '/about' },
+    { name: 'privacy', path: '/privacy' },
+    { name: 'coaching', path: '/coaching' },
+    { name: 'not-found', path: '/this-page-does-not-exist', status: 404 },
+  ];
+  const savedHtml = [];
+  const strictPage = await strict.newPage();
+  const watcher = watchPage(strictPage);
+
+  for (const spec of pages) {
+    const p = typeof spec.path === 'function' ? spec.path() : spec.path;
+    const expected = spec.status || 200;
+    await step(`page ${spec.name} (${p ?? 'no tag link found on /tags'}): status ${expected}, axe light+dark, CSP`, async (t) => {
+      t.require(p, 'no tag link main a[href^="/tags/"] found on /tags, cannot test a tag page');
+
+      // (a) As a visitor's browser sees it: CSP enforced, HTML saved from the response body.
+      watcher.take();
+      const res = await goto(strictPage, p);
+      t.check(res.status() === expected, `GET ${p} answered ${res.status()}, expected ${expected}`);
+      const type = res.headers()['content-type'] || '';
+      t.check(/^text\/html\b/i.test(type), `GET ${p} content-type is “${type}”, expected text/html`);
+      const body = await res.text();
+      const file = path.join(HTML_DIR, `${spec.name}.html`);
+      fs.writeFileSync(file, body);
+      savedHtml.push(file);
+      await strictPage.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});
+      for (const problem of watcher.take()) t.check(false, problem);
+
+      if (spec.name === 'tags') {
+        const href =
+          (await strictPage.locator('main a[href^="/tags/"]').first().getAttribute('href').catch(() => null)) ||
+          (await strictPage.locator('a[href^="/tags/"]').first().getAttribute('href').catch(() => null));
+        firstTag = href;
+        if (href) t.note(`first tag link: ${href}`);
+      }
+
+      // (b) axe-core in light and dark colour schemes (CSP bypassed so axe can be injected).
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await goto(page, p);
+        const violations = await runAxe(page);
+        t.check(
+          violations.length === 0,
+          `axe (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`,
+        );
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+    });
+  }
+  await strictPage.close();
+
+  // 7. Nu Html Checker over every saved page.
+  await step(`Nu Html Checker (vnu.jar) on ${savedHtml.length} saved page(s)`, async (t) => {
+    t.require(savedHtml.length > 0, 'no HTML was saved, nothing to validate');
+    t.require(fs.existsSync(VNU_JAR), `${VNU_JAR} is missing (npm ci in tests/browser)`);
+    let out = '';
+    try {
+      out = execFileSync(JAVA, ['-jar', VNU_JAR, '--errors-only', '--format', 'json', '--stdout', ...savedHtml], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 180_000,
+      });
+    } catch (err) {
+      if (err.code === 'ENOENT') t.require(false, `“${JAVA}” not found: vnu.jar needs Java 11+ (apt-get install -y default-jre-headless)`);
+      // vnu exits 1 when it found errors; the JSON report is still on stdout.
+      out = (err.stdout || '').trim() || (err.stderr || '').trim();
+      if (!out) t.require(false, `vnu.jar failed without output: ${firstLines(err)}`);
+    }
+    let report;
+    try {
+      report = JSON.parse(out);
+    } catch {
+      t.require(false, `could not parse vnu.jar output as JSON:\n${out.slice(0, 2000)}`);
+    }
+    const errors = (report.messages || []).filter((m) => m.type === 'error' || m.type === 'non-document-error');
+    for (const m of errors) {
+      const file = m.url ? path.basename(fileURLToPath(m.url)) : '?';
+      const where = `${file}:${m.lastLine ?? m.firstLine ?? '?'}:${m.firstColumn ?? m.lastColumn ?? '?'}`;
+      const extract = m.extract ? `\n      near: ${JSON.stringify(m.extract.trim())}` : '';
+      t.check(false, `${where}: ${m.message}${extract}`);
+    }
+    if (errors.length === 0) t.note(`no errors in ${savedHtml.map((f) => path.basename(f)).join(', ')}`);
+  });
+
+  // 8. Feed, sitemap, robots.
+  for (const [p, roots] of [
+    ['/feed.xml', ['rss', 'feed']],
+    ['/sitemap.xml', ['urlset', 'sitemapindex']],
+    ['/robots.txt', null],
+  ]) {
+    await step(`${p} answers 200${roots ? ' with well-formed XML' : ''}`, async (t) => {
+      const res = await page.request.get(url(p), { timeout: NAV_TIMEOUT_MS });
+      t.require(res.status() === 200, `GET ${p} answered ${res.status()}, expected 200`);
+      const text = await res.text();
+      t.check(text.trim().length > 0, `GET ${p} has an empty body`);
+      if (roots) {
+        const parsed = await page.evaluate((xml) => {
+          const doc = new DOMParser().parseFromString(xml, 'application/xml');
+          const err = doc.getElementsByTagName('parsererror')[0];
+          return { error: err ? err.textContent : null, root: doc.documentElement?.localName };
+        }, text);
+        if (t.check(!parsed.error, `${p} is not well-formed XML: ${norm(parsed.error).slice(0, 300)}`)) {
+          t.check(roots.includes(parsed.root), `${p} root element is <${parsed.root}>, expected one of ${roots.map((r) => `<${r}>`).join(', ')}`);
+        }
+      }
+    });
+  }
+}
+
+function earlyFailure() {
+  console.log('e2e: 0 passed, 1 failed');
+  return 1;
+}
+
+function summary() {
+  const passed = results.filter((r) => r.ok);
+  const failed = results.filter((r) => !r.ok);
+  console.log('\nSummary');
+  for (const r of passed) console.log(`  ✓ ${r.name}`);
+  for (const r of failed) console.log(`  ✗ ${r.name} (${r.failures.length} problem(s))`);
+  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, html/)`);
+  console.log(`e2e: ${passed.length} passed, ${failed.length} failed`);
+  return failed.length === 0 && results.length > 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`✗ e2e crashed: ${err && err.stack ? err.stack : err}`);
+    process.exitCode = 1;
+  },
+);

@@ -95,11 +95,9 @@ pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> 
         Duration::from_millis(settings.db_connect_timeout_ms),
     )
     .map_err(|e| StartError::Database(e.to_string()))?;
-    let applied = db::run(&pool, |conn| {
-        db::migrations::run_pending(conn).map_err(|e| diesel::result::Error::QueryBuilderError(e))
-    })
-    .await
-    .map_err(|e| StartError::Database(format!("{} ({})", e, settings.database_url.describe())))?;
+    let applied = db::migrate(&pool).await.map_err(|e| {
+        StartError::Database(format!("{} ({})", e, settings.database_url.describe()))
+    })?;
     if applied > 0 {
         tracing::info!(applied, database = %settings.database_url.describe(), "database migrations applied");
     }

@@ -12,6 +12,7 @@ pub struct LineError {
 
 /// A file split in two: the raw TOML and the Markdown body, with the line
 /// the body starts on (1-based) so later errors can point into the file.
+#[derive(Debug)]
 pub struct Split<'a> {
     pub toml: &'a str,
     pub body: &'a str,
@@ -56,10 +57,14 @@ fn toml_line(toml: &str, offset: usize) -> usize {
 /// Parses TOML into `T`, pointing errors at the offending line.
 pub fn parse<T: for<'de> Deserialize<'de>>(toml_text: &str) -> Result<T, LineError> {
     toml::from_str(toml_text).map_err(|e| LineError {
-        line: e
-            .span()
-            .map(|span| toml_line(toml_text, span.start))
-            .unwrap_or(1),
+        // A missing key is a problem of the whole front matter: point at
+        // its opening `+++`.
+        line: match e.span() {
+            Some(span) if !e.message().starts_with("missing field") => {
+                toml_line(toml_text, span.start)
+            }
+            _ => 1,
+        },
         message: format!("front matter: {}", e.message().trim()),
     })
 }

@@ -184,7 +184,7 @@ impl Library {
 
         // Pass 1: front matter, slugs and the link map.
         let mut links: HashMap<String, String> = HashMap::new();
-        let mut slug_owner: HashMap<String, PathBuf> = HashMap::new();
+        let mut slug_owners: BTreeMap<String, Vec<(PathBuf, usize)>> = BTreeMap::new();
         let mut parsed_articles = Vec::new();
         for src in &article_sources {
             let err = |line: usize, message: String| ContentError {
@@ -235,21 +235,29 @@ impl Library {
                     ok = false;
                 }
             }
-            if let Some(other) = slug_owner.get(&slug) {
-                errors.push(err(
-                    line_of_key("slug"),
-                    format!(
-                        "duplicate slug `{slug}`: {} already uses it",
-                        other.display()
-                    ),
-                ));
-                ok = false;
-            } else {
-                slug_owner.insert(slug.clone(), src.path.clone());
-            }
+            slug_owners
+                .entry(slug.clone())
+                .or_default()
+                .push((src.path.clone(), line_of_key("slug")));
             links.insert(src.key.clone(), format!("/articles/{slug}"));
-            if ok {
-                parsed_articles.push((src, split.body, split.body_first_line, fm, slug));
+            // Rendered even when invalid, so its links are checked too.
+            parsed_articles.push((src, split.body, split.body_first_line, fm, slug, ok));
+        }
+        for (slug, owners) in &slug_owners {
+            if owners.len() < 2 {
+                continue;
+            }
+            for (path, line) in owners {
+                let others: Vec<String> = owners
+                    .iter()
+                    .filter(|(p, _)| p != path)
+                    .map(|(p, _)| p.display().to_string())
+                    .collect();
+                errors.push(ContentError {
+                    file: path.clone(),
+                    line: *line,
+                    message: format!("duplicate slug `{slug}`: {} uses it too", others.join(", ")),
+                });
             }
         }
         let mut parsed_pages = Vec::new();
@@ -287,13 +295,16 @@ impl Library {
         // Pass 2: render, checking internal links.
         let resolve = |key: &str| links.get(key.trim_start_matches('/')).cloned();
         let mut articles = Vec::new();
-        for (src, body, first_line, fm, slug) in parsed_articles {
+        for (src, body, first_line, fm, slug, valid) in parsed_articles {
             let rendered = markdown::render(body, first_line, &resolve);
             errors.extend(rendered.errors.into_iter().map(|e| ContentError {
                 file: src.path.clone(),
                 line: e.line,
                 message: e.message,
             }));
+            if !valid {
+                continue;
+            }
             let (summary_html, summary_text) = match fm.summary {
                 Some(text) => (format!("<p>{}</p>", escape(&text)), text),
                 None => (rendered.summary_html, rendered.summary_text),
@@ -346,6 +357,7 @@ impl Library {
             );
         }
         if !errors.is_empty() {
+            errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             return Err(errors);
         }
         Ok(Self::from_parts(articles, pages))
@@ -447,7 +459,7 @@ impl Library {
             }
         }
         let mut tags: Vec<(Tag, usize)> = counts.into_values().collect();
-        tags.sort_by(|a, b| a.0.name.to_lowercase().cmp(&b.0.name.to_lowercase()));
+        tags.sort_by_key(|(tag, _)| tag.name.to_lowercase());
         tags
     }
 
@@ -527,7 +539,7 @@ mod tests {
         );
         let errors = Library::load(dir.path()).unwrap_err();
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        assert_eq!(errors.len(), 4, "{lines:#?}");
+        assert_eq!(errors.len(), 5, "{lines:#?}");
         assert!(lines.iter().any(|l| l.ends_with("articles/a.md:6: broken internal link `@/articles/missing.md`: there is no content file `articles/missing.md`")), "{lines:#?}");
         assert!(
             lines

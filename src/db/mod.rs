@@ -110,6 +110,8 @@ pub enum DbError {
     Query(diesel::result::Error),
     #[error("the blocking thread pool is gone")]
     Canceled,
+    #[error("database migration failed: {0}")]
+    Migration(String),
 }
 
 impl From<diesel::result::Error> for DbError {
@@ -136,7 +138,67 @@ where
     .map_err(|_| DbError::Canceled)?
 }
 
+/// Applies pending migrations (on the blocking pool); returns how many ran.
+pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        migrations::run_pending(&mut conn).map_err(|e| DbError::Migration(e.to_string()))
+    })
+    .await
+    .map_err(|_| DbError::Canceled)?
+}
+
 /// True when a trivial query answers (for `/readyz`).
 pub fn ping(conn: &mut Db) -> QueryResult<()> {
     site_meta::installed_at(conn).map(|_| ())
+}
+
+/// The SQLite settings a connection runs with (None on PostgreSQL).
+#[derive(Debug)]
+pub struct SqlitePragmas {
+    pub journal_mode: String,
+    pub synchronous: i32,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: i32,
+}
+
+pub fn sqlite_pragmas(conn: &mut Db) -> QueryResult<SqlitePragmas> {
+    use diesel::sql_types::{Integer, Text};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct TextRow {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct IntRow {
+        #[diesel(sql_type = Integer)]
+        value: i32,
+    }
+    let Db::Sqlite(conn) = conn else {
+        return Err(diesel::result::Error::NotFound);
+    };
+    let text = |conn: &mut SqliteConnection, sql: &str| {
+        diesel::sql_query(sql)
+            .get_result::<TextRow>(conn)
+            .map(|r| r.value)
+    };
+    let int = |conn: &mut SqliteConnection, sql: &str| {
+        diesel::sql_query(sql)
+            .get_result::<IntRow>(conn)
+            .map(|r| r.value)
+    };
+    Ok(SqlitePragmas {
+        journal_mode: text(
+            conn,
+            "SELECT journal_mode AS value FROM pragma_journal_mode",
+        )?,
+        synchronous: int(conn, "SELECT synchronous AS value FROM pragma_synchronous")?,
+        foreign_keys: int(
+            conn,
+            "SELECT foreign_keys AS value FROM pragma_foreign_keys",
+        )? == 1,
+        busy_timeout_ms: int(conn, "SELECT timeout AS value FROM pragma_busy_timeout")?,
+    })
 }

@@ -1,0 +1,96 @@
+//! `kintsugi check` and `kintsugi serve` on broken content.
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn broken_content() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_article(
+        dir.path(),
+        "good.md",
+        "title = \"Good\"\ndate = 2026-01-01",
+        "Fine.\n\nSee [x](@/articles/gone.md).",
+    );
+    write_article(dir.path(), "no-title.md", "date = 2026-01-01", "x");
+    write_article(
+        dir.path(),
+        "dupe.md",
+        "title = \"Dupe\"\ndate = 2026-01-02\nslug = \"good\"",
+        "x",
+    );
+    std::fs::write(
+        dir.path().join("articles/bad-toml.md"),
+        "+++\ntitle = \"Unclosed\ndate = 2026-01-01\n+++\nx\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn kintsugi(
+    args: &[&str],
+    content: &std::path::Path,
+    data: &std::path::Path,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kintsugi"))
+        .args(args)
+        .env("KINTSUGI_CONTENT_DIR", content)
+        .env("KINTSUGI_DATA_DIR", data)
+        .env("KINTSUGI_BIND", "127.0.0.1:0")
+        .env_remove("KINTSUGI_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn assert_reports_every_problem(stderr: &str, dir: &std::path::Path) {
+    let path = |f: &str| dir.join("articles").join(f).display().to_string();
+    let expected = [
+        format!(
+            "{}:8: broken internal link `@/articles/gone.md`",
+            path("good.md")
+        ),
+        format!(
+            "{}:1: front matter: missing field `title`",
+            path("no-title.md")
+        ),
+        format!("{}:4: duplicate slug `good`", path("dupe.md")),
+        format!("{}:2: front matter:", path("bad-toml.md")),
+    ];
+    for line in expected {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&line)),
+            "expected a line starting {line:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_prints_every_problem_as_file_and_line_and_fails() {
+    let content = broken_content();
+    let data = tempfile::tempdir().unwrap();
+    let out = kintsugi(&["check"], content.path(), data.path());
+    assert!(!out.status.success());
+    assert_reports_every_problem(&String::from_utf8_lossy(&out.stderr), content.path());
+}
+
+#[test]
+fn serve_refuses_broken_content_with_the_same_messages() {
+    let content = broken_content();
+    let data = tempfile::tempdir().unwrap();
+    let out = kintsugi(&["serve"], content.path(), data.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_reports_every_problem(&stderr, content.path());
+    assert!(stderr.contains("not starting"));
+}
+
+#[test]
+fn check_passes_on_the_sample_content() {
+    let data = tempfile::tempdir().unwrap();
+    let out = kintsugi(&["check"], &sample_content_dir(), data.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
+}

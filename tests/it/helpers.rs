@@ -1,0 +1,237 @@
+//! `spawn_app()` and friends.
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use kintsugi::config::Settings;
+use kintsugi::startup::Application;
+use tempfile::TempDir;
+
+pub const BASE_URL: &str = "https://coach.example";
+
+/// Which database the tests run on.
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// PostgreSQL when `KINTSUGI_TEST_DATABASE_URL` is set, else SQLite.
+pub fn backend() -> Backend {
+    match std::env::var("KINTSUGI_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Backend::Postgres(url),
+        _ => Backend::Sqlite,
+    }
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, empty PostgreSQL database on the test server; returns its URL.
+pub fn fresh_postgres_database(server_url: &str) -> String {
+    let name = format!("kintsugi_test_{}", unique_suffix());
+    let mut admin = diesel::PgConnection::establish(server_url).unwrap_or_else(|e| {
+        panic!("KINTSUGI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+    });
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create the test database");
+    let (without_query, query) = match server_url.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (server_url, String::new()),
+    };
+    let (prefix, _) = without_query
+        .rsplit_once('/')
+        .expect("a postgres URL with a database name");
+    format!("{prefix}/{name}{query}")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub content_dir: PathBuf,
+    pub database_url: String,
+    _dirs: Vec<TempDir>,
+}
+
+/// How to start a test app.
+pub struct Options {
+    pub content: Content,
+    pub watch: bool,
+    pub database_url: Option<String>,
+}
+
+pub enum Content {
+    /// A copy of the repository's sample content.
+    Sample,
+    /// An empty content folder the test fills in before starting.
+    Custom(Box<dyn FnOnce(&Path)>),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            content: Content::Sample,
+            watch: false,
+            database_url: None,
+        }
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+pub fn sample_content_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("content")
+}
+
+/// Settings for a test: port 0, temp folders, the chosen backend.
+pub fn test_settings(
+    content_dir: &Path,
+    data_dir: &Path,
+    database_url: &str,
+    watch: bool,
+) -> Settings {
+    let vars = [
+        ("KINTSUGI_BIND", "127.0.0.1:0".to_string()),
+        ("KINTSUGI_BASE_URL", BASE_URL.to_string()),
+        ("KINTSUGI_CONTENT_DIR", content_dir.display().to_string()),
+        ("KINTSUGI_DATA_DIR", data_dir.display().to_string()),
+        ("KINTSUGI_DATABASE_URL", database_url.to_string()),
+        ("KINTSUGI_WATCH_CONTENT", watch.to_string()),
+        ("KINTSUGI_DB_POOL_SIZE", "4".to_string()),
+    ];
+    Settings::load(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+        .expect("test settings")
+}
+
+/// A database URL for a new test database on the chosen backend.
+pub fn fresh_database_url(data_dir: &Path) -> String {
+    match backend() {
+        Backend::Sqlite => format!("sqlite://{}", data_dir.join("test.sqlite3").display()),
+        Backend::Postgres(server) => fresh_postgres_database(&server),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with_content(write: impl FnOnce(&Path) + 'static) -> TestApp {
+    spawn_with(Options {
+        content: Content::Custom(Box::new(write)),
+        ..Options::default()
+    })
+    .await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let content = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    match options.content {
+        Content::Sample => copy_dir(&sample_content_dir(), content.path()),
+        Content::Custom(write) => write(content.path()),
+    }
+    let database_url = options
+        .database_url
+        .unwrap_or_else(|| fresh_database_url(data.path()));
+    let settings = test_settings(content.path(), data.path(), &database_url, options.watch);
+    let app = Application::build(settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run());
+    TestApp {
+        address,
+        client: client(),
+        content_dir: content.path().to_path_buf(),
+        database_url,
+        _dirs: vec![content, data],
+    }
+}
+
+/// A browser-like client: keeps cookies, never follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET returning (status, body).
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let res = self.get(path).await;
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap())
+    }
+
+    pub fn write_article(&self, file: &str, front_matter: &str, body: &str) {
+        write_article(&self.content_dir, file, front_matter, body);
+    }
+}
+
+/// Writes `articles/<file>` with the given TOML front matter and body.
+pub fn write_article(dir: &Path, file: &str, front_matter: &str, body: &str) {
+    let path = dir.join("articles").join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        format!("+++\n{}\n+++\n\n{}\n", front_matter.trim(), body),
+    )
+    .unwrap();
+}
+
+pub fn write_page(dir: &Path, file: &str, title: &str, body: &str) {
+    let path = dir.join("pages").join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("+++\ntitle = \"{title}\"\n+++\n\n{body}\n")).unwrap();
+}
+
+/// Polls `check` for up to 10 seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Counts non-overlapping occurrences.
+pub fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}

@@ -178,9 +178,14 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
             _ => {}
         }
 
-        if let Some(open) = heading.as_mut() {
-            if let Event::End(TagEnd::Heading(_)) = event {
-                let open = heading.take().expect("heading is open");
+        if let Some(mut open) = heading.take() {
+            if !matches!(event, Event::End(TagEnd::Heading(_))) {
+                if let Event::Text(t) | Event::Code(t) = &event {
+                    open.text.push_str(t);
+                }
+                open.events.push(event);
+                heading = Some(open);
+            } else {
                 let mut id = open.id.clone().unwrap_or_else(|| slugify(&open.text));
                 if id.is_empty() {
                     id = "section".into();
@@ -225,11 +230,6 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
                         title,
                     });
                 }
-            } else {
-                if let Event::Text(t) | Event::Code(t) = &event {
-                    open.text.push_str(t);
-                }
-                open.events.push(event);
             }
             continue;
         }

@@ -8,8 +8,26 @@ use kintsugi::content::search::Query;
 use kintsugi::content::Library;
 
 const WORDS: &[&str] = &[
-    "contact", "silence", "grief", "sleep", "friends", "boundaries", "text", "message", "heal",
-    "morning", "walk", "anger", "hope", "plan", "week", "letter", "phone", "home", "work", "kind",
+    "contact",
+    "silence",
+    "grief",
+    "sleep",
+    "friends",
+    "boundaries",
+    "text",
+    "message",
+    "heal",
+    "morning",
+    "walk",
+    "anger",
+    "hope",
+    "plan",
+    "week",
+    "letter",
+    "phone",
+    "home",
+    "work",
+    "kind",
 ];
 
 /// Writes `n` articles of about 900 words each, with headings and tags.
@@ -21,7 +39,12 @@ fn generate(dir: &Path, n: usize) {
             body.push_str(&format!("## Part {section} of story {i}\n\n"));
             for sentence in 0..25 {
                 let w = |k: usize| WORDS[(i * 7 + section * 13 + sentence * 3 + k) % WORDS.len()];
-                body.push_str(&format!("The {} and the {} after a {} come slowly. ", w(0), w(1), w(2)));
+                body.push_str(&format!(
+                    "The {} and the {} after a {} come slowly. ",
+                    w(0),
+                    w(1),
+                    w(2)
+                ));
             }
             body.push_str("\n\n");
         }

@@ -11,6 +11,9 @@ pub struct Asset {
     pub bytes: &'static [u8],
     pub content_type: &'static str,
     pub etag: String,
+    /// Compressed once at start; None when gzip would not help.
+    pub gzipped: Option<actix_web::web::Bytes>,
+    pub gzip_etag: String,
 }
 
 /// Every static file, by hashed URL and by source name.
@@ -55,6 +58,10 @@ impl Assets {
                     bytes,
                     content_type,
                     etag: format!("\"{hash}\""),
+                    gzipped: crate::web::gzip(bytes)
+                        .filter(|gz| gz.len() < bytes.len())
+                        .map(Into::into),
+                    gzip_etag: format!("\"{hash}-gz\""),
                 },
             );
             urls.insert(name, url);

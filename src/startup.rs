@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Compress, DefaultHeaders};
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 
 use crate::assets::Assets;
@@ -118,7 +118,6 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()),
             )
             .wrap(from_fn(handlers::errors::error_pages))
-            .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))

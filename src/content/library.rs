@@ -321,7 +321,7 @@ impl Library {
             }
             articles.push(Arc::new(Article {
                 slug,
-                title: fm.title.trim().to_string(),
+                title: markdown::smart_text(&fm.title),
                 date: fm.date.0,
                 updated: fm.updated.map(|d| d.0),
                 summary_html,
@@ -348,7 +348,7 @@ impl Library {
                 slug.clone(),
                 Arc::new(Page {
                     slug,
-                    title: fm.title.trim().to_string(),
+                    title: markdown::smart_text(&fm.title),
                     summary_text: fm.summary.unwrap_or(rendered.summary_text),
                     updated: fm.updated.map(|d| d.0),
                     html: rendered.html,

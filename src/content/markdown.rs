@@ -109,6 +109,25 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
     let mut heading: Option<OpenHeading> = None;
     let mut more_at: Option<usize> = None;
     let mut first_paragraph: Option<(usize, Option<usize>)> = None;
+    // Footnotes are numbered in order of first mention; ids are prefixed so
+    // they never clash with heading ids.
+    let mut footnotes: Vec<String> = Vec::new();
+    let mut footnote_number = |label: &str| match footnotes.iter().position(|l| l == label) {
+        Some(i) => (i + 1, false),
+        None => {
+            footnotes.push(label.to_string());
+            (footnotes.len(), true)
+        }
+    };
+    let footnote_id = |label: &str| {
+        let slug = slugify(label);
+        if slug.is_empty() {
+            "note".to_string()
+        } else {
+            slug
+        }
+    };
+    let mut open_footnote: Option<String> = None;
 
     for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
         let event = match event {
@@ -144,6 +163,31 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
                     title,
                     id,
                 })
+            }
+            Event::FootnoteReference(label) => {
+                let (n, first) = footnote_number(&label);
+                let id = escape_html(&footnote_id(&label));
+                let back_target = if first { format!(" id=\"fnref-{id}\"") } else { String::new() };
+                Event::InlineHtml(
+                    format!(
+                        "<sup class=\"footnote-reference\"{back_target}><a href=\"#fn-{id}\" aria-label=\"Footnote {n}\">{n}</a></sup>"
+                    )
+                    .into(),
+                )
+            }
+            Event::Start(Tag::FootnoteDefinition(label)) => {
+                let (n, _) = footnote_number(&label);
+                let id = escape_html(&footnote_id(&label));
+                open_footnote = Some(id.clone());
+                Event::Html(
+                    format!("<div class=\"footnote-definition\" id=\"fn-{id}\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
+                )
+            }
+            Event::End(TagEnd::FootnoteDefinition) => {
+                let id = open_footnote.take().unwrap_or_default();
+                Event::Html(
+                    format!("<a class=\"footnote-backref\" href=\"#fnref-{id}\" aria-label=\"Back to the text\">↩</a></div>\n").into(),
+                )
             }
             Event::TaskListMarker(done) => Event::Html(
                 if done {
@@ -282,6 +326,23 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
     out
 }
 
+/// Plain text with typographic quotes and dashes, for titles.
+pub fn smart_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for event in Parser::new_ext(text, Options::ENABLE_SMART_PUNCTUATION) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            _ => {}
+        }
+    }
+    if out.trim().is_empty() {
+        text.trim().to_string()
+    } else {
+        out.trim().to_string()
+    }
+}
+
 /// Minutes to read at an unhurried 220 words a minute, at least one.
 pub fn reading_minutes(words: usize) -> u32 {
     words.div_ceil(220).max(1) as u32
@@ -319,7 +380,16 @@ mod tests {
         assert!(r.html.contains("<table>"));
         assert!(r.html.contains("<del>gone</del>"));
         assert!(r.html.contains("“quoted”"));
-        assert!(r.html.contains("footnote-definition"));
+        assert!(
+            r.html
+                .contains("<div class=\"footnote-definition\" id=\"fn-1\">"),
+            "{}",
+            r.html
+        );
+        assert!(r
+            .html
+            .contains("<sup class=\"footnote-reference\" id=\"fnref-1\"><a href=\"#fn-1\""));
+        assert!(r.html.contains("href=\"#fnref-1\""));
         assert!(r.html.contains("To do: "));
         assert!(r.html.contains("Done: "));
         assert!(!r.html.contains("<input"));
@@ -357,6 +427,7 @@ mod tests {
         assert_eq!(slugify("No Contact: Day 1!"), "no-contact-day-1");
         assert_eq!(slugify("Don't panic"), "dont-panic");
         assert_eq!(slugify("  "), "");
+        assert_eq!(smart_text("Don't \"panic\" -- yet"), "Don’t “panic” – yet");
         assert_eq!(reading_minutes(0), 1);
         assert_eq!(reading_minutes(221), 2);
     }

@@ -38,40 +38,64 @@ impl Query {
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
+    /// True when some term matches `word` (as written in the text).
     fn matches(&self, word: &str) -> bool {
         self.terms.iter().any(|t| term_matches(t, word))
     }
 }
 
 /// A term matches a word exactly, or as a prefix once it has 3+ letters
-/// (so "contact" finds "contacting").
+/// (so "contact" finds "contacting"). `word` is as written in the text;
+/// it is normalised on the fly, without allocating.
 fn term_matches(term: &str, word: &str) -> bool {
-    word == term || (term.chars().count() >= 3 && word.starts_with(term))
+    let mut w = normalised_chars(word);
+    let mut t = term.chars();
+    let mut matched = 0;
+    loop {
+        match (t.next(), w.next()) {
+            (None, None) => return true,
+            (None, Some(_)) => return matched >= 3,
+            (Some(a), Some(b)) if a == b => matched += 1,
+            _ => return false,
+        }
+    }
 }
 
-/// Words of a text: (byte start, byte end, lower-cased word).
-fn tokens(text: &str) -> impl Iterator<Item = (usize, usize, String)> + '_ {
-    let mut chars = text.char_indices().peekable();
+fn is_apostrophe(c: char) -> bool {
+    c == '\'' || c == '’'
+}
+
+/// Lower case, apostrophes dropped: "Don’t" and "don't" are both "dont".
+fn normalised_chars(word: &str) -> impl Iterator<Item = char> + '_ {
+    word.chars()
+        .filter(|c| !is_apostrophe(*c))
+        .flat_map(char::to_lowercase)
+}
+
+/// Byte spans of the words of a text: runs of letters and digits, keeping
+/// an apostrophe between letters (don’t) inside the word.
+fn word_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut pos = 0;
     std::iter::from_fn(move || {
-        while let Some(&(_, c)) = chars.peek() {
-            if c.is_alphanumeric() {
-                break;
-            }
-            chars.next();
-        }
-        let (start, _) = *chars.peek()?;
+        let start = pos + text[pos..].find(|c: char| c.is_alphanumeric())?;
         let mut end = start;
-        let mut word = String::new();
-        while let Some(&(i, c)) = chars.peek() {
-            if !c.is_alphanumeric() {
+        let mut chars = text[start..].char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c.is_alphanumeric() {
+                end = start + i + c.len_utf8();
+            } else if !(is_apostrophe(c) && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric()))
+            {
                 break;
             }
-            word.extend(c.to_lowercase());
-            end = i + c.len_utf8();
-            chars.next();
         }
-        Some((start, end, word))
+        pos = end;
+        Some((start, end))
     })
+}
+
+/// Words of a text: (byte start, byte end, normalised word).
+fn tokens(text: &str) -> impl Iterator<Item = (usize, usize, String)> + '_ {
+    word_spans(text).map(|(start, end)| (start, end, normalised_chars(&text[start..end]).collect()))
 }
 
 #[derive(Debug, Default)]
@@ -176,8 +200,8 @@ impl SearchIndex {
 pub fn highlight(text: &str, query: &Query) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::new();
     let mut at = 0;
-    for (start, end, word) in tokens(text) {
-        if query.matches(&word) {
+    for (start, end) in word_spans(text) {
+        if query.matches(&text[start..end]) {
             if start > at {
                 push(&mut out, &text[at..start], false);
             }
@@ -202,21 +226,33 @@ fn push(out: &mut Vec<Segment>, text: &str, hit: bool) {
 }
 
 /// About `words` words of `text` around its first match, highlighted; None
-/// when the text has no match.
+/// when the text has no match. Paragraph breaks show as " · ".
 pub fn snippet(text: &str, query: &Query, words: usize) -> Option<Vec<Segment>> {
-    let toks: Vec<(usize, usize, String)> = tokens(text).collect();
-    let first = toks.iter().position(|(_, _, w)| query.matches(w))?;
+    let spans: Vec<(usize, usize)> = word_spans(text).collect();
+    let first = spans
+        .iter()
+        .position(|&(s, e)| query.matches(&text[s..e]))?;
     let start = first.saturating_sub(words / 3);
-    let end = (start + words).min(toks.len());
+    let end = (start + words).min(spans.len());
     let mut slice = String::new();
     if start > 0 {
         slice.push_str("… ");
     }
-    slice.push_str(&text[toks[start].0..toks[end - 1].1]);
-    if end < toks.len() {
+    let body = &text[spans[start].0..spans[end - 1].1];
+    for (i, para) in body
+        .split('\n')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            slice.push_str(" · ");
+        }
+        slice.push_str(&para.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    if end < spans.len() {
         slice.push_str(" …");
     }
-    let slice = slice.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(highlight(&slice, query))
 }
 
@@ -263,5 +299,16 @@ mod tests {
         let snip = snippet(&text, &q, 10).unwrap();
         assert!(snip.iter().any(|s| s.hit));
         assert!(snip[0].text.starts_with("… "));
+    }
+
+    #[test]
+    fn apostrophes_stay_inside_words() {
+        let idx = SearchIndex::build([("Don’t reply yet", "", "")]);
+        assert_eq!(idx.search(&Query::parse("don't")).len(), 1);
+        assert_eq!(idx.search(&Query::parse("dont")).len(), 1);
+        let q = Query::parse("reply");
+        let snip = snippet("Don’t reply\nThis is the next paragraph.", &q, 3).unwrap();
+        let joined: String = snip.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(joined, "Don’t reply · This …");
     }
 }

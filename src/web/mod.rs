@@ -114,7 +114,8 @@ pub fn render_html(
     ))
 }
 
-/// Same as [`render_html`] for any rendered bytes.
+/// Same as [`render_html`] for any rendered bytes. Text of 1 KiB or more
+/// is gzipped for clients that accept it (each encoding has its own ETag).
 pub fn respond(
     req: &HttpRequest,
     body: Vec<u8>,
@@ -125,24 +126,70 @@ pub fn respond(
         Caching::Revalidate => "public, max-age=0, must-revalidate",
         Caching::NoStore => "no-store",
     };
-    let etag = body_etag(&body);
+    let hash = body_hash(&body);
+    let gzipped = if body.len() >= 1024 && accepts_gzip(req) {
+        gzip(&body)
+    } else {
+        None
+    };
+    let etag = match gzipped {
+        Some(_) => format!("\"{hash}-gz\""),
+        None => format!("\"{hash}\""),
+    };
     if matches!(caching, Caching::Revalidate) && if_none_match(req, &etag) {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache_control))
+            .insert_header((header::VARY, "Accept-Encoding"))
             .finish();
     }
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
-        .body(body)
+        .insert_header((header::VARY, "Accept-Encoding"));
+    match gzipped {
+        Some(compressed) => res
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(compressed),
+        None => res.body(body),
+    }
 }
 
-fn body_etag(body: &[u8]) -> String {
+fn body_hash(body: &[u8]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut hasher);
-    format!("\"{:016x}{:08x}\"", hasher.finish(), body.len())
+    format!("{:016x}{:08x}", hasher.finish(), body.len())
+}
+
+/// True when `Accept-Encoding` allows gzip (and does not give it q=0).
+pub fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// Fast gzip (level 1: most of the saving for little CPU).
+pub fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok()
 }
 
 /// True when the request's If-None-Match lists `etag` (or `*`).

@@ -375,3 +375,39 @@ async fn health_and_readiness() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn gzip_for_clients_that_ask_with_its_own_etag() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let plain = app.get("/articles/going-no-contact").await;
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_string();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_body = plain.text().await.unwrap();
+    let zipped = app
+        .client
+        .get(format!("{}/articles/going-no-contact", app.address))
+        .header("Accept-Encoding", "br;q=1, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let zipped_etag = zipped.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(zipped_etag, plain_etag, "each encoding has its own ETag");
+    let bytes = zipped.bytes().await.unwrap();
+    assert!(bytes.len() < plain_body.len() / 2);
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain_body);
+    let refused = app
+        .client
+        .get(format!("{}/articles/going-no-contact", app.address))
+        .header("Accept-Encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+}

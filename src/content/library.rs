@@ -93,11 +93,6 @@ pub struct Library {
     search: SearchIndex,
 }
 
-/// A search result, still to be highlighted by the caller.
-pub struct SearchResult<'a> {
-    pub article: &'a Arc<Article>,
-}
-
 fn is_valid_slug(slug: &str) -> bool {
     !slug.is_empty()
         && slug
@@ -161,6 +156,26 @@ fn read_folder(content_dir: &Path, sub: &str, errors: &mut Vec<ContentError>) ->
         .collect()
 }
 
+/// Splits and parses a file's front matter, recording any problem.
+fn parse_source<'a, T: for<'de> serde::Deserialize<'de>>(
+    src: &'a Source,
+    errors: &mut Vec<ContentError>,
+) -> Option<(front_matter::Split<'a>, T)> {
+    let parsed = front_matter::split(&src.text)
+        .and_then(|split| front_matter::parse(split.toml).map(|fm| (split, fm)));
+    match parsed {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            errors.push(ContentError {
+                file: src.path.clone(),
+                line: e.line,
+                message: e.message,
+            });
+            None
+        }
+    }
+}
+
 fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().to_string())
@@ -192,19 +207,8 @@ impl Library {
                 line,
                 message,
             };
-            let split = match front_matter::split(&src.text) {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.push(err(e.line, e.message));
-                    continue;
-                }
-            };
-            let fm: ArticleFrontMatter = match front_matter::parse(split.toml) {
-                Ok(fm) => fm,
-                Err(e) => {
-                    errors.push(err(e.line, e.message));
-                    continue;
-                }
+            let Some((split, fm)) = parse_source::<ArticleFrontMatter>(src, &mut errors) else {
+                continue;
             };
             let line_of_key = |key: &str| {
                 split
@@ -268,19 +272,8 @@ impl Library {
                 line,
                 message,
             };
-            let split = match front_matter::split(&src.text) {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.push(err(e.line, e.message));
-                    continue;
-                }
-            };
-            let fm: PageFrontMatter = match front_matter::parse(split.toml) {
-                Ok(fm) => fm,
-                Err(e) => {
-                    errors.push(err(e.line, e.message));
-                    continue;
-                }
+            let Some((split, fm)) = parse_source::<PageFrontMatter>(src, &mut errors) else {
+                continue;
             };
             let slug = file_stem(&src.path);
             if !is_valid_slug(&slug) {
@@ -472,13 +465,12 @@ impl Library {
     }
 
     /// Published articles matching the query, best first.
-    pub fn search(&self, query: &Query, now: DateTime<Utc>) -> Vec<SearchResult<'_>> {
+    pub fn search(&self, query: &Query, now: DateTime<Utc>) -> Vec<&Arc<Article>> {
         self.search
             .search(query)
             .into_iter()
             .filter_map(|hit| self.articles.get(hit.doc as usize))
             .filter(|a| a.is_published(now))
-            .map(|article| SearchResult { article })
             .collect()
     }
 

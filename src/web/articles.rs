@@ -69,31 +69,22 @@ pub async fn home(
             },
         }))
     });
-    let view = ArticListOrHome {
-        heading: if page == 1 {
-            "Latest articles".to_string()
-        } else {
-            format!("Latest articles, page {page} of {total_pages}")
-        },
-        intro: (page == 1).then(|| state.settings.site.tagline.clone()),
-    };
     render_html(
         &req,
         &ArticleListPage {
             layout,
-            heading: view.heading,
-            intro: view.intro,
+            heading: if page == 1 {
+                "Latest articles".to_string()
+            } else {
+                format!("Latest articles, page {page} of {total_pages}")
+            },
+            intro: (page == 1).then(|| state.settings.site.tagline.clone()),
             articles: articles.iter().map(|a| ArticleCard::new(a)).collect(),
             pagination: Pagination::new(page, total_pages, "/"),
             is_home: true,
         },
         Caching::Revalidate,
     )
-}
-
-struct ArticListOrHome {
-    heading: String,
-    intro: Option<String>,
 }
 
 pub async fn show(

@@ -47,16 +47,13 @@ pub async fn search(
     let (hits, total_pages) = paginate(hits, page, RESULTS_PER_PAGE)?;
     let results = hits
         .into_iter()
-        .map(|hit| {
-            let a = hit.article;
-            SearchResultView {
-                url: a.url(),
-                title: highlight(&a.title, &query),
-                snippet: snippet(&a.plain_text, &query, 36)
-                    .unwrap_or_else(|| highlight(&a.summary_text, &query)),
-                date: Date::new(a.date),
-                tags: &a.tags,
-            }
+        .map(|a| SearchResultView {
+            url: a.url(),
+            title: highlight(&a.title, &query),
+            snippet: snippet(&a.plain_text, &query, 36)
+                .unwrap_or_else(|| highlight(&a.summary_text, &query)),
+            date: Date::new(a.date),
+            tags: &a.tags,
         })
         .collect();
     let title = if raw.is_empty() {

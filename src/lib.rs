@@ -3,6 +3,7 @@ pub mod assets;
 pub mod config;
 pub mod content;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod pages;
 pub mod startup;

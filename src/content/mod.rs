@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+pub mod comment_markdown;
 pub mod front_matter;
 pub mod library;
 pub mod markdown;

@@ -7,3 +7,39 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        article_slug -> Text,
+        parent_id -> Nullable<BigInt>,
+        root_id -> Nullable<BigInt>,
+        reply_to_id -> Nullable<BigInt>,
+        depth -> Integer,
+        reply_to_name -> Nullable<Text>,
+        author_name -> Text,
+        author_email -> Text,
+        body_markdown -> Text,
+        body_html -> Text,
+        status -> Text,
+        is_private -> Bool,
+        is_urgent -> Bool,
+        is_coach -> Bool,
+        held_reasons -> Text,
+        notify_replies -> Bool,
+        owner_token_hash -> Nullable<Text>,
+        ip_hash -> Text,
+        created_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limit_events (id) {
+        id -> BigInt,
+        bucket -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+

@@ -1,0 +1,126 @@
+//! Untrusted comment Markdown -> [`SafeHtml`]: raw HTML shown as text,
+//! images turned into plain links, then an ammonia allowlist.
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+/// HTML that went through the comment sanitiser: the only comment HTML a
+/// template may emit raw. Its constructor is private to this module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+    /// For HTML read back from our own database, where only sanitised
+    /// HTML is ever written; sanitised again, which changes nothing for
+    /// clean input (sanitising is idempotent).
+    pub fn from_stored(html: &str) -> Self {
+        sanitize(html)
+    }
+}
+
+fn cleaner() -> &'static ammonia::Builder<'static> {
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    CLEANER.get_or_init(|| {
+        let mut b = ammonia::Builder::empty();
+        b.add_tags([
+            "p", "br", "em", "strong", "del", "a", "ul", "ol", "li", "blockquote", "code", "pre", "hr",
+        ])
+        .add_tag_attributes("a", ["href"])
+        .add_tag_attributes("ol", ["start"])
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("nofollow ugc noopener"))
+        .strip_comments(true);
+        b
+    })
+}
+
+/// Cleans any HTML to the comment allowlist.
+pub fn sanitize(html: &str) -> SafeHtml {
+    // A byte-order mark is invisible junk, and the HTML parser drops it
+    // only at the start: drop it everywhere so cleaning is idempotent.
+    let html = html.replace('\u{feff}', "");
+    SafeHtml(cleaner().clean(&html).to_string())
+}
+
+/// Renders a reader's comment.
+pub fn render_comment(markdown: &str) -> SafeHtml {
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        // Raw HTML is shown as the text the reader typed.
+        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+        // Images are never embedded: they become links to the image.
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }),
+        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+        // Headings read as ordinary paragraphs in a comment.
+        Event::Start(Tag::Heading { .. }) => Event::Start(Tag::Paragraph),
+        Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Paragraph),
+        other => other,
+    });
+    let mut html = String::with_capacity(markdown.len() + 64);
+    pulldown_cmark::html::push_html(&mut html, events);
+    sanitize(&html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn markdown_basics_survive() {
+        let html = render_comment("Hi *there*, **really**.\n\n> quoted\n\n- one\n- two\n\n`code`").into_string();
+        assert!(html.contains("<em>there</em>") && html.contains("<strong>really</strong>"));
+        assert!(html.contains("<blockquote>") && html.contains("<li>one</li>") && html.contains("<code>code</code>"));
+    }
+
+    #[test]
+    fn links_get_rel_and_only_safe_schemes() {
+        let html = render_comment("[a](https://example.com) [b](javascript:alert(1)) [c](mailto:x@example.com) [d](/relative)").into_string();
+        assert!(html.contains("<a href=\"https://example.com\" rel=\"nofollow ugc noopener\">a</a>"), "{html}");
+        assert!(!html.contains("javascript"), "{html}");
+        assert!(html.contains("mailto:x@example.com"));
+        assert!(!html.contains("href=\"/relative\""));
+    }
+
+    #[test]
+    fn raw_html_is_text_and_images_are_links() {
+        let html = render_comment("<b>bold</b> <script>alert(1)</script>\n\n![a cat](https://example.com/cat.png)").into_string();
+        assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"), "{html}");
+        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+        assert!(html.contains("<a href=\"https://example.com/cat.png\""), "{html}");
+    }
+
+    proptest! {
+        #[test]
+        fn sanitising_is_idempotent(input in ".{0,300}") {
+            let once = sanitize(&input);
+            prop_assert_eq!(sanitize(once.as_str()), once.clone());
+            let rendered = render_comment(&input);
+            prop_assert_eq!(sanitize(rendered.as_str()), rendered);
+        }
+
+        #[test]
+        fn sanitising_html_like_input_is_idempotent(input in "(<[a-z]{1,6}( [a-z]{1,5}=\"[^\"]{0,10}\")?>|</[a-z]{1,6}>|[a-z &;<>\"'=:/]{0,8}){0,20}") {
+            let once = sanitize(&input);
+            prop_assert_eq!(sanitize(once.as_str()), once);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! A reader's new comment, validated field by field.
+use std::fmt;
+
+/// The most characters a name may have.
+pub const MAX_NAME_CHARS: usize = 80;
+/// The most characters an email address may have (RFC 5321).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The most characters a comment may have; longer ones are refused, never cut.
+pub const MAX_BODY_CHARS: usize = 5000;
+
+/// The public name a commenter chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorName(String);
+
+impl AuthorName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("Please give a name (a first name or a nickname is fine).".into());
+        }
+        let chars = name.chars().count();
+        if chars > MAX_NAME_CHARS {
+            return Err(format!(
+                "Please keep the name to {MAX_NAME_CHARS} characters or fewer (it has {chars})."
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("The name has characters that cannot be shown.".into());
+        }
+        Ok(Self(name.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address: checked for shape, never shown to other readers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim();
+        if email.is_empty() {
+            return Err("Please give your email address. It is never shown to anyone.".into());
+        }
+        let chars = email.chars().count();
+        if chars > MAX_EMAIL_CHARS {
+            return Err(format!("An email address has at most {MAX_EMAIL_CHARS} characters."));
+        }
+        let invalid = || "That does not look like an email address (like name@example.com).".to_string();
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let domain_ok = !domain.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && local.chars().count() <= 64
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '<' || c == '>' || c == ',' || c == ';' || c == '"');
+        if !(domain_ok && local_ok) {
+            return Err(invalid());
+        }
+        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Email(***)")
+    }
+}
+
+/// The Markdown text of a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentBody(String);
+
+impl CommentBody {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let body = raw.trim_end();
+        let body = body.trim_start_matches(['\n', '\r']);
+        if body.trim().is_empty() {
+            return Err("Please write your comment or question.".into());
+        }
+        let chars = body.chars().count();
+        if chars > MAX_BODY_CHARS {
+            return Err(format!(
+                "Your comment has {chars} characters; the limit is {MAX_BODY_CHARS}. Please shorten it by {} characters (nothing has been cut).",
+                chars - MAX_BODY_CHARS
+            ));
+        }
+        Ok(Self(body.replace("\r\n", "\n")))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the reader typed, as received (kept to re-show the form).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub body: String,
+    /// The comment this replies to.
+    pub parent: Option<String>,
+    pub notify: Option<String>,
+    pub remember: Option<String>,
+    pub private: Option<String>,
+    /// The signed form token.
+    #[serde(default)]
+    pub token: String,
+    /// The honeypot: hidden from people, filled by bots.
+    #[serde(default)]
+    pub website: String,
+}
+
+impl CommentForm {
+    /// True when a field holds a NUL byte (never legitimate; answered 400).
+    pub fn has_nul(&self) -> bool {
+        [&self.name, &self.email, &self.body, &self.token, &self.website]
+            .iter()
+            .any(|f| f.contains('\0'))
+            || self.parent.as_deref().is_some_and(|p| p.contains('\0'))
+    }
+}
+
+/// A field-by-field list of problems.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub body: Option<String>,
+}
+
+impl FieldErrors {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.body.is_none()
+    }
+}
+
+/// A valid new comment from a reader.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub name: AuthorName,
+    pub email: Email,
+    pub body: CommentBody,
+    pub parent_id: Option<i64>,
+    pub notify_replies: bool,
+    pub remember: bool,
+    pub private: bool,
+}
+
+fn checked(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "off")
+}
+
+impl TryFrom<&CommentForm> for NewComment {
+    type Error = FieldErrors;
+
+    fn try_from(form: &CommentForm) -> Result<Self, FieldErrors> {
+        let name = AuthorName::parse(&form.name);
+        let email = Email::parse(&form.email);
+        let body = CommentBody::parse(&form.body);
+        match (name, email, body) {
+            (Ok(name), Ok(email), Ok(body)) => Ok(Self {
+                name,
+                email,
+                body,
+                parent_id: form
+                    .parent
+                    .as_deref()
+                    .and_then(|p| p.trim().parse::<i64>().ok())
+                    .filter(|id| *id > 0),
+                notify_replies: checked(&form.notify),
+                remember: checked(&form.remember),
+                private: checked(&form.private),
+            }),
+            (name, email, body) => Err(FieldErrors {
+                name: name.err(),
+                email: email.err(),
+                body: body.err(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_limited() {
+        assert_eq!(AuthorName::parse("  Sam ").unwrap().as_str(), "Sam");
+        assert!(AuthorName::parse("   ").is_err());
+        assert!(AuthorName::parse(&"é".repeat(80)).is_ok());
+        assert!(AuthorName::parse(&"é".repeat(81)).unwrap_err().contains("80"));
+    }
+
+    #[test]
+    fn emails_are_checked_for_shape() {
+        assert_eq!(Email::parse("Sam@Example.COM").unwrap().as_str(), "Sam@example.com");
+        for bad in ["", "sam", "sam@", "@x.com", "sam@x", "sam @x.com", "sam@x..com", "a@b.c."] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!format!("{:?}", Email::parse("a@b.co").unwrap()).contains("a@b"));
+    }
+
+    #[test]
+    fn bodies_are_refused_not_cut_when_too_long() {
+        assert!(CommentBody::parse(&"x".repeat(5000)).is_ok());
+        let err = CommentBody::parse(&"x".repeat(5001)).unwrap_err();
+        assert!(err.contains("5001") && err.contains("nothing has been cut"), "{err}");
+        assert_eq!(CommentBody::parse("💔 ok\r\nnext").unwrap().as_str(), "💔 ok\nnext");
+    }
+
+    #[test]
+    fn every_field_error_is_reported_at_once() {
+        let form = CommentForm {
+            body: "hi".into(),
+            ..CommentForm::default()
+        };
+        let errors = NewComment::try_from(&form).unwrap_err();
+        assert!(errors.name.is_some() && errors.email.is_some() && errors.body.is_none());
+    }
+}

@@ -1,0 +1,4 @@
+//! Plain types with validating constructors: no actix, no diesel.
+pub mod comment;
+pub mod moderation;
+pub mod thread;

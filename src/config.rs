@@ -3,7 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
+
+use crate::domain::moderation::ModerationRules;
 
 /// A value that must never end up in logs or error pages.
 #[derive(Clone, PartialEq, Eq)]
@@ -114,6 +117,58 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub db_connect_timeout_ms: u64,
     pub site: SiteSettings,
+    pub comments: CommentSettings,
+}
+
+/// How comments are moderated and protected.
+#[derive(Clone, Debug)]
+pub struct CommentSettings {
+    pub rules: ModerationRules,
+    /// Lines shown in the calm crisis box.
+    pub crisis_resources: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A form sent sooner than this after the page was served is a bot's.
+    pub min_seconds_to_post: u64,
+    /// A form older than this must be sent again.
+    pub max_form_age_hours: u64,
+}
+
+pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[
+    "If you are in danger right now, call your local emergency number (for example 911 in the US and Canada, 112 in the EU, 999 in the UK).",
+    "In the US, you can call or text 988 (Suicide & Crisis Lifeline), day or night.",
+    "In the UK and Ireland, Samaritans answer on 116 123, day or night.",
+    "Elsewhere, findahelpline.com lists free, confidential helplines in your country.",
+];
+
+impl Default for CommentSettings {
+    fn default() -> Self {
+        Self {
+            rules: ModerationRules::default(),
+            crisis_resources: DEFAULT_CRISIS_RESOURCES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            trusted_proxies: Vec::new(),
+            min_seconds_to_post: 3,
+            max_form_age_hours: 24,
+        }
+    }
+}
+
+fn parse_proxies(key: &'static str, raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    key,
+                    message: format!("`{item}` is not an IP address or CIDR range"),
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +193,18 @@ struct FileSettings {
     db_connect_timeout_ms: Option<u64>,
     #[serde(default)]
     site: FileSiteSettings,
+    #[serde(default)]
+    comments: FileCommentSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCommentSettings {
+    blocklist: Option<Vec<String>>,
+    crisis_phrases: Option<Vec<String>>,
+    crisis_resources: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    min_seconds_to_post: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,7 +274,31 @@ impl Settings {
                 .unwrap_or_else(|| "Maya Brennan".to_string()),
             language: file.site.language.unwrap_or_else(|| "en".to_string()),
         };
+        let mut comments = CommentSettings::default();
+        if let Some(words) = file.comments.blocklist {
+            comments.rules.blocklist = words;
+        }
+        if let Some(phrases) = file.comments.crisis_phrases {
+            comments.rules.crisis_phrases = phrases;
+        }
+        if let Some(lines) = file.comments.crisis_resources {
+            comments.crisis_resources = lines;
+        }
+        if let Some(proxies) = file.comments.trusted_proxies {
+            comments.trusted_proxies = parse_proxies("trusted_proxies", &proxies.join(","))?;
+        }
+        if let Some(raw) = env("KINTSUGI_TRUSTED_PROXIES") {
+            comments.trusted_proxies = parse_proxies("KINTSUGI_TRUSTED_PROXIES", &raw)?;
+        }
+        comments.min_seconds_to_post = match env("KINTSUGI_COMMENT_MIN_SECONDS") {
+            Some(raw) => parse_number("KINTSUGI_COMMENT_MIN_SECONDS", &raw)?,
+            None => file
+                .comments
+                .min_seconds_to_post
+                .unwrap_or(comments.min_seconds_to_post),
+        };
         Ok(Self {
+            comments,
             bind,
             base_url,
             content_dir,

@@ -5,6 +5,7 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod keys;
 pub mod pages;
 pub mod startup;
 pub mod telemetry;

@@ -4,9 +4,11 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::config::SiteSettings;
+use crate::content::comment_markdown::SafeHtml;
 use crate::content::markdown::TocEntry;
 use crate::content::search::Segment;
 use crate::content::{Article, Page, Tag};
+use crate::domain::comment::FieldErrors;
 
 /// What every HTML page's frame needs.
 pub struct Layout<'a> {
@@ -83,6 +85,25 @@ impl Date {
     }
 }
 
+/// "5 minutes ago", "3 days ago"; the date itself past a month.
+pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match secs {
+        0..=59 => "just now".to_string(),
+        60..=3599 => plural(secs / 60, "minute"),
+        3600..=86_399 => plural(secs / 3600, "hour"),
+        86_400..=2_591_999 => plural(secs / 86_400, "day"),
+        _ => format!("on {}", at.format("%B %-d, %Y")),
+    }
+}
+
 /// An article in a list.
 pub struct ArticleCard<'a> {
     pub url: String,
@@ -92,10 +113,12 @@ pub struct ArticleCard<'a> {
     /// Trusted: rendered from the coach's Markdown.
     pub summary_html: &'a str,
     pub tags: &'a [Tag],
+    /// Approved public comments.
+    pub comment_count: i64,
 }
 
 impl<'a> ArticleCard<'a> {
-    pub fn new(a: &'a Article) -> Self {
+    pub fn new(a: &'a Article, comment_count: i64) -> Self {
         Self {
             url: a.url(),
             title: &a.title,
@@ -103,6 +126,7 @@ impl<'a> ArticleCard<'a> {
             reading_minutes: a.reading_minutes,
             summary_html: &a.summary_html,
             tags: &a.tags,
+            comment_count,
         }
     }
 }
@@ -175,6 +199,70 @@ pub struct ArticlePage<'a> {
     pub older: Option<ArticleLink<'a>>,
     pub newer: Option<ArticleLink<'a>>,
     pub related: Vec<ArticleLink<'a>>,
+    pub comments: CommentSection<'a>,
+}
+
+/// One comment as shown in a thread.
+pub struct CommentView {
+    pub id: i64,
+    pub depth: usize,
+    pub name: String,
+    pub is_coach: bool,
+    pub reply_to_name: Option<String>,
+    pub date: Date,
+    pub relative: String,
+    pub body: SafeHtml,
+    /// Only its writer sees it, until the coach approves it.
+    pub pending: bool,
+    pub private: bool,
+    pub edited: bool,
+    pub reply_url: String,
+}
+
+/// What the reader is told after posting.
+pub struct PostNotice {
+    pub published: bool,
+    pub private: bool,
+    pub first_comment: bool,
+    pub personal_details: bool,
+    pub crisis: bool,
+    /// The comment could not be matched to this browser (cookies off).
+    pub unknown: bool,
+}
+
+/// The comment form as the reader left it.
+#[derive(Default)]
+pub struct CommentFormView {
+    pub token: String,
+    pub name: String,
+    pub email: String,
+    pub body: String,
+    pub notify: bool,
+    pub remember: bool,
+    pub private: bool,
+    pub reply_to: Option<(i64, String)>,
+    pub errors: FieldErrors,
+    /// A problem with the whole form (expired, too many posts...).
+    pub problem: Option<String>,
+}
+
+impl CommentFormView {
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.problem.is_some()
+    }
+}
+
+pub struct CommentSection<'a> {
+    pub action: String,
+    pub article_url: String,
+    pub count: usize,
+    pub comments: Vec<CommentView>,
+    pub pagination: Option<Pagination>,
+    pub notice: Option<PostNotice>,
+    pub form: CommentFormView,
+    pub crisis_resources: &'a [String],
+    /// The database could not be reached: the article is still shown.
+    pub unavailable: bool,
 }
 
 #[derive(Template)]
@@ -273,6 +361,17 @@ mod tests {
         assert!(!j.as_str().contains('<') && !j.as_str().contains('&'));
         let back: serde_json::Value = serde_json::from_str(j.as_str()).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now: DateTime<Utc> = "2026-05-10T12:00:00Z".parse().unwrap();
+        let ago = |s: i64| relative_time(now - chrono::Duration::seconds(s), now);
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(60), "1 minute ago");
+        assert_eq!(ago(7200), "2 hours ago");
+        assert_eq!(ago(3 * 86_400), "3 days ago");
+        assert_eq!(ago(40 * 86_400), "on March 31, 2026");
     }
 
     #[test]

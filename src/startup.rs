@@ -56,11 +56,14 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let watch = settings.watch_content;
+        let key = crate::keys::SiteKey::load(settings.secret_key.as_ref(), &settings.data_dir)
+            .map_err(|e| StartError::Database(e.to_string()))?;
         let state = web::Data::new(AppState {
             settings,
             content: content.clone(),
             pool,
             assets: Assets::load(),
+            key,
         });
         crate::content::spawn_reloaders(content, watch);
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
@@ -115,6 +118,16 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 .into()
             }))
             .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, _req| {
+                        AppError::BadRequest(format!(
+                            "The form could not be read ({err}). Please go back and try again."
+                        ))
+                        .into()
+                    }),
+            )
+            .app_data(
                 web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()),
             )
             .wrap(from_fn(handlers::errors::error_pages))
@@ -135,6 +148,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route(
                 "/articles/{slug}",
                 handlers::get().to(handlers::articles::show),
+            )
+            .route(
+                "/articles/{slug}/comments",
+                web::post().to(handlers::comments::post),
             )
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))

@@ -30,7 +30,19 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
     CLEANER.get_or_init(|| {
         let mut b = ammonia::Builder::empty();
         b.add_tags([
-            "p", "br", "em", "strong", "del", "a", "ul", "ol", "li", "blockquote", "code", "pre", "hr",
+            "p",
+            "br",
+            "em",
+            "strong",
+            "del",
+            "a",
+            "ul",
+            "ol",
+            "li",
+            "blockquote",
+            "code",
+            "pre",
+            "hr",
         ])
         .add_tag_attributes("a", ["href"])
         .add_tag_attributes("ol", ["start"])
@@ -86,15 +98,23 @@ mod tests {
 
     #[test]
     fn markdown_basics_survive() {
-        let html = render_comment("Hi *there*, **really**.\n\n> quoted\n\n- one\n- two\n\n`code`").into_string();
+        let html = render_comment("Hi *there*, **really**.\n\n> quoted\n\n- one\n- two\n\n`code`")
+            .into_string();
         assert!(html.contains("<em>there</em>") && html.contains("<strong>really</strong>"));
-        assert!(html.contains("<blockquote>") && html.contains("<li>one</li>") && html.contains("<code>code</code>"));
+        assert!(
+            html.contains("<blockquote>")
+                && html.contains("<li>one</li>")
+                && html.contains("<code>code</code>")
+        );
     }
 
     #[test]
     fn links_get_rel_and_only_safe_schemes() {
         let html = render_comment("[a](https://example.com) [b](javascript:alert(1)) [c](mailto:x@example.com) [d](/relative)").into_string();
-        assert!(html.contains("<a href=\"https://example.com\" rel=\"nofollow ugc noopener\">a</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://example.com\" rel=\"nofollow ugc noopener\">a</a>"),
+            "{html}"
+        );
         assert!(!html.contains("javascript"), "{html}");
         assert!(html.contains("mailto:x@example.com"));
         assert!(!html.contains("href=\"/relative\""));
@@ -102,10 +122,19 @@ mod tests {
 
     #[test]
     fn raw_html_is_text_and_images_are_links() {
-        let html = render_comment("<b>bold</b> <script>alert(1)</script>\n\n![a cat](https://example.com/cat.png)").into_string();
+        let html = render_comment(
+            "<b>bold</b> <script>alert(1)</script>\n\n![a cat](https://example.com/cat.png)",
+        )
+        .into_string();
         assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"), "{html}");
-        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
-        assert!(html.contains("<a href=\"https://example.com/cat.png\""), "{html}");
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://example.com/cat.png\""),
+            "{html}"
+        );
     }
 
     proptest! {

@@ -10,6 +10,7 @@ use diesel::Connection;
 
 use crate::config::DatabaseUrl;
 
+pub mod comments;
 pub mod migrations;
 pub mod schema;
 pub mod site_meta;

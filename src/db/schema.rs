@@ -42,4 +42,3 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
-

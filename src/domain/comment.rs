@@ -46,9 +46,12 @@ impl Email {
         }
         let chars = email.chars().count();
         if chars > MAX_EMAIL_CHARS {
-            return Err(format!("An email address has at most {MAX_EMAIL_CHARS} characters."));
+            return Err(format!(
+                "An email address has at most {MAX_EMAIL_CHARS} characters."
+            ));
         }
-        let invalid = || "That does not look like an email address (like name@example.com).".to_string();
+        let invalid =
+            || "That does not look like an email address (like name@example.com).".to_string();
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
@@ -60,7 +63,16 @@ impl Email {
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.chars().count() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '<' || c == '>' || c == ',' || c == ';' || c == '"');
+            && !local.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || c == '@'
+                    || c == '<'
+                    || c == '>'
+                    || c == ','
+                    || c == ';'
+                    || c == '"'
+            });
         if !(domain_ok && local_ok) {
             return Err(invalid());
         }
@@ -127,9 +139,15 @@ pub struct CommentForm {
 impl CommentForm {
     /// True when a field holds a NUL byte (never legitimate; answered 400).
     pub fn has_nul(&self) -> bool {
-        [&self.name, &self.email, &self.body, &self.token, &self.website]
-            .iter()
-            .any(|f| f.contains('\0'))
+        [
+            &self.name,
+            &self.email,
+            &self.body,
+            &self.token,
+            &self.website,
+        ]
+        .iter()
+        .any(|f| f.contains('\0'))
             || self.parent.as_deref().is_some_and(|p| p.contains('\0'))
     }
 }
@@ -161,7 +179,9 @@ pub struct NewComment {
 }
 
 fn checked(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "off")
+    value
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "0" && v != "off")
 }
 
 impl TryFrom<&CommentForm> for NewComment {
@@ -203,13 +223,27 @@ mod tests {
         assert_eq!(AuthorName::parse("  Sam ").unwrap().as_str(), "Sam");
         assert!(AuthorName::parse("   ").is_err());
         assert!(AuthorName::parse(&"é".repeat(80)).is_ok());
-        assert!(AuthorName::parse(&"é".repeat(81)).unwrap_err().contains("80"));
+        assert!(AuthorName::parse(&"é".repeat(81))
+            .unwrap_err()
+            .contains("80"));
     }
 
     #[test]
     fn emails_are_checked_for_shape() {
-        assert_eq!(Email::parse("Sam@Example.COM").unwrap().as_str(), "Sam@example.com");
-        for bad in ["", "sam", "sam@", "@x.com", "sam@x", "sam @x.com", "sam@x..com", "a@b.c."] {
+        assert_eq!(
+            Email::parse("Sam@Example.COM").unwrap().as_str(),
+            "Sam@example.com"
+        );
+        for bad in [
+            "",
+            "sam",
+            "sam@",
+            "@x.com",
+            "sam@x",
+            "sam @x.com",
+            "sam@x..com",
+            "a@b.c.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{:?}", Email::parse("a@b.co").unwrap()).contains("a@b"));
@@ -219,8 +253,14 @@ mod tests {
     fn bodies_are_refused_not_cut_when_too_long() {
         assert!(CommentBody::parse(&"x".repeat(5000)).is_ok());
         let err = CommentBody::parse(&"x".repeat(5001)).unwrap_err();
-        assert!(err.contains("5001") && err.contains("nothing has been cut"), "{err}");
-        assert_eq!(CommentBody::parse("💔 ok\r\nnext").unwrap().as_str(), "💔 ok\nnext");
+        assert!(
+            err.contains("5001") && err.contains("nothing has been cut"),
+            "{err}"
+        );
+        assert_eq!(
+            CommentBody::parse("💔 ok\r\nnext").unwrap().as_str(),
+            "💔 ok\nnext"
+        );
     }
 
     #[test]

@@ -40,7 +40,11 @@ impl HoldReason {
 
 /// Codes joined for storage.
 pub fn reasons_to_text(reasons: &[HoldReason]) -> String {
-    reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")
+    reasons
+        .iter()
+        .map(|r| r.code())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn reasons_from_text(text: &str) -> Vec<HoldReason> {
@@ -91,7 +95,10 @@ impl Default for ModerationRules {
     fn default() -> Self {
         Self {
             blocklist: Vec::new(),
-            crisis_phrases: DEFAULT_CRISIS_PHRASES.iter().map(|s| s.to_string()).collect(),
+            crisis_phrases: DEFAULT_CRISIS_PHRASES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -111,7 +118,11 @@ impl ModerationRules {
         if count_links(&lower) >= 2 {
             reasons.push(HoldReason::Links);
         }
-        if self.blocklist.iter().any(|w| contains_word(&lower, &w.to_lowercase())) {
+        if self
+            .blocklist
+            .iter()
+            .any(|w| contains_word(&lower, &w.to_lowercase()))
+        {
             reasons.push(HoldReason::BlockedWord);
         }
         if has_personal_details(body) {
@@ -169,11 +180,17 @@ fn has_phone_number(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() || (chars[i] == '+' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())) || chars[i] == '(' {
+        if chars[i].is_ascii_digit()
+            || (chars[i] == '+' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()))
+            || chars[i] == '('
+        {
             let start = i;
             let mut digits = 0;
             let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_digit() || " -.()+/".contains(chars[j])) && j - start < 24 {
+            while j < chars.len()
+                && (chars[j].is_ascii_digit() || " -.()+/".contains(chars[j]))
+                && j - start < 24
+            {
                 if chars[j].is_ascii_digit() {
                     digits += 1;
                 }
@@ -194,7 +211,10 @@ fn has_phone_number(text: &str) -> bool {
 
 /// `2026-01-05`, `12/03/2025`, `1,000,000` and plain years are not phones.
 fn looks_like_date_or_number(run: &str) -> bool {
-    let parts: Vec<&str> = run.split(['-', '/', '.', ' ']).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = run
+        .split(['-', '/', '.', ' '])
+        .filter(|p| !p.is_empty())
+        .collect();
     parts.len() == 3
         && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
         && (parts[0].len() == 4 || parts[2].len() == 4)
@@ -202,12 +222,16 @@ fn looks_like_date_or_number(run: &str) -> bool {
 }
 
 fn has_email(text: &str) -> bool {
-    text.split(|c: char| c.is_whitespace() || "<>()[],;\"'".contains(c)).any(|word| {
-        match word.split_once('@') {
-            Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.ends_with('.') && domain.len() > 2,
+    text.split(|c: char| c.is_whitespace() || "<>()[],;\"'".contains(c))
+        .any(|word| match word.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.ends_with('.')
+                    && domain.len() > 2
+            }
             None => false,
-        }
-    })
+        })
 }
 
 fn has_handle(text: &str) -> bool {
@@ -237,22 +261,45 @@ mod tests {
     #[test]
     fn links_hold_from_two() {
         assert_eq!(count_links("see https://a.example and www.b.example"), 2);
-        assert!(rules().assess("one https://a.example link", false).reasons.is_empty());
-        assert_eq!(rules().assess("https://a.example https://b.example", false).reasons, vec![HoldReason::Links]);
+        assert!(rules()
+            .assess("one https://a.example link", false)
+            .reasons
+            .is_empty());
+        assert_eq!(
+            rules()
+                .assess("https://a.example https://b.example", false)
+                .reasons,
+            vec![HoldReason::Links]
+        );
     }
 
     #[test]
     fn blocked_words_match_whole_words() {
-        assert_eq!(rules().assess("Best CASINO here", false).reasons, vec![HoldReason::BlockedWord]);
+        assert_eq!(
+            rules().assess("Best CASINO here", false).reasons,
+            vec![HoldReason::BlockedWord]
+        );
         assert!(rules().assess("casinos aside", false).reasons.is_empty());
     }
 
     #[test]
     fn personal_details_are_spotted() {
-        for text in ["call me on 555-123-4567", "+44 7700 900123 is his", "mail jo@example.com", "he is @jonny_b on insta", "(555) 123 4567"] {
+        for text in [
+            "call me on 555-123-4567",
+            "+44 7700 900123 is his",
+            "mail jo@example.com",
+            "he is @jonny_b on insta",
+            "(555) 123 4567",
+        ] {
             assert!(has_personal_details(text), "{text}");
         }
-        for text in ["we broke up on 2026-01-05", "after 12/03/2025 and 1,000 days", "it was 3 years", "email me at the address", "a@b"] {
+        for text in [
+            "we broke up on 2026-01-05",
+            "after 12/03/2025 and 1,000 days",
+            "it was 3 years",
+            "email me at the address",
+            "a@b",
+        ] {
             assert!(!has_personal_details(text), "{text}");
         }
     }
@@ -269,7 +316,11 @@ mod tests {
     fn private_questions_are_held_and_codes_round_trip() {
         let a = rules().assess("Just for you", true);
         assert_eq!(a.reasons, vec![HoldReason::Private]);
-        let all = [HoldReason::FirstComment, HoldReason::Links, HoldReason::Crisis];
+        let all = [
+            HoldReason::FirstComment,
+            HoldReason::Links,
+            HoldReason::Crisis,
+        ];
         assert_eq!(reasons_from_text(&reasons_to_text(&all)), all);
     }
 }

@@ -66,9 +66,20 @@ mod tests {
 
     #[test]
     fn threads_in_reading_order_with_capped_depth() {
-        let comments = vec![C(5, Some(2)), C(1, None), C(2, Some(1)), C(3, None), C(4, Some(1)), C(6, Some(5)), C(7, Some(99))];
+        let comments = vec![
+            C(5, Some(2)),
+            C(1, None),
+            C(2, Some(1)),
+            C(3, None),
+            C(4, Some(1)),
+            C(6, Some(5)),
+            C(7, Some(99)),
+        ];
         let t = threads(comments);
-        let shape: Vec<Vec<(usize, i64)>> = t.iter().map(|th| th.iter().map(|(d, c)| (*d, c.0)).collect()).collect();
+        let shape: Vec<Vec<(usize, i64)>> = t
+            .iter()
+            .map(|th| th.iter().map(|(d, c)| (*d, c.0)).collect())
+            .collect();
         assert_eq!(
             shape,
             vec![

@@ -1,13 +1,14 @@
 //! The home page, article pages and standalone pages.
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
+use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
-    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, Date, JsonLd, Nav, Pagination,
-    StandalonePage,
+    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CommentFormView, CommentSection, Date,
+    JsonLd, Nav, Pagination, StandalonePage,
 };
 
 #[derive(Deserialize)]
@@ -43,6 +44,7 @@ pub async fn home(
     let library = state.content.library();
     let now = Utc::now();
     let (articles, total_pages) = paginate(library.published(now).collect(), page, PAGE_SIZE)?;
+    let counts = comments::counts(&state).await;
     let path = if page == 1 {
         "/".to_string()
     } else {
@@ -79,7 +81,10 @@ pub async fn home(
                 format!("Latest articles, page {page} of {total_pages}")
             },
             intro: (page == 1).then(|| state.settings.site.tagline.clone()),
-            articles: articles.iter().map(|a| ArticleCard::new(a)).collect(),
+            articles: articles
+                .iter()
+                .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                .collect(),
             pagination: Pagination::new(page, total_pages, "/"),
             is_home: true,
         },
@@ -87,14 +92,74 @@ pub async fn home(
     )
 }
 
+#[derive(Deserialize)]
+pub struct ArticleQuery {
+    cpage: Option<String>,
+    posted: Option<String>,
+    replyto: Option<String>,
+}
+
+/// What an article page shows besides the article.
+pub struct ArticleView {
+    /// The comment form as the reader left it (None: a fresh form).
+    pub form: Option<CommentFormView>,
+    pub status: StatusCode,
+    pub comment_page: usize,
+    pub posted: Option<i64>,
+    pub reply_to: Option<i64>,
+}
+
+impl Default for ArticleView {
+    fn default() -> Self {
+        Self {
+            form: None,
+            status: StatusCode::OK,
+            comment_page: 1,
+            posted: None,
+            reply_to: None,
+        }
+    }
+}
+
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
+    query: web::Query<ArticleQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = |raw: &Option<String>| raw.as_deref().and_then(|v| v.parse::<i64>().ok());
+    let view = ArticleView {
+        comment_page: page_number(query.cpage.as_deref())?,
+        posted: id(&query.posted),
+        reply_to: id(&query.replyto),
+        ..ArticleView::default()
+    };
+    article_response(&req, &state, &slug, view).await
+}
+
+/// Renders an article page with its comment section.
+pub async fn article_response(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    slug: &str,
+    view: ArticleView,
 ) -> Result<HttpResponse, AppError> {
     let library = state.content.library();
     let now = Utc::now();
-    let article = library.article(&slug, now).ok_or(AppError::NotFound)?;
+    let article = library.article(slug, now).ok_or(AppError::NotFound)?;
+    let loaded =
+        comments::load_section(req, state, &article.slug, view.comment_page, view.posted).await?;
+    let mut form = view
+        .form
+        .unwrap_or_else(|| comments::blank_form(req, state, &article.slug));
+    let reply_to = form.reply_to.as_ref().map(|(id, _)| *id).or(view.reply_to);
+    form.reply_to = reply_to.and_then(|id| {
+        loaded
+            .views
+            .iter()
+            .find(|c| c.id == id && !c.pending)
+            .map(|c| (id, c.name.clone()))
+    });
     let (older, newer) = library.neighbours(article, now);
     let related = library.related(article, now, 3);
     let site = &state.settings.site;
@@ -120,30 +185,41 @@ pub async fn show(
         "url": state.settings.base_url.join(&url),
         "keywords": article.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
         "wordCount": article.plain_text.split_whitespace().count(),
+        "commentCount": loaded.count,
         "inLanguage": site.language,
     })));
-    render_html(
-        &req,
-        &ArticlePage {
-            layout,
-            title: &article.title,
-            date: Date::new(article.date),
-            updated: article.updated.filter(|u| *u > article.date).map(Date::new),
-            author,
-            reading_minutes: article.reading_minutes,
-            tags: &article.tags,
-            toc: if article.toc.len() >= 3 {
-                &article.toc
-            } else {
-                &[]
-            },
-            body_html: &article.html,
-            older: older.map(|a| ArticleLink::new(a)),
-            newer: newer.map(|a| ArticleLink::new(a)),
-            related: related.into_iter().map(|a| ArticleLink::new(a)).collect(),
+    let page = ArticlePage {
+        layout,
+        title: &article.title,
+        date: Date::new(article.date),
+        updated: article.updated.filter(|u| *u > article.date).map(Date::new),
+        author,
+        reading_minutes: article.reading_minutes,
+        tags: &article.tags,
+        toc: if article.toc.len() >= 3 {
+            &article.toc
+        } else {
+            &[]
         },
-        Caching::Revalidate,
-    )
+        body_html: &article.html,
+        older: older.map(|a| ArticleLink::new(a)),
+        newer: newer.map(|a| ArticleLink::new(a)),
+        related: related.into_iter().map(|a| ArticleLink::new(a)).collect(),
+        comments: CommentSection {
+            action: format!("{url}/comments"),
+            article_url: url.clone(),
+            count: loaded.count,
+            comments: loaded.views,
+            pagination: loaded.pagination,
+            notice: loaded.notice,
+            form,
+            crisis_resources: &state.settings.comments.crisis_resources,
+            unavailable: loaded.unavailable,
+        },
+    };
+    let mut res = render_html(req, &page, Caching::Private)?;
+    *res.status_mut() = view.status;
+    Ok(res)
 }
 
 /// `/about`, `/privacy`, `/coaching` and any other `content/pages/*.md`.

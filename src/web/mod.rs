@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::pages::{Layout, Nav};
 
 pub mod articles;
+pub mod comments;
 pub mod errors;
 pub mod feeds;
 pub mod health;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub content: Arc<ContentStore>,
     pub pool: Pool,
     pub assets: Assets,
+    pub key: crate::keys::SiteKey,
 }
 
 /// Articles per list page.
@@ -94,6 +96,9 @@ pub fn page_number(raw: Option<&str>) -> Result<usize, AppError> {
 pub enum Caching {
     /// Public content: anyone may keep it but must revalidate (cheap 304s).
     Revalidate,
+    /// Has a part for this reader only: their browser may keep it and
+    /// revalidate, shared caches may not.
+    Private,
     /// Never stored anywhere.
     NoStore,
 }
@@ -124,6 +129,7 @@ pub fn respond(
 ) -> HttpResponse {
     let cache_control = match caching {
         Caching::Revalidate => "public, max-age=0, must-revalidate",
+        Caching::Private => "private, no-cache",
         Caching::NoStore => "no-store",
     };
     let hash = body_hash(&body);
@@ -136,7 +142,7 @@ pub fn respond(
         Some(_) => format!("\"{hash}-gz\""),
         None => format!("\"{hash}\""),
     };
-    if matches!(caching, Caching::Revalidate) && if_none_match(req, &etag) {
+    if !matches!(caching, Caching::NoStore) && if_none_match(req, &etag) {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache_control))

@@ -40,6 +40,7 @@ pub async fn show(
         .filter(|a| a.has_tag(&tag.slug))
         .collect();
     let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
+    let counts = super::comments::counts(&state).await;
     let base = format!("/tags/{}", tag.slug);
     let path = if page == 1 {
         base.clone()
@@ -63,7 +64,10 @@ pub async fn show(
                 title
             },
             intro: None,
-            articles: articles.iter().map(|a| ArticleCard::new(a)).collect(),
+            articles: articles
+                .iter()
+                .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                .collect(),
             pagination: Pagination::new(page, total_pages, &base),
             is_home: false,
         },

@@ -24,7 +24,10 @@ async fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let url = kintsugi::config::DatabaseUrl::Sqlite(dir.path().join("nested/folder/k.sqlite3"));
     let pool = db::pool(&url, 2, std::time::Duration::from_secs(2)).unwrap();
-    assert_eq!(db::migrate(&pool).await.unwrap(), 1);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(db::migrate(&pool).await.unwrap(), migrations);
     assert_eq!(
         db::migrate(&pool).await.unwrap(),
         0,

@@ -60,6 +60,7 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         content: std::sync::Arc::new(content),
         pool,
         assets: Assets::load(),
+        key: kintsugi::keys::SiteKey::for_tests(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -1,0 +1,279 @@
+//! Comments: storing a post in one short transaction (rate limit, duplicate
+//! check, parent check, moderation status), and reading threads.
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::{comments, rate_limit_events};
+use super::Db;
+
+/// Comment statuses as stored.
+pub const PENDING: &str = "pending";
+pub const APPROVED: &str = "approved";
+pub const SPAM: &str = "spam";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments)]
+pub struct CommentRow {
+    pub id: i64,
+    pub article_slug: String,
+    pub parent_id: Option<i64>,
+    pub root_id: Option<i64>,
+    pub reply_to_id: Option<i64>,
+    pub depth: i32,
+    pub reply_to_name: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub body_html: String,
+    pub status: String,
+    pub is_private: bool,
+    pub is_urgent: bool,
+    pub is_coach: bool,
+    pub held_reasons: String,
+    pub owner_token_hash: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub edited_at: Option<NaiveDateTime>,
+}
+
+impl crate::domain::thread::Threaded for CommentRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn parent_id(&self) -> Option<i64> {
+        self.parent_id
+    }
+}
+
+/// Everything needed to store a reader's comment.
+#[derive(Debug, Clone)]
+pub struct NewCommentRecord {
+    pub article_slug: String,
+    /// The comment replied to, if any.
+    pub reply_to: Option<i64>,
+    pub author_name: String,
+    pub author_email: String,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub is_private: bool,
+    pub is_urgent: bool,
+    /// Reasons found in the text (the first-comment rule is added here).
+    pub held_reasons: Vec<crate::domain::moderation::HoldReason>,
+    /// Stored as spam from the start (a bot-like post).
+    pub spam: bool,
+    pub notify_replies: bool,
+    pub owner_token_hash: String,
+    pub ip_hash: String,
+    pub now: NaiveDateTime,
+}
+
+/// Limits on how often one address may post.
+#[derive(Debug, Clone, Copy)]
+pub struct PostLimits {
+    pub per_minute: i64,
+    pub min_interval_seconds: i64,
+}
+
+impl Default for PostLimits {
+    fn default() -> Self {
+        Self {
+            per_minute: 3,
+            min_interval_seconds: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredComment {
+    pub id: i64,
+    pub status: String,
+    pub held_reasons: Vec<crate::domain::moderation::HoldReason>,
+}
+
+/// Why a post was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PostRefused {
+    #[error("too many comments from this address; retry in {0} s")]
+    RateLimited(i64),
+    #[error("the same comment was already sent")]
+    Duplicate,
+    #[error("the comment replied to is not on this article")]
+    BadParent,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+const RATE_BUCKET: &str = "comment-post";
+
+/// Stores a comment in one transaction. The first statement writes, so on
+/// SQLite the transaction holds the write lock from its start (no lock
+/// upgrade, no SQLITE_BUSY mid-way); on PostgreSQL an advisory lock per
+/// address serialises concurrent posts from it. Either way the limits hold
+/// under concurrency and across app instances.
+pub fn post(
+    conn: &mut Db,
+    record: &NewCommentRecord,
+    limits: PostLimits,
+) -> Result<StoredComment, PostRefused> {
+    use crate::domain::moderation::{reasons_to_text, HoldReason};
+    conn.transaction::<_, PostRefused, _>(|conn| {
+        if let Db::Pg(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(lock_key(&record.ip_hash))
+                .execute(pg)?;
+        }
+        let now = record.now;
+        diesel::insert_into(rate_limit_events::table)
+            .values((
+                rate_limit_events::bucket.eq(RATE_BUCKET),
+                rate_limit_events::key_hash.eq(&record.ip_hash),
+                rate_limit_events::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        let recent: Vec<NaiveDateTime> = rate_limit_events::table
+            .filter(rate_limit_events::bucket.eq(RATE_BUCKET))
+            .filter(rate_limit_events::key_hash.eq(&record.ip_hash))
+            .filter(rate_limit_events::created_at.gt(now - Duration::seconds(60)))
+            .select(rate_limit_events::created_at)
+            .order(rate_limit_events::created_at.asc())
+            .load(conn)?;
+        // `recent` includes this attempt.
+        let earlier: Vec<&NaiveDateTime> = recent.iter().filter(|t| **t < now).collect();
+        if let Some(last) = earlier.last() {
+            let wait = limits.min_interval_seconds - (now - **last).num_seconds();
+            if wait > 0 {
+                return Err(PostRefused::RateLimited(wait));
+            }
+        }
+        if recent.len() as i64 > limits.per_minute {
+            let oldest = recent[recent.len() - 1 - limits.per_minute as usize];
+            let wait = 60 - (now - oldest).num_seconds();
+            return Err(PostRefused::RateLimited(wait.max(1)));
+        }
+        let duplicate: i64 = comments::table
+            .filter(comments::author_email.eq(&record.author_email))
+            .filter(comments::body_markdown.eq(&record.body_markdown))
+            .filter(comments::created_at.gt(now - Duration::hours(1)))
+            .count()
+            .get_result(conn)?;
+        if duplicate > 0 {
+            return Err(PostRefused::Duplicate);
+        }
+        let (parent_id, root_id, depth, reply_to_name) = match record.reply_to {
+            None => (None, None, 0, None),
+            Some(reply_to) => {
+                let parent: CommentRow = comments::table
+                    .filter(comments::id.eq(reply_to))
+                    .filter(comments::article_slug.eq(&record.article_slug))
+                    .filter(comments::status.eq(APPROVED))
+                    .filter(comments::is_private.eq(false))
+                    .select(CommentRow::as_select())
+                    .first(conn)
+                    .optional()?
+                    .ok_or(PostRefused::BadParent)?;
+                let depth = crate::domain::thread::reply_depth(parent.depth.max(0) as usize) as i32;
+                // Past the deepest level a reply sits beside its parent,
+                // under the parent's own parent, and says whom it answers.
+                let (attach_to, name) = if depth > parent.depth {
+                    (parent.id, None)
+                } else {
+                    (
+                        parent.parent_id.unwrap_or(parent.id),
+                        Some(parent.author_name.clone()),
+                    )
+                };
+                (
+                    Some(attach_to),
+                    Some(parent.root_id.unwrap_or(parent.id)),
+                    depth,
+                    name,
+                )
+            }
+        };
+        let mut reasons = record.held_reasons.clone();
+        let known: i64 = comments::table
+            .filter(comments::author_email.eq(&record.author_email))
+            .filter(comments::status.eq(APPROVED))
+            .count()
+            .get_result(conn)?;
+        if known == 0 {
+            reasons.insert(0, HoldReason::FirstComment);
+        }
+        let status = if record.spam {
+            SPAM
+        } else if reasons.iter().any(|r| *r != HoldReason::FirstComment) || known == 0 {
+            PENDING
+        } else {
+            APPROVED
+        };
+        let id: i64 = diesel::insert_into(comments::table)
+            .values((
+                comments::article_slug.eq(&record.article_slug),
+                comments::parent_id.eq(parent_id),
+                comments::root_id.eq(root_id),
+                comments::reply_to_id.eq(record.reply_to),
+                comments::depth.eq(depth),
+                comments::reply_to_name.eq(reply_to_name),
+                comments::author_name.eq(&record.author_name),
+                comments::author_email.eq(&record.author_email),
+                comments::body_markdown.eq(&record.body_markdown),
+                comments::body_html.eq(&record.body_html),
+                comments::status.eq(status),
+                comments::is_private.eq(record.is_private),
+                comments::is_urgent.eq(record.is_urgent),
+                comments::is_coach.eq(false),
+                comments::held_reasons.eq(reasons_to_text(&reasons)),
+                comments::notify_replies.eq(record.notify_replies),
+                comments::owner_token_hash.eq(&record.owner_token_hash),
+                comments::ip_hash.eq(&record.ip_hash),
+                comments::created_at.eq(now),
+            ))
+            .returning(comments::id)
+            .get_result(conn)?;
+        // Old rate-limit events of this address are no longer needed.
+        diesel::delete(rate_limit_events::table)
+            .filter(rate_limit_events::key_hash.eq(&record.ip_hash))
+            .filter(rate_limit_events::created_at.lt(now - Duration::hours(1)))
+            .execute(conn)?;
+        Ok(StoredComment {
+            id,
+            status: status.to_string(),
+            held_reasons: reasons,
+        })
+    })
+}
+
+fn lock_key(ip_hash: &str) -> i64 {
+    let bytes = ip_hash.as_bytes();
+    let mut key = [0u8; 8];
+    for (i, b) in bytes.iter().take(16).enumerate() {
+        key[i % 8] ^= *b;
+    }
+    i64::from_le_bytes(key)
+}
+
+/// The comments a reader may see on an article: approved public ones, and
+/// the given comments of their own (checked by the caller), oldest first.
+pub fn visible_on_article(
+    conn: &mut Db,
+    slug: &str,
+    own_ids: &[i64],
+) -> QueryResult<Vec<CommentRow>> {
+    let public = comments::status
+        .eq(APPROVED)
+        .and(comments::is_private.eq(false));
+    comments::table
+        .filter(comments::article_slug.eq(slug))
+        .filter(public.or(comments::id.eq_any(own_ids)))
+        .order(comments::id.asc())
+        .select(CommentRow::as_select())
+        .load(conn)
+}
+
+/// Approved public comments per article.
+pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
+    comments::table
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .group_by(comments::article_slug)
+        .select((comments::article_slug, diesel::dsl::count_star()))
+        .load(conn)
+}

@@ -1,0 +1,446 @@
+//! Posting comments (POST /articles/{slug}/comments) and building the
+//! comment section of an article page.
+use std::net::IpAddr;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+
+use super::articles::{article_response, ArticleView};
+use super::AppState;
+use crate::content::comment_markdown::{render_comment, SafeHtml};
+use crate::db::{self, comments::CommentRow};
+use crate::domain::comment::{CommentForm, NewComment};
+use crate::domain::moderation::{reasons_from_text, HoldReason};
+use crate::domain::thread;
+use crate::error::AppError;
+use crate::keys::{self, FormToken, TokenCheck};
+use crate::pages::{relative_time, CommentFormView, CommentView, Date, Pagination, PostNotice};
+
+/// Cookie listing the reader's own comments as `id.token` pairs.
+pub const OWN_COOKIE: &str = "kintsugi_own";
+/// Cookie remembering the reader's name and email (opt-in).
+pub const REMEMBER_COOKIE: &str = "kintsugi_commenter";
+/// Top-level threads per comment page.
+pub const THREADS_PER_PAGE: usize = 50;
+/// How many own comments the cookie remembers.
+const OWN_COOKIE_ENTRIES: usize = 20;
+
+/// The reader's address: the socket's, or, when the socket is a trusted
+/// proxy, the last address in `X-Forwarded-For` that is not a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|item| item.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// The reader's own comments, from their cookie: (id, token).
+pub fn own_comments(req: &HttpRequest) -> Vec<(i64, String)> {
+    req.cookie(OWN_COOKIE)
+        .map(|c| {
+            c.value()
+                .split('_')
+                .filter_map(|pair| {
+                    let (id, token) = pair.split_once('.')?;
+                    let id = id.parse::<i64>().ok()?;
+                    (token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()))
+                        .then(|| (id, token.to_string()))
+                })
+                .take(OWN_COOKIE_ENTRIES)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age_days: i64) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.base_url.is_https())
+        .max_age(actix_web::cookie::time::Duration::days(max_age_days))
+        .finish()
+}
+
+/// Name and email remembered on this device, if the reader asked.
+pub fn remembered(req: &HttpRequest) -> Option<(String, String)> {
+    let raw = req.cookie(REMEMBER_COOKIE)?;
+    let bytes: Option<Vec<u8>> = (0..raw.value().len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(raw.value().get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (name, email) = text.split_once('\n')?;
+    Some((name.to_string(), email.to_string()))
+}
+
+/// A fresh, empty comment form (prefilled from the remember cookie).
+pub fn blank_form(req: &HttpRequest, state: &AppState, slug: &str) -> CommentFormView {
+    let mut form = CommentFormView {
+        token: FormToken::issue(&state.key, &form_scope(slug), Utc::now().timestamp()),
+        ..CommentFormView::default()
+    };
+    if let Some((name, email)) = remembered(req) {
+        form.name = name;
+        form.email = email;
+        form.remember = true;
+    }
+    form
+}
+
+fn form_scope(slug: &str) -> String {
+    format!("comment:{slug}")
+}
+
+/// The comments of an article for this reader, and the notice for the
+/// comment they just posted.
+pub struct LoadedComments {
+    pub views: Vec<CommentView>,
+    pub count: usize,
+    pub pagination: Option<Pagination>,
+    pub notice: Option<PostNotice>,
+    pub unavailable: bool,
+}
+
+pub async fn load_section(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    comment_page: usize,
+    posted: Option<i64>,
+) -> Result<LoadedComments, AppError> {
+    let own = own_comments(req);
+    let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
+    let slug_owned = slug.to_string();
+    let rows = match db::run(&state.pool, move |conn| {
+        db::comments::visible_on_article(conn, &slug_owned, &own_ids)
+    })
+    .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "comments unavailable; showing the article without them");
+            return Ok(LoadedComments {
+                views: Vec::new(),
+                count: 0,
+                pagination: None,
+                notice: None,
+                unavailable: true,
+            });
+        }
+    };
+    let is_own = |row: &CommentRow| {
+        own.iter().any(|(id, token)| {
+            *id == row.id
+                && row.owner_token_hash.as_deref() == Some(keys::token_hash(token).as_str())
+        })
+    };
+    let public = |row: &CommentRow| row.status == db::comments::APPROVED && !row.is_private;
+    let rows: Vec<CommentRow> = rows
+        .into_iter()
+        .filter(|r| public(r) || is_own(r))
+        .collect();
+    let notice = posted.map(|id| match rows.iter().find(|r| r.id == id && is_own(r)) {
+        Some(row) => {
+            let reasons = reasons_from_text(&row.held_reasons);
+            PostNotice {
+                published: public(row),
+                private: row.is_private,
+                first_comment: reasons.contains(&HoldReason::FirstComment),
+                personal_details: reasons.contains(&HoldReason::PersonalDetails),
+                crisis: row.is_urgent,
+                unknown: false,
+            }
+        }
+        None => PostNotice {
+            published: false,
+            private: false,
+            first_comment: false,
+            personal_details: false,
+            crisis: false,
+            unknown: true,
+        },
+    });
+    let count = rows.iter().filter(|r| public(r)).count();
+    let threads = thread::threads(rows);
+    let total_pages = threads.len().div_ceil(THREADS_PER_PAGE).max(1);
+    if comment_page > total_pages {
+        return Err(AppError::NotFound);
+    }
+    let now = Utc::now();
+    let article_url = format!("/articles/{slug}");
+    let views = threads
+        .into_iter()
+        .skip((comment_page - 1) * THREADS_PER_PAGE)
+        .take(THREADS_PER_PAGE)
+        .flatten()
+        .map(|(depth, row)| {
+            let created: DateTime<Utc> = row.created_at.and_utc();
+            CommentView {
+                id: row.id,
+                depth,
+                pending: !public(&row),
+                private: row.is_private,
+                edited: row.edited_at.is_some(),
+                is_coach: row.is_coach,
+                reply_to_name: row.reply_to_name,
+                date: Date::new(created),
+                relative: relative_time(created, now),
+                body: SafeHtml::from_stored(&row.body_html),
+                reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
+                name: row.author_name,
+            }
+        })
+        .collect();
+    let pagination = (total_pages > 1).then(|| {
+        let url = |p: usize| format!("{article_url}?cpage={p}#comments");
+        Pagination {
+            page: comment_page,
+            total_pages,
+            prev_url: (comment_page > 1).then(|| url(comment_page - 1)),
+            next_url: (comment_page < total_pages).then(|| url(comment_page + 1)),
+        }
+    });
+    Ok(LoadedComments {
+        views,
+        count,
+        pagination,
+        notice,
+        unavailable: false,
+    })
+}
+
+/// POST /articles/{slug}/comments
+pub async fn post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    form: web::Form<CommentForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let library = state.content.library();
+    let now = Utc::now();
+    let article = library
+        .article(&slug, now)
+        .ok_or(AppError::NotFound)?
+        .clone();
+    if form.has_nul() {
+        return Err(AppError::BadRequest(
+            "The form contained a character that cannot be stored (a NUL byte).".into(),
+        ));
+    }
+    let article_url = article.url();
+    if !form.website.is_empty() {
+        // The honeypot: only bots fill it. Not stored, nothing to tell.
+        tracing::info!("comment honeypot filled; discarded");
+        return Ok(see_other(&format!("{article_url}#comments")));
+    }
+    let settings = &state.settings.comments;
+    let mut view = CommentFormView {
+        token: FormToken::issue(&state.key, &form_scope(&article.slug), now.timestamp()),
+        name: form.name.clone(),
+        email: form.email.clone(),
+        body: form.body.clone(),
+        notify: form.notify.is_some(),
+        remember: form.remember.is_some(),
+        private: form.private.is_some(),
+        ..CommentFormView::default()
+    };
+    let parent_id = form
+        .parent
+        .as_deref()
+        .and_then(|p| p.trim().parse::<i64>().ok());
+    let too_fast = match FormToken::check(
+        &state.key,
+        &form_scope(&article.slug),
+        &form.token,
+        now.timestamp(),
+    ) {
+        TokenCheck::Valid { age_seconds }
+            if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
+        {
+            view.problem = Some("This page was open for a long time, so the form expired. Your text is still here: please send it again.".into());
+            false
+        }
+        TokenCheck::Valid { age_seconds } => age_seconds < settings.min_seconds_to_post as i64,
+        TokenCheck::Invalid => {
+            view.problem = Some("The form could not be checked (it may have expired). Your text is still here: please send it again.".into());
+            false
+        }
+    };
+    let new = NewComment::try_from(&form);
+    if let Err(errors) = &new {
+        view.errors = errors.clone();
+    }
+    let new = match new {
+        Ok(new) if view.problem.is_none() => new,
+        _ => {
+            return form_again(
+                &req,
+                &state,
+                &article,
+                view,
+                parent_id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let assessment = settings.rules.assess(new.body.as_str(), new.private);
+    let ip = client_ip(&req, &settings.trusted_proxies).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let owner_token = keys::random_hex(32).map_err(AppError::internal)?;
+    let record = db::comments::NewCommentRecord {
+        article_slug: article.slug.clone(),
+        reply_to: new.parent_id,
+        author_name: new.name.as_str().to_string(),
+        author_email: new.email.as_str().to_string(),
+        body_markdown: new.body.as_str().to_string(),
+        body_html: render_comment(new.body.as_str()).into_string(),
+        is_private: new.private,
+        is_urgent: assessment.urgent,
+        held_reasons: assessment.reasons,
+        spam: too_fast,
+        notify_replies: new.notify_replies,
+        owner_token_hash: keys::token_hash(&owner_token),
+        ip_hash: state.key.ip_hash(&ip),
+        now: now.naive_utc(),
+    };
+    let outcome = db::run(&state.pool, move |conn| {
+        match db::comments::post(conn, &record, db::comments::PostLimits::default()) {
+            Ok(stored) => Ok(Ok(stored)),
+            Err(db::comments::PostRefused::Db(e)) => Err(e),
+            Err(refused) => Ok(Err(refused)),
+        }
+    })
+    .await?;
+    let stored = match outcome {
+        Ok(stored) => stored,
+        Err(db::comments::PostRefused::RateLimited(wait)) => {
+            view.problem = Some(format!(
+                "You have posted several comments in a short time. Please wait {wait} seconds and send again; your text is still here."
+            ));
+            let mut res = form_again(
+                &req,
+                &state,
+                &article,
+                view,
+                parent_id,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.max(1)));
+            return Ok(res);
+        }
+        Err(db::comments::PostRefused::Duplicate) => {
+            view.problem = Some(
+                "You already sent this same comment in the last hour, so it was not sent twice."
+                    .into(),
+            );
+            return form_again(
+                &req,
+                &state,
+                &article,
+                view,
+                parent_id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(db::comments::PostRefused::BadParent) | Err(db::comments::PostRefused::Db(_)) => {
+            view.problem = Some("The comment you were replying to is no longer available. You can post yours as a new comment.".into());
+            return form_again(
+                &req,
+                &state,
+                &article,
+                view,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    tracing::info!(comment = stored.id, status = %stored.status, "comment stored");
+
+    let mut own: Vec<String> = vec![format!("{}.{}", stored.id, owner_token)];
+    own.extend(
+        own_comments(&req)
+            .into_iter()
+            .filter(|(id, _)| *id != stored.id)
+            .take(OWN_COOKIE_ENTRIES - 1)
+            .map(|(id, token)| format!("{id}.{token}")),
+    );
+    let mut res = see_other(&format!(
+        "{article_url}?posted={id}#comment-{id}",
+        id = stored.id
+    ));
+    let _ = res.add_cookie(&cookie(&state, OWN_COOKIE, own.join("_"), 30));
+    if new.remember {
+        let value = keys::hex(format!("{}\n{}", new.name.as_str(), new.email.as_str()).as_bytes());
+        let _ = res.add_cookie(&cookie(&state, REMEMBER_COOKIE, value, 365));
+    } else if req.cookie(REMEMBER_COOKIE).is_some() {
+        let mut gone = cookie(&state, REMEMBER_COOKIE, String::new(), 0);
+        gone.make_removal();
+        let _ = res.add_cookie(&gone);
+    }
+    Ok(res)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The article again, with the reader's input and what needs fixing.
+async fn form_again(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    article: &crate::content::Article,
+    mut form: CommentFormView,
+    parent_id: Option<i64>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    form.reply_to = parent_id.map(|id| (id, String::new()));
+    article_response(
+        req,
+        state,
+        &article.slug,
+        ArticleView {
+            form: Some(form),
+            status,
+            ..ArticleView::default()
+        },
+    )
+    .await
+}
+
+/// Approved public comments per article slug (empty when the database is
+/// unreachable: lists still render).
+pub async fn counts(state: &AppState) -> std::collections::HashMap<String, i64> {
+    match db::run(&state.pool, db::comments::approved_counts).await {
+        Ok(rows) => rows.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "comment counts unavailable");
+            Default::default()
+        }
+    }
+}

@@ -117,16 +117,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 ))
                 .into()
             }))
-            .app_data(
-                web::FormConfig::default()
-                    .limit(64 * 1024)
-                    .error_handler(|err, _req| {
-                        AppError::BadRequest(format!(
-                            "The form could not be read ({err}). Please go back and try again."
-                        ))
-                        .into()
-                    }),
-            )
+            .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(
                 web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()),
             )

@@ -1,6 +1,6 @@
 //! Comments: storing a post in one short transaction (rate limit, duplicate
 //! check, parent check, moderation status), and reading threads.
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
 use super::schema::{comments, rate_limit_events};
@@ -120,31 +120,36 @@ pub fn post(
                 .bind::<diesel::sql_types::BigInt, _>(lock_key(&record.ip_hash))
                 .execute(pg)?;
         }
-        let now = record.now;
-        diesel::insert_into(rate_limit_events::table)
+        // PostgreSQL keeps microseconds: store and compare the same value.
+        let now = record
+            .now
+            .with_nanosecond(record.now.nanosecond() / 1000 * 1000)
+            .unwrap_or(record.now);
+        let event_id: i64 = diesel::insert_into(rate_limit_events::table)
             .values((
                 rate_limit_events::bucket.eq(RATE_BUCKET),
                 rate_limit_events::key_hash.eq(&record.ip_hash),
                 rate_limit_events::created_at.eq(now),
             ))
-            .execute(conn)?;
-        let recent: Vec<NaiveDateTime> = rate_limit_events::table
+            .returning(rate_limit_events::id)
+            .get_result(conn)?;
+        // Earlier posts from this address in the last minute.
+        let earlier: Vec<NaiveDateTime> = rate_limit_events::table
             .filter(rate_limit_events::bucket.eq(RATE_BUCKET))
             .filter(rate_limit_events::key_hash.eq(&record.ip_hash))
             .filter(rate_limit_events::created_at.gt(now - Duration::seconds(60)))
+            .filter(rate_limit_events::id.ne(event_id))
             .select(rate_limit_events::created_at)
             .order(rate_limit_events::created_at.asc())
             .load(conn)?;
-        // `recent` includes this attempt.
-        let earlier: Vec<&NaiveDateTime> = recent.iter().filter(|t| **t < now).collect();
         if let Some(last) = earlier.last() {
-            let wait = limits.min_interval_seconds - (now - **last).num_seconds();
+            let wait = limits.min_interval_seconds - (now - *last).num_seconds();
             if wait > 0 {
                 return Err(PostRefused::RateLimited(wait));
             }
         }
-        if recent.len() as i64 > limits.per_minute {
-            let oldest = recent[recent.len() - 1 - limits.per_minute as usize];
+        if earlier.len() as i64 >= limits.per_minute {
+            let oldest = earlier[earlier.len() - limits.per_minute as usize];
             let wait = 60 - (now - oldest).num_seconds();
             return Err(PostRefused::RateLimited(wait.max(1)));
         }
@@ -276,4 +281,25 @@ pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
         .group_by(comments::article_slug)
         .select((comments::article_slug, diesel::dsl::count_star()))
         .load(conn)
+}
+
+/// Publishes a held comment.
+pub fn approve(conn: &mut Db, id: i64) -> QueryResult<usize> {
+    diesel::update(comments::table.filter(comments::id.eq(id)))
+        .set(comments::status.eq(APPROVED))
+        .execute(conn)
+}
+
+/// A comment by id, whatever its status (for the coach and for tests).
+pub fn find(conn: &mut Db, id: i64) -> QueryResult<Option<(CommentRow, String)>> {
+    comments::table
+        .filter(comments::id.eq(id))
+        .select((CommentRow::as_select(), comments::body_markdown))
+        .first(conn)
+        .optional()
+}
+
+/// How many comments are stored, whatever their status.
+pub fn count_all(conn: &mut Db) -> QueryResult<i64> {
+    comments::table.count().get_result(conn)
 }

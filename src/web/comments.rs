@@ -232,9 +232,9 @@ pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
-    form: web::Form<CommentForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form: CommentForm = super::parse_form(&req, &body)?;
     let library = state.content.library();
     let now = Utc::now();
     let article = library

@@ -207,3 +207,59 @@ pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .map(|t| t.trim().trim_start_matches("W/"))
         .any(|t| t == etag || t == "*")
 }
+
+/// Parses an `application/x-www-form-urlencoded` body strictly: bytes that
+/// do not decode to UTF-8 (which the usual parsers silently replace) are a
+/// 400, so nothing the reader sent is quietly changed.
+pub fn parse_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, AppError> {
+    let bad = |why: &str| {
+        AppError::BadRequest(format!(
+            "The form could not be read ({why}). Please go back and try again."
+        ))
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(bad("it was not sent as a form"));
+    }
+    for part in body.split(|b| *b == b'&') {
+        let decoded = percent_decode(part).ok_or_else(|| bad("broken percent-encoding"))?;
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(bad("text that is not valid UTF-8"));
+        }
+    }
+    serde_urlencoded::from_bytes(body).map_err(|e| bad(&e.to_string()))
+}
+
+fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'%' => {
+                let hex = input.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}

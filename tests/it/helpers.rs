@@ -59,6 +59,7 @@ pub fn fresh_postgres_database(server_url: &str) -> String {
 
 pub struct TestApp {
     pub address: String,
+    pub pool: kintsugi::db::Pool,
     pub client: reqwest::Client,
     pub content_dir: PathBuf,
     pub database_url: String,
@@ -70,6 +71,7 @@ pub struct Options {
     pub content: Content,
     pub watch: bool,
     pub database_url: Option<String>,
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub enum Content {
@@ -85,6 +87,7 @@ impl Default for Options {
             content: Content::Sample,
             watch: false,
             database_url: None,
+            env: Vec::new(),
         }
     }
 }
@@ -113,7 +116,18 @@ pub fn test_settings(
     database_url: &str,
     watch: bool,
 ) -> Settings {
-    let vars = [
+    test_settings_with(content_dir, data_dir, database_url, watch, &[])
+}
+
+/// As [`test_settings`], with more variables (later ones win).
+pub fn test_settings_with(
+    content_dir: &Path,
+    data_dir: &Path,
+    database_url: &str,
+    watch: bool,
+    extra: &[(&'static str, String)],
+) -> Settings {
+    let mut vars = vec![
         ("KINTSUGI_BIND", "127.0.0.1:0".to_string()),
         ("KINTSUGI_BASE_URL", BASE_URL.to_string()),
         ("KINTSUGI_CONTENT_DIR", content_dir.display().to_string()),
@@ -121,9 +135,18 @@ pub fn test_settings(
         ("KINTSUGI_DATABASE_URL", database_url.to_string()),
         ("KINTSUGI_WATCH_CONTENT", watch.to_string()),
         ("KINTSUGI_DB_POOL_SIZE", "4".to_string()),
+        // Tests post at once, from addresses given in X-Forwarded-For.
+        ("KINTSUGI_COMMENT_MIN_SECONDS", "0".to_string()),
+        ("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1".to_string()),
     ];
-    Settings::load(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
-        .expect("test settings")
+    vars.extend(extra.iter().cloned());
+    Settings::load(|key| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("test settings")
 }
 
 /// A database URL for a new test database on the chosen backend.
@@ -156,12 +179,20 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let database_url = options
         .database_url
         .unwrap_or_else(|| fresh_database_url(data.path()));
-    let settings = test_settings(content.path(), data.path(), &database_url, options.watch);
+    let settings = test_settings_with(
+        content.path(),
+        data.path(),
+        &database_url,
+        options.watch,
+        &options.env,
+    );
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.state().pool.clone();
     actix_web::rt::spawn(app.run());
     TestApp {
         address,
+        pool,
         client: client(),
         content_dir: content.path().to_path_buf(),
         database_url,

@@ -1,0 +1,788 @@
+//! Comments: posting, moderation rules, spam defences, threads, privacy.
+use kintsugi::db;
+
+use crate::helpers::*;
+
+const SLUG: &str = "going-no-contact";
+
+/// A form post from a browser at `ip` (through the trusted local proxy).
+struct Post<'a> {
+    name: &'a str,
+    email: &'a str,
+    body: &'a str,
+    extra: Vec<(&'a str, String)>,
+    ip: String,
+}
+
+impl<'a> Post<'a> {
+    fn new(body: &'a str) -> Self {
+        Self {
+            name: "Sam",
+            email: "sam@example.com",
+            body,
+            extra: Vec::new(),
+            ip: "203.0.113.1".into(),
+        }
+    }
+    fn from(mut self, ip: &str) -> Self {
+        self.ip = ip.into();
+        self
+    }
+    fn by(mut self, name: &'a str, email: &'a str) -> Self {
+        self.name = name;
+        self.email = email;
+        self
+    }
+    fn with(mut self, key: &'a str, value: impl Into<String>) -> Self {
+        self.extra.push((key, value.into()));
+        self
+    }
+}
+
+impl TestApp {
+    /// The form token of a freshly served article page.
+    async fn form_token(&self, client: &reqwest::Client) -> String {
+        let body = client
+            .get(format!("{}/articles/{SLUG}", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.split("name=\"token\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn post_comment_with(
+        &self,
+        client: &reqwest::Client,
+        post: Post<'_>,
+    ) -> reqwest::Response {
+        let token = self.form_token(client).await;
+        let mut fields: Vec<(&str, String)> = vec![
+            ("name", post.name.to_string()),
+            ("email", post.email.to_string()),
+            ("body", post.body.to_string()),
+        ];
+        if !post.extra.iter().any(|(k, _)| *k == "token") {
+            fields.push(("token", token));
+        }
+        fields.extend(post.extra);
+        client
+            .post(format!("{}/articles/{SLUG}/comments", self.address))
+            .header("X-Forwarded-For", post.ip)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_comment(&self, post: Post<'_>) -> reqwest::Response {
+        self.post_comment_with(&self.client, post).await
+    }
+
+    /// Posts and follows the redirect; returns (comment id, page body).
+    async fn post_and_follow(&self, client: &reqwest::Client, post: Post<'_>) -> (i64, String) {
+        let res = self.post_comment_with(client, post).await;
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let id: i64 = location.split("#comment-").nth(1).unwrap().parse().unwrap();
+        let page = client
+            .get(format!(
+                "{}{}",
+                self.address,
+                location.split('#').next().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (id, page)
+    }
+
+    async fn approve(&self, id: i64) {
+        db::run(&self.pool, move |conn| db::comments::approve(conn, id))
+            .await
+            .unwrap();
+    }
+
+    async fn stored(&self, id: i64) -> (db::comments::CommentRow, String) {
+        db::run(&self.pool, move |conn| db::comments::find(conn, id))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn stored_count(&self) -> i64 {
+        db::run(&self.pool, db::comments::count_all).await.unwrap()
+    }
+
+    /// The article as a stranger sees it.
+    async fn public_page(&self, query: &str) -> String {
+        client()
+            .get(format!("{}/articles/{SLUG}{query}", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+fn comment_section(page: &str) -> &str {
+    let start = page
+        .find("<section class=\"comments\"")
+        .expect("a comment section");
+    let end = page[start..]
+        .find("<form")
+        .map_or(page.len(), |e| start + e);
+    &page[start..end]
+}
+
+#[actix_web::test]
+async fn a_first_comment_waits_for_the_coach_and_only_its_writer_sees_it() {
+    let app = spawn_app().await;
+    let res = app
+        .post_comment(Post::new("How long should *no contact* last?"))
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("/articles/going-no-contact?posted=")
+            && location.contains("#comment-"),
+        "{location}"
+    );
+    let id: i64 = location.split("#comment-").nth(1).unwrap().parse().unwrap();
+
+    let (_, mine) = app.page(&format!("/articles/{SLUG}?posted={id}")).await;
+    assert!(mine.contains("Your comment is waiting for the coach to review it."));
+    assert!(mine.contains("The coach reviews everyone’s first comment"));
+    assert!(mine.contains(&format!("id=\"comment-{id}\"")));
+    assert!(mine.contains("Awaiting moderation"));
+    assert!(mine.contains("How long should <em>no contact</em> last?"));
+
+    let theirs = app.public_page("").await;
+    assert!(
+        !theirs.contains("no contact</em> last"),
+        "pending comments are invisible to others"
+    );
+    assert!(
+        !theirs.contains("sam@example.com"),
+        "emails are never in the page"
+    );
+    assert!(
+        !mine.contains("sam@example.com"),
+        "not even for the writer (remember was off)"
+    );
+    assert!(
+        theirs.contains("<h2 id=\"comments\">Questions and comments</h2>"),
+        "count 0"
+    );
+
+    let (row, _) = app.stored(id).await;
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.held_reasons, "first-comment");
+}
+
+#[actix_web::test]
+async fn an_email_with_an_approved_comment_is_published_at_once_and_counted() {
+    let app = spawn_app().await;
+    let (first, _) = app
+        .post_and_follow(&app.client, Post::new("First question."))
+        .await;
+    app.approve(first).await;
+    let (second, page) = app
+        .post_and_follow(&app.client, Post::new("A follow-up.").from("203.0.113.2"))
+        .await;
+    assert!(
+        page.contains("Your comment is published."),
+        "{}",
+        comment_section(&page)
+    );
+    assert_eq!(app.stored(second).await.0.status, "approved");
+
+    let public = app.public_page("").await;
+    assert!(public.contains("<h2 id=\"comments\">2 comments</h2>"));
+    assert!(public.contains("A follow-up.") && public.contains("First question."));
+    assert!(
+        public.contains("<a href=\"#comments\">2 comments</a>"),
+        "count on the article"
+    );
+    let (_, home) = app.page("/").await;
+    assert!(
+        home.contains("/articles/going-no-contact#comments\">2 comments</a>"),
+        "count in lists"
+    );
+    let json = public
+        .split("application/ld+json\">")
+        .nth(1)
+        .unwrap()
+        .split("</script>")
+        .next()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["commentCount"],
+        2
+    );
+}
+
+/// A known writer, so that only the rule under test holds the comment.
+async fn known_writer(app: &TestApp) {
+    let (id, _) = app
+        .post_and_follow(&app.client, Post::new("Hello.").from("198.51.100.1"))
+        .await;
+    app.approve(id).await;
+}
+
+#[actix_web::test]
+async fn links_blocked_words_and_personal_details_hold_a_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kintsugi.toml");
+    std::fs::write(&config, "[comments]\nblocklist = [\"casino\"]\n").unwrap();
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_CONFIG", config.display().to_string())],
+        ..Options::default()
+    })
+    .await;
+    known_writer(&app).await;
+    let cases = [
+        (
+            "See https://a.example and https://b.example",
+            "links",
+            false,
+        ),
+        ("Try the CASINO tonight", "blocked-word", false),
+        (
+            "His number is 555-123-4567, call him",
+            "personal-details",
+            true,
+        ),
+        ("Ask @jonny_b what he did", "personal-details", true),
+        ("Write to jo@example.org", "personal-details", true),
+    ];
+    for (i, (body, reason, warned)) in cases.into_iter().enumerate() {
+        let client = client();
+        // The same browser as the known writer is not needed: held by text.
+        let (id, page) = app
+            .post_and_follow(
+                &client,
+                Post::new(body).from(&format!("192.0.2.{}", i + 10)),
+            )
+            .await;
+        let (row, _) = app.stored(id).await;
+        assert_eq!(row.status, "pending", "{body}");
+        assert_eq!(row.held_reasons, reason, "{body}");
+        assert!(page.contains("waiting for the coach"), "{body}");
+        assert_eq!(
+            page.contains("Details like these can identify you or your ex"),
+            warned,
+            "{body}"
+        );
+        let public = app.public_page("").await;
+        assert!(
+            !comment_section(&public).contains(&body[..12]),
+            "{body} is not public"
+        );
+    }
+    // A plain comment from the known writer is still published.
+    let (_, page) = app
+        .post_and_follow(&app.client, Post::new("Thank you.").from("192.0.2.99"))
+        .await;
+    assert!(page.contains("Your comment is published."));
+}
+
+#[actix_web::test]
+async fn crisis_phrases_hold_the_comment_show_resources_and_mark_it_urgent() {
+    let app = spawn_app().await;
+    known_writer(&app).await;
+    let (id, page) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Some nights I want to die.").from("192.0.2.50"),
+        )
+        .await;
+    let section = comment_section(&page);
+    assert!(section.contains("class=\"crisis-box\""));
+    assert!(section.contains("local emergency number"));
+    assert!(section.contains("988"));
+    let (row, _) = app.stored(id).await;
+    assert!(row.is_urgent);
+    assert_eq!(row.status, "pending");
+    assert!(row.held_reasons.contains("crisis"));
+}
+
+#[actix_web::test]
+async fn private_questions_are_never_published() {
+    let app = spawn_app().await;
+    known_writer(&app).await;
+    let (id, page) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Something only for you.")
+                .with("private", "1")
+                .from("192.0.2.60"),
+        )
+        .await;
+    assert!(page.contains("Your question went privately to the coach."));
+    assert!(page.contains("Private question: only you and the coach can see it."));
+    let (row, _) = app.stored(id).await;
+    assert!(row.is_private);
+    // Even approved by mistake, a private question stays off the page.
+    app.approve(id).await;
+    let public = app.public_page("").await;
+    assert!(!public.contains("Something only for you."));
+    assert!(
+        public.contains("<h2 id=\"comments\">1 comment</h2>"),
+        "only the known writer's comment counts"
+    );
+}
+
+#[actix_web::test]
+async fn errors_come_back_with_422_messages_by_their_fields_and_the_text_kept() {
+    let app = spawn_app().await;
+    let long = "ü".repeat(5001);
+    let res = app
+        .post_comment(Post::new(&long).by("", "not-an-email"))
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"comment-name-error\">Please give a name"));
+    assert!(page.contains("aria-describedby=\"comment-name-error\""));
+    assert!(page.contains("id=\"comment-email-error\">That does not look like an email address"));
+    assert!(page.contains("value=\"not-an-email\""), "input kept");
+    assert!(page.contains("Your comment has 5001 characters; the limit is 5000"));
+    assert!(page.contains("aria-describedby=\"comment-body-hint comment-body-error\""));
+    assert!(
+        page.contains(&long),
+        "the over-long text is kept whole, not cut"
+    );
+    assert_eq!(app.stored_count().await, 0, "nothing stored");
+}
+
+#[actix_web::test]
+async fn unicode_survives_byte_for_byte() {
+    let app = spawn_app().await;
+    let name = "Zoë 💔 山田 שרה";
+    let body = "Ça va 💔🏳️‍🌈 日本語 עברית e\u{301} — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
+    let (id, _) = app
+        .post_and_follow(&app.client, Post::new(body).by(name, "zoe@example.com"))
+        .await;
+    let (row, markdown) = app.stored(id).await;
+    assert_eq!(row.author_name, name);
+    assert_eq!(markdown, body);
+    app.approve(id).await;
+    let public = app.public_page("").await;
+    assert!(public.contains(name) && public.contains(body));
+}
+
+#[actix_web::test]
+async fn nul_bytes_and_broken_form_encoding_get_a_400_page() {
+    let app = spawn_app().await;
+    let res = app.post_comment(Post::new("a\0b")).await;
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(
+        status,
+        400,
+        "{}",
+        body.split("<main").nth(1).unwrap_or(&body)
+    );
+    assert!(body.contains("NUL"));
+    let res = app
+        .client
+        .post(format!("{}/articles/{SLUG}/comments", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("name=%FF%FE&email=a%40b.co&body=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("could not be read"));
+    assert_eq!(app.stored_count().await, 0);
+}
+
+#[actix_web::test]
+async fn the_honeypot_stores_nothing_and_too_fast_posts_are_kept_as_spam() {
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_COMMENT_MIN_SECONDS", "3".into())],
+        ..Options::default()
+    })
+    .await;
+    let res = app
+        .post_comment(Post::new("buy now").with("website", "http://spam.example"))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.stored_count().await, 0, "honeypot hits are not stored");
+
+    let res = app
+        .post_comment(Post::new("Too quick.").from("192.0.2.70"))
+        .await;
+    assert_eq!(res.status(), 303);
+    let id: i64 = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("#comment-")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        app.stored(id).await.0.status,
+        "spam",
+        "recorded, not published"
+    );
+    assert!(!app.public_page("").await.contains("Too quick."));
+}
+
+#[actix_web::test]
+async fn forged_tokens_and_duplicates_are_refused_with_the_text_kept() {
+    let app = spawn_app().await;
+    let res = app
+        .post_comment(Post::new("Forged.").with("token", "123.abc"))
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("please send it again") && page.contains(">Forged.</textarea>"));
+
+    let (_, _) = app
+        .post_and_follow(&app.client, Post::new("Same words."))
+        .await;
+    let res = app
+        .post_comment(Post::new("Same words.").from("192.0.2.80"))
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("You already sent this same comment"));
+    assert_eq!(app.stored_count().await, 1);
+}
+
+#[actix_web::test]
+async fn posting_too_often_gets_429_with_a_retry_time_and_the_text_kept() {
+    let app = spawn_app().await;
+    assert_eq!(app.post_comment(Post::new("One.")).await.status(), 303);
+    let res = app.post_comment(Post::new("Two.")).await;
+    assert_eq!(res.status(), 429);
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15).contains(&retry), "{retry}");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Please wait") && page.contains(">Two.</textarea>"));
+    // Another address is not limited.
+    assert_eq!(
+        app.post_comment(Post::new("Three.").from("203.0.113.99"))
+            .await
+            .status(),
+        303
+    );
+}
+
+#[actix_web::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_TRUSTED_PROXIES", String::new())],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        app.post_comment(Post::new("One.").from("203.0.113.1"))
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        app.post_comment(Post::new("Two.").from("203.0.113.2"))
+            .await
+            .status(),
+        429
+    );
+}
+
+#[actix_web::test]
+async fn fifty_parallel_posts_from_one_address_store_exactly_one() {
+    let app = std::rc::Rc::new(spawn_app().await);
+    let mut tokens = Vec::new();
+    for _ in 0..50 {
+        tokens.push(app.form_token(&app.client).await);
+    }
+    let mut handles = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let app = app.clone();
+        handles.push(actix_web::rt::spawn(async move {
+            app.client
+                .post(format!("{}/articles/{SLUG}/comments", app.address))
+                .header("X-Forwarded-For", "203.0.113.50")
+                .form(&[
+                    ("name", "Flood".to_string()),
+                    ("email", format!("flood{i}@example.com")),
+                    ("body", format!("Parallel comment {i}")),
+                    ("token", token),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(app.stored_count().await, 1);
+}
+
+#[actix_web::test]
+async fn replies_nest_three_levels_and_deeper_ones_say_whom_they_answer() {
+    let app = spawn_app().await;
+    let (a, _) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Level one.")
+                .by("Ana", "ana@example.com")
+                .from("192.0.2.1"),
+        )
+        .await;
+    app.approve(a).await;
+    let reply = |parent: i64, body: &'static str, name: &'static str, ip: &'static str| {
+        Post::new(body)
+            .by(name, "ana@example.com")
+            .with("parent", parent.to_string())
+            .from(ip)
+    };
+    let (b, _) = app
+        .post_and_follow(&app.client, reply(a, "Level two.", "Ben", "192.0.2.2"))
+        .await;
+    let (c, _) = app
+        .post_and_follow(&app.client, reply(b, "Level three.", "Cat", "192.0.2.3"))
+        .await;
+    let (d, page) = app
+        .post_and_follow(&app.client, reply(c, "Level four.", "Dan", "192.0.2.4"))
+        .await;
+    let section = comment_section(&page);
+    assert!(section.contains(&format!(
+        "class=\"comment comment--depth-0\" id=\"comment-{a}\""
+    )));
+    assert!(section.contains(&format!(
+        "class=\"comment comment--depth-1\" id=\"comment-{b}\""
+    )));
+    assert!(section.contains(&format!(
+        "class=\"comment comment--depth-2\" id=\"comment-{c}\""
+    )));
+    assert!(
+        section.contains(&format!(
+            "class=\"comment comment--depth-2\" id=\"comment-{d}\""
+        )),
+        "capped at level three"
+    );
+    let d_html = section
+        .split(&format!("id=\"comment-{d}\""))
+        .nth(1)
+        .unwrap();
+    assert!(d_html.contains("replying to Cat"));
+    assert!(section.find(&format!("comment-{a}\"")) < section.find(&format!("comment-{b}\"")));
+    assert!(section.find(&format!("comment-{c}\"")) < section.find(&format!("comment-{d}\"")));
+    let (row, _) = app.stored(d).await;
+    assert_eq!(
+        (row.parent_id, row.reply_to_id, row.root_id),
+        (Some(b), Some(c), Some(a))
+    );
+
+    // The reply link leads to the form set to answer that comment.
+    let (_, reply_page) = app.page(&format!("/articles/{SLUG}?replyto={b}")).await;
+    assert!(reply_page.contains("Replying to Ben."));
+    assert!(reply_page.contains(&format!("name=\"parent\" value=\"{b}\"")));
+    // Replying to a comment of another article is refused.
+    let res = app
+        .post_comment(reply(999_999, "Lost.", "Eve", "192.0.2.9"))
+        .await;
+    assert_eq!(res.status(), 422);
+}
+
+#[actix_web::test]
+async fn long_threads_page_by_fifty() {
+    let app = spawn_app().await;
+    let (first, _) = app
+        .post_and_follow(&app.client, Post::new("Thread 0").from("10.1.0.0"))
+        .await;
+    app.approve(first).await;
+    for i in 1..51 {
+        let body = format!("Thread {i}");
+        let res = app
+            .post_comment(Post::new(&body).from(&format!("10.1.{}.{}", i / 200, i % 200 + 1)))
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    let page1 = app.public_page("").await;
+    assert!(page1.contains("<h2 id=\"comments\">51 comments</h2>"));
+    assert_eq!(
+        count(comment_section(&page1), "class=\"comment comment--depth-0"),
+        50
+    );
+    assert!(page1.contains(
+        "href=\"/articles/going-no-contact?cpage=2#comments\" rel=\"next\">Newer comments"
+    ));
+    let page2 = app.public_page("?cpage=2").await;
+    assert_eq!(
+        count(comment_section(&page2), "class=\"comment comment--depth-0"),
+        1
+    );
+    assert!(page2.contains("Thread 50"));
+    assert_eq!(app.page(&format!("/articles/{SLUG}?cpage=3")).await.0, 404);
+}
+
+#[actix_web::test]
+async fn no_executable_markup_survives_from_names_or_bodies() {
+    let app = spawn_app().await;
+    let vectors = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)><circle r=1></svg>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "[click](javascript:alert(1))",
+        "[click](&#106;avascript:alert(1))",
+        "[click](jav&#x09;ascript:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "<iframe src=\"https://evil.example\"></iframe>",
+        "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        "<<script>script>alert(1)<</script>/script>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "\"><script>alert(1)</script>",
+        "<body onload=alert(1)>",
+        "![x](javascript:alert(1))",
+        "<details open ontoggle=alert(1)>",
+        "`<script>alert(1)</script>`",
+    ];
+    let (first, _) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Hi.")
+                .by("Known", "x@example.com")
+                .from("10.2.0.1"),
+        )
+        .await;
+    app.approve(first).await;
+    for (i, v) in vectors.iter().enumerate() {
+        let res = app
+            .post_comment(
+                Post::new(v)
+                    .by(v.get(..80.min(v.len())).unwrap_or("x"), "x@example.com")
+                    .from(&format!("10.2.1.{i}")),
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{v}");
+    }
+    let page = app.public_page("").await;
+    let section = comment_section(&page);
+    assert_eq!(
+        count(section, "class=\"comment "),
+        vectors.len() + 1,
+        "all published"
+    );
+    // Text is escaped, so every `<` left in the section opens a real tag.
+    let tags: Vec<String> = section
+        .split('<')
+        .skip(1)
+        .map(|t| t.split('>').next().unwrap_or("").to_lowercase())
+        .collect();
+    for tag in &tags {
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        assert!(
+            [
+                "section",
+                "h2",
+                "ol",
+                "li",
+                "p",
+                "span",
+                "a",
+                "time",
+                "div",
+                "em",
+                "strong",
+                "code",
+                "pre",
+                "blockquote",
+                "ul",
+                "br",
+                "del",
+                "hr",
+                "!--"
+            ]
+            .contains(&name),
+            "unexpected tag <{tag}>"
+        );
+        for bad in ["javascript:", "data:", " on", "style="] {
+            assert!(!tag.contains(bad), "{bad} in <{tag}>");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn at_most_three_comments_a_minute_per_address() {
+    let app = spawn_app().await;
+    let record = |i: i64| db::comments::NewCommentRecord {
+        article_slug: SLUG.into(),
+        reply_to: None,
+        author_name: "Sam".into(),
+        author_email: format!("sam{i}@example.com"),
+        body_markdown: format!("Comment {i}"),
+        body_html: format!("<p>Comment {i}</p>"),
+        is_private: false,
+        is_urgent: false,
+        held_reasons: Vec::new(),
+        spam: false,
+        notify_replies: false,
+        owner_token_hash: "x".into(),
+        ip_hash: "same-address".into(),
+        now: (chrono::Utc::now() + chrono::Duration::seconds(i)).naive_utc(),
+    };
+    let limits = db::comments::PostLimits {
+        per_minute: 3,
+        min_interval_seconds: 0,
+    };
+    for i in 0..4 {
+        let r = record(i);
+        let outcome = db::run(&app.pool, move |conn| {
+            Ok(db::comments::post(conn, &r, limits)
+                .map(|s| s.id)
+                .map_err(|e| e.to_string()))
+        })
+        .await
+        .unwrap();
+        if i < 3 {
+            assert!(outcome.is_ok(), "post {i}: {outcome:?}");
+        } else {
+            let err = outcome.unwrap_err();
+            assert!(err.contains("retry in 57 s"), "{err}");
+        }
+    }
+}

@@ -333,6 +333,28 @@ pub struct AtomFeed<'a> {
     pub entries: Vec<FeedEntry<'a>>,
 }
 
+/// One comment in a comments feed.
+pub struct CommentFeedEntry {
+    pub url: String,
+    pub title: String,
+    pub author: String,
+    pub published: String,
+    pub updated: String,
+    /// Sanitised comment HTML, escaped into the XML by the template.
+    pub content: SafeHtml,
+}
+
+#[derive(Template)]
+#[template(path = "comments_feed.xml")]
+pub struct CommentsFeed<'a> {
+    pub site: &'a SiteSettings,
+    pub title: String,
+    pub alternate_url: String,
+    pub self_url: String,
+    pub updated: String,
+    pub entries: Vec<CommentFeedEntry>,
+}
+
 pub struct SitemapUrl {
     pub loc: String,
     pub lastmod: Option<String>,

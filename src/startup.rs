@@ -144,6 +144,14 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/articles/{slug}/comments",
                 web::post().to(handlers::comments::post),
             )
+            .route(
+                "/articles/{slug}/comments.xml",
+                handlers::get().to(handlers::feeds::article_comments),
+            )
+            .route(
+                "/comments.xml",
+                handlers::get().to(handlers::feeds::site_comments),
+            )
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

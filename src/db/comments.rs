@@ -303,3 +303,30 @@ pub fn find(conn: &mut Db, id: i64) -> QueryResult<Option<(CommentRow, String)>>
 pub fn count_all(conn: &mut Db) -> QueryResult<i64> {
     comments::table.count().get_result(conn)
 }
+
+/// The newest approved public comments across the site.
+pub fn latest_public(conn: &mut Db, limit: i64) -> QueryResult<Vec<CommentRow>> {
+    comments::table
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .order(comments::id.desc())
+        .limit(limit)
+        .select(CommentRow::as_select())
+        .load(conn)
+}
+
+/// The newest approved public comments on one article.
+pub fn latest_public_on_article(
+    conn: &mut Db,
+    slug: &str,
+    limit: i64,
+) -> QueryResult<Vec<CommentRow>> {
+    comments::table
+        .filter(comments::article_slug.eq(slug))
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .order(comments::id.desc())
+        .limit(limit)
+        .select(CommentRow::as_select())
+        .load(conn)
+}

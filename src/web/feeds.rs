@@ -4,8 +4,12 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{respond, AppState, Caching};
+use crate::content::comment_markdown::SafeHtml;
+use crate::db::{self, comments::CommentRow};
 use crate::error::AppError;
-use crate::pages::{AtomFeed, FeedEntry, Robots, Sitemap, SitemapUrl};
+use crate::pages::{
+    AtomFeed, CommentFeedEntry, CommentsFeed, FeedEntry, Robots, Sitemap, SitemapUrl,
+};
 
 /// Entries in the feed.
 const FEED_ENTRIES: usize = 20;
@@ -103,6 +107,105 @@ pub async fn robots(
         &req,
         body.into_bytes(),
         "text/plain; charset=utf-8",
+        Caching::Revalidate,
+    ))
+}
+
+/// Entries in a comments feed.
+const COMMENT_FEED_ENTRIES: i64 = 50;
+
+/// `/comments.xml`: the newest approved comments on the site.
+pub async fn site_comments(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let rows = db::run(&state.pool, |conn| {
+        db::comments::latest_public(conn, COMMENT_FEED_ENTRIES)
+    })
+    .await?;
+    let title = format!("Comments on {}", state.settings.site.title);
+    comments_feed(
+        &req,
+        &state,
+        title,
+        "/".into(),
+        "/comments.xml".into(),
+        rows,
+    )
+}
+
+/// `/articles/{slug}/comments.xml`: the newest approved comments on one article.
+pub async fn article_comments(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let article = library
+        .article(&slug, Utc::now())
+        .ok_or(AppError::NotFound)?;
+    let owned_slug = article.slug.clone();
+    let rows = db::run(&state.pool, move |conn| {
+        db::comments::latest_public_on_article(conn, &owned_slug, COMMENT_FEED_ENTRIES)
+    })
+    .await?;
+    let url = article.url();
+    comments_feed(
+        &req,
+        &state,
+        format!("Comments on “{}”", article.title),
+        url.clone(),
+        format!("{url}/comments.xml"),
+        rows,
+    )
+}
+
+fn comments_feed(
+    req: &HttpRequest,
+    state: &AppState,
+    title: String,
+    alternate_path: String,
+    self_path: String,
+    rows: Vec<CommentRow>,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let now = Utc::now();
+    let base = &state.settings.base_url;
+    let entries: Vec<CommentFeedEntry> = rows
+        .into_iter()
+        .filter_map(|row| {
+            // Comments on articles no longer published stay out.
+            let article = library.article(&row.article_slug, now)?;
+            let created = row.created_at.and_utc();
+            Some(CommentFeedEntry {
+                url: base.join(&format!("{}#comment-{}", article.url(), row.id)),
+                title: format!("{} on “{}”", row.author_name, article.title),
+                author: row.author_name,
+                published: rfc3339(created),
+                updated: rfc3339(row.edited_at.map_or(created, |e| e.and_utc())),
+                content: SafeHtml::from_stored(&row.body_html),
+            })
+        })
+        .collect();
+    let updated = entries
+        .iter()
+        .map(|e| e.updated.clone())
+        .max()
+        .unwrap_or_else(|| rfc3339(library.last_changed(now).unwrap_or(now)));
+    let body = CommentsFeed {
+        site: &state.settings.site,
+        title,
+        alternate_url: base.join(&alternate_path),
+        self_url: base.join(&self_path),
+        updated,
+        entries,
+    }
+    .render()
+    .map_err(AppError::internal)?;
+    Ok(respond(
+        req,
+        body.into_bytes(),
+        "application/atom+xml; charset=utf-8",
         Caching::Revalidate,
     ))
 }

@@ -786,3 +786,51 @@ async fn at_most_three_comments_a_minute_per_address() {
         }
     }
 }
+
+#[actix_web::test]
+async fn comment_feeds_carry_only_approved_public_comments_and_no_emails() {
+    let app = spawn_app().await;
+    let (approved, _) = app
+        .post_and_follow(&app.client, Post::new("Published words.").from("10.3.0.1"))
+        .await;
+    app.approve(approved).await;
+    app.post_and_follow(
+        &app.client,
+        Post::new("Pending words https://a.example https://b.example").from("10.3.0.2"),
+    )
+    .await;
+    let (private, _) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Private words.")
+                .with("private", "1")
+                .from("10.3.0.3"),
+        )
+        .await;
+    app.approve(private).await;
+    for path in ["/comments.xml", "/articles/going-no-contact/comments.xml"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/atom+xml; charset=utf-8"
+        );
+        let xml = res.text().await.unwrap();
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        while reader.read_event().expect("well-formed XML") != quick_xml::events::Event::Eof {}
+        assert!(xml.contains("Published words."), "{path}");
+        assert!(xml.contains(&format!(
+            "https://coach.example/articles/going-no-contact#comment-{approved}"
+        )));
+        assert!(
+            !xml.contains("Pending words") && !xml.contains("Private words"),
+            "{path}"
+        );
+        assert!(!xml.contains("sam@example.com"), "{path}");
+    }
+    assert_eq!(app.page("/articles/no-such/comments.xml").await.0, 404);
+    // Sitemap, search and the site feed know nothing of comments.
+    for path in ["/sitemap.xml", "/feed.xml", "/search?q=pending"] {
+        assert!(!app.page(path).await.1.contains("Pending words"), "{path}");
+    }
+}

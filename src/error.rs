@@ -13,6 +13,9 @@ pub enum AppError {
     /// The reader's request was malformed; the message is shown to them.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Not allowed for this reader; the message is shown to them.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A dependency (the database) is down or overloaded.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -24,7 +27,7 @@ impl AppError {
     /// What the reader may be told, beyond the status's own words.
     pub fn public_message(&self) -> Option<&str> {
         match self {
-            Self::BadRequest(message) => Some(message),
+            Self::BadRequest(message) | Self::Forbidden(message) => Some(message),
             _ => None,
         }
     }
@@ -49,6 +52,7 @@ impl ResponseError for AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -217,6 +217,8 @@ pub struct CommentView {
     pub private: bool,
     pub edited: bool,
     pub reply_url: String,
+    /// Its writer may still change or delete it (within the edit window).
+    pub can_edit: bool,
 }
 
 /// What the reader is told after posting.
@@ -353,6 +355,18 @@ pub struct CommentsFeed<'a> {
     pub self_url: String,
     pub updated: String,
     pub entries: Vec<CommentFeedEntry>,
+}
+
+#[derive(Template)]
+#[template(path = "comments/edit.html")]
+pub struct EditCommentPage<'a> {
+    pub layout: Layout<'a>,
+    pub id: i64,
+    pub article_title: &'a str,
+    pub article_url: String,
+    pub body: String,
+    pub error: Option<String>,
+    pub minutes_left: i64,
 }
 
 pub struct SitemapUrl {

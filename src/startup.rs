@@ -152,6 +152,18 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/comments.xml",
                 handlers::get().to(handlers::feeds::site_comments),
             )
+            .route(
+                "/comments/{id}/edit",
+                handlers::get().to(handlers::comments::edit_form),
+            )
+            .route(
+                "/comments/{id}/edit",
+                web::post().to(handlers::comments::edit),
+            )
+            .route(
+                "/comments/{id}/delete",
+                web::post().to(handlers::comments::delete),
+            )
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

@@ -330,3 +330,84 @@ pub fn latest_public_on_article(
         .select(CommentRow::as_select())
         .load(conn)
 }
+
+/// A reader's change to their own comment: new text, re-checked.
+pub struct CommentEdit<'a> {
+    pub body_markdown: &'a str,
+    pub body_html: &'a str,
+    /// What the rules found in the new text.
+    pub reasons: &'a [crate::domain::moderation::HoldReason],
+    pub urgent: bool,
+    pub now: NaiveDateTime,
+}
+
+/// Applies a writer's edit; new reasons to hold it send a published
+/// comment back to the coach.
+pub fn update_own(
+    conn: &mut Db,
+    id: i64,
+    owner_token_hash: &str,
+    edit: &CommentEdit,
+) -> QueryResult<usize> {
+    use crate::domain::moderation::{reasons_from_text, reasons_to_text};
+    conn.transaction(|conn| {
+        let (status, reasons, was_urgent): (String, String, bool) = comments::table
+            .filter(comments::id.eq(id))
+            .filter(comments::owner_token_hash.eq(owner_token_hash))
+            .select((
+                comments::status,
+                comments::held_reasons,
+                comments::is_urgent,
+            ))
+            .first(conn)?;
+        let mut all = reasons_from_text(&reasons);
+        for r in edit.reasons {
+            if !all.contains(r) {
+                all.push(*r);
+            }
+        }
+        // New reasons to hold it send a published comment back to the coach.
+        let status = if status == APPROVED
+            && edit
+                .reasons
+                .iter()
+                .any(|r| !reasons_from_text(&reasons).contains(r))
+        {
+            PENDING.to_string()
+        } else {
+            status
+        };
+        diesel::update(comments::table.filter(comments::id.eq(id)))
+            .set((
+                comments::body_markdown.eq(edit.body_markdown),
+                comments::body_html.eq(edit.body_html),
+                comments::status.eq(status),
+                comments::held_reasons.eq(reasons_to_text(&all)),
+                comments::is_urgent.eq(was_urgent || edit.urgent),
+                comments::edited_at.eq(Some(edit.now)),
+            ))
+            .execute(conn)
+    })
+}
+
+/// Deletes a reader's own comment for good.
+pub fn delete_own(conn: &mut Db, id: i64, owner_token_hash: &str) -> QueryResult<usize> {
+    diesel::delete(
+        comments::table
+            .filter(comments::id.eq(id))
+            .filter(comments::owner_token_hash.eq(owner_token_hash)),
+    )
+    .execute(conn)
+}
+
+/// Moves a comment's creation time `minutes` into the past (for tests of
+/// time windows).
+pub fn backdate(conn: &mut Db, id: i64, minutes: i64) -> QueryResult<usize> {
+    let created: NaiveDateTime = comments::table
+        .filter(comments::id.eq(id))
+        .select(comments::created_at)
+        .first(conn)?;
+    diesel::update(comments::table.filter(comments::id.eq(id)))
+        .set(comments::created_at.eq(created - Duration::minutes(minutes)))
+        .execute(conn)
+}

@@ -24,6 +24,8 @@ pub const OWN_COOKIE: &str = "kintsugi_own";
 pub const REMEMBER_COOKIE: &str = "kintsugi_commenter";
 /// Top-level threads per comment page.
 pub const THREADS_PER_PAGE: usize = 50;
+/// Minutes a writer may change or delete their comment after posting.
+pub const EDIT_WINDOW_MINUTES: i64 = 15;
 /// How many own comments the cookie remembers.
 const OWN_COOKIE_ENTRIES: usize = 20;
 
@@ -193,6 +195,8 @@ pub async fn load_section(
         .flatten()
         .map(|(depth, row)| {
             let created: DateTime<Utc> = row.created_at.and_utc();
+            let can_edit =
+                is_own(&row) && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
             CommentView {
                 id: row.id,
                 depth,
@@ -205,6 +209,7 @@ pub async fn load_section(
                 relative: relative_time(created, now),
                 body: SafeHtml::from_stored(&row.body_html),
                 reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
+                can_edit,
                 name: row.author_name,
             }
         })
@@ -443,4 +448,167 @@ pub async fn counts(state: &AppState) -> std::collections::HashMap<String, i64> 
             Default::default()
         }
     }
+}
+
+/// The reader's own comment while its edit window is open: (row, its
+/// Markdown, the stored token hash).
+async fn own_editable(
+    req: &HttpRequest,
+    state: &AppState,
+    id: i64,
+) -> Result<(CommentRow, String, String), AppError> {
+    let token = own_comments(req)
+        .into_iter()
+        .find(|(own_id, _)| *own_id == id)
+        .map(|(_, token)| token)
+        .ok_or_else(|| {
+            AppError::Forbidden(
+                "Only the person who wrote a comment can change it, from the same browser.".into(),
+            )
+        })?;
+    let (row, markdown) = db::run(&state.pool, move |conn| db::comments::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hash = keys::token_hash(&token);
+    if row.owner_token_hash.as_deref() != Some(hash.as_str()) {
+        return Err(AppError::Forbidden(
+            "Only the person who wrote a comment can change it, from the same browser.".into(),
+        ));
+    }
+    if Utc::now() - row.created_at.and_utc() >= chrono::Duration::minutes(EDIT_WINDOW_MINUTES) {
+        return Err(AppError::Forbidden(format!(
+            "Comments can be changed or deleted for {EDIT_WINDOW_MINUTES} minutes after posting, and that time has passed. The coach can still help: ask in a new comment."
+        )));
+    }
+    Ok((row, markdown, hash))
+}
+
+fn edit_page(
+    req: &HttpRequest,
+    state: &AppState,
+    row: &CommentRow,
+    body: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let article = library
+        .article(&row.article_slug, Utc::now())
+        .ok_or(AppError::NotFound)?;
+    let path = format!("/comments/{}/edit", row.id);
+    let mut layout = state.layout(
+        Some("Change your comment"),
+        "",
+        &path,
+        crate::pages::Nav::None,
+    );
+    layout.noindex = true;
+    let left = EDIT_WINDOW_MINUTES - (Utc::now() - row.created_at.and_utc()).num_minutes();
+    let mut res = super::render_html(
+        req,
+        &crate::pages::EditCommentPage {
+            layout,
+            id: row.id,
+            article_title: &article.title,
+            article_url: article.url(),
+            body,
+            error,
+            minutes_left: left.max(1),
+        },
+        super::Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// GET /comments/{id}/edit
+pub async fn edit_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (row, markdown, _) = own_editable(&req, &state, *id).await?;
+    edit_page(&req, &state, &row, markdown, None, StatusCode::OK)
+}
+
+#[derive(serde::Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// POST /comments/{id}/edit
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: EditForm = super::parse_form(&req, &body)?;
+    if form.body.contains('\0') {
+        return Err(AppError::BadRequest(
+            "The form contained a character that cannot be stored (a NUL byte).".into(),
+        ));
+    }
+    let (row, _, hash) = own_editable(&req, &state, *id).await?;
+    let text = match crate::domain::comment::CommentBody::parse(&form.body) {
+        Ok(text) => text,
+        Err(message) => {
+            return edit_page(
+                &req,
+                &state,
+                &row,
+                form.body,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let assessment = state
+        .settings
+        .comments
+        .rules
+        .assess(text.as_str(), row.is_private);
+    let html = render_comment(text.as_str()).into_string();
+    let id = row.id;
+    let markdown = text.as_str().to_string();
+    let now = Utc::now().naive_utc();
+    db::run(&state.pool, move |conn| {
+        db::comments::update_own(
+            conn,
+            id,
+            &hash,
+            &db::comments::CommentEdit {
+                body_markdown: &markdown,
+                body_html: &html,
+                reasons: &assessment.reasons,
+                urgent: assessment.urgent,
+                now,
+            },
+        )
+    })
+    .await?;
+    Ok(see_other(&format!(
+        "/articles/{}?posted={id}#comment-{id}",
+        row.article_slug
+    )))
+}
+
+/// POST /comments/{id}/delete
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (row, _, hash) = own_editable(&req, &state, *id).await?;
+    let id = row.id;
+    db::run(&state.pool, move |conn| {
+        db::comments::delete_own(conn, id, &hash)
+    })
+    .await?;
+    tracing::info!(comment = id, "comment deleted by its writer");
+    Ok(see_other(&format!(
+        "/articles/{}#comments",
+        row.article_slug
+    )))
 }

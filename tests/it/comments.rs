@@ -834,3 +834,86 @@ async fn comment_feeds_carry_only_approved_public_comments_and_no_emails() {
         assert!(!app.page(path).await.1.contains("Pending words"), "{path}");
     }
 }
+
+#[actix_web::test]
+async fn writers_can_change_or_delete_their_comment_for_fifteen_minutes() {
+    let app = spawn_app().await;
+    let (id, page) = app
+        .post_and_follow(&app.client, Post::new("First draft.").from("10.4.0.1"))
+        .await;
+    assert!(page.contains(&format!("href=\"/comments/{id}/edit\"")));
+    app.approve(id).await;
+    assert!(
+        !app.public_page("").await.contains("/edit\""),
+        "strangers get no edit link"
+    );
+
+    let (status, form) = app.page(&format!("/comments/{id}/edit")).await;
+    assert_eq!(status, 200);
+    assert!(form.contains(">First draft.</textarea>"));
+    // Someone else's browser may not.
+    let stranger = client();
+    let res = stranger
+        .get(format!("{}/comments/{id}/edit", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = stranger
+        .post(format!("{}/comments/{id}/delete", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let res = app
+        .client
+        .post(format!("{}/comments/{id}/edit", app.address))
+        .form(&[("body", "x".repeat(5001))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = app
+        .client
+        .post(format!("{}/comments/{id}/edit", app.address))
+        .form(&[("body", "Second *thoughts*.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let public = app.public_page("").await;
+    assert!(public.contains("Second <em>thoughts</em>.") && public.contains("(edited)"));
+    assert!(!public.contains("First draft."));
+
+    // A change that adds personal details goes back to the coach.
+    let res = app
+        .client
+        .post(format!("{}/comments/{id}/edit", app.address))
+        .form(&[("body", "Call me on 555-123-4567")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.stored(id).await.0.status, "pending");
+
+    let res = app
+        .client
+        .post(format!("{}/comments/{id}/delete", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.stored_count().await, 0, "deleted for good");
+
+    // After the window, no more changes.
+    let (old, _) = app
+        .post_and_follow(&app.client, Post::new("Older.").from("10.4.0.2"))
+        .await;
+    db::run(&app.pool, move |conn| db::comments::backdate(conn, old, 16))
+        .await
+        .unwrap();
+    let (status, body) = app.page(&format!("/comments/{old}/edit")).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("that time has passed"));
+}

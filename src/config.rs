@@ -118,6 +118,19 @@ pub struct Settings {
     pub db_connect_timeout_ms: u64,
     pub site: SiteSettings,
     pub comments: CommentSettings,
+    pub mail: MailSettings,
+}
+
+/// Where mail goes.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://...` (TLS); None:
+    /// messages are written as `.eml` files to `<data_dir>/outbox`.
+    pub smtp_url: Option<Secret>,
+    /// The From address, like `Golden Seams <hello@example.com>`.
+    pub from: String,
+    /// Where moderation alerts go; None: no alerts.
+    pub coach_email: Option<String>,
 }
 
 /// How comments are moderated and protected.
@@ -195,6 +208,15 @@ struct FileSettings {
     site: FileSiteSettings,
     #[serde(default)]
     comments: FileCommentSettings,
+    #[serde(default)]
+    mail: FileMailSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMailSettings {
+    from: Option<String>,
+    coach_email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,7 +319,19 @@ impl Settings {
                 .min_seconds_to_post
                 .unwrap_or(comments.min_seconds_to_post),
         };
+        let mail = MailSettings {
+            smtp_url: env("KINTSUGI_SMTP_URL")
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            from: env("KINTSUGI_MAIL_FROM")
+                .or(file.mail.from)
+                .unwrap_or_else(|| format!("{} <noreply@localhost>", site.title)),
+            coach_email: env("KINTSUGI_COACH_EMAIL")
+                .or(file.mail.coach_email)
+                .filter(|s| !s.trim().is_empty()),
+        };
         Ok(Self {
+            mail,
             comments,
             bind,
             base_url,

@@ -6,6 +6,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod mail;
+pub mod notify;
 pub mod pages;
 pub mod startup;
 pub mod telemetry;

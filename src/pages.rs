@@ -369,6 +369,59 @@ pub struct EditCommentPage<'a> {
     pub minutes_left: i64,
 }
 
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage<'a> {
+    pub layout: Layout<'a>,
+    pub heading: &'static str,
+    pub message: &'static str,
+    pub unsubscribe_action: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/confirm.txt")]
+pub struct ConfirmEmail<'a> {
+    pub name: &'a str,
+    pub article_title: &'a str,
+    pub confirm_url: String,
+    pub site_title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reply.txt")]
+pub struct ReplyEmail<'a> {
+    pub name: &'a str,
+    pub replier: &'a str,
+    pub is_coach: bool,
+    pub article_title: &'a str,
+    pub reply_text: &'a str,
+    pub comment_url: String,
+    pub unsubscribe_url: String,
+    pub site_title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/approved.txt")]
+pub struct ApprovedEmail<'a> {
+    pub name: &'a str,
+    pub article_title: &'a str,
+    pub comment_url: String,
+    pub site_title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/coach.txt")]
+pub struct CoachAlertEmail<'a> {
+    pub urgent: bool,
+    pub private: bool,
+    pub article_title: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub reasons: String,
+    pub body: &'a str,
+    pub comment_url: String,
+}
+
 pub struct SitemapUrl {
     pub loc: String,
     pub lastmod: Option<String>,

@@ -58,12 +58,22 @@ impl Application {
         let watch = settings.watch_content;
         let key = crate::keys::SiteKey::load(settings.secret_key.as_ref(), &settings.data_dir)
             .map_err(|e| StartError::Database(e.to_string()))?;
+        let transport = crate::mail::Transport::from_settings(&settings.mail, &settings.data_dir)
+            .map_err(|e| StartError::Database(format!("mail: {e}")))?;
+        tracing::info!(transport = transport.describe(), "mail");
+        let mail_wake = crate::mail::spawn_worker(
+            pool.clone(),
+            transport,
+            settings.mail.from.clone(),
+            Duration::from_secs(2),
+        );
         let state = web::Data::new(AppState {
             settings,
             content: content.clone(),
             pool,
             assets: Assets::load(),
             key,
+            mail_wake,
         });
         crate::content::spawn_reloaders(content, watch);
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
@@ -163,6 +173,18 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route(
                 "/comments/{id}/delete",
                 web::post().to(handlers::comments::delete),
+            )
+            .route(
+                "/notifications/confirm/{token}",
+                handlers::get().to(handlers::notifications::confirm),
+            )
+            .route(
+                "/notifications/unsubscribe/{token}",
+                handlers::get().to(handlers::notifications::unsubscribe_form),
+            )
+            .route(
+                "/notifications/unsubscribe/{token}",
+                web::post().to(handlers::notifications::unsubscribe),
             )
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))

@@ -29,6 +29,7 @@ pub struct CommentRow {
     pub is_urgent: bool,
     pub is_coach: bool,
     pub held_reasons: String,
+    pub notify_replies: bool,
     pub owner_token_hash: Option<String>,
     pub created_at: NaiveDateTime,
     pub edited_at: Option<NaiveDateTime>,
@@ -283,11 +284,15 @@ pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
         .load(conn)
 }
 
-/// Publishes a held comment.
+/// Publishes a held comment; returns 1 when it was not published yet.
 pub fn approve(conn: &mut Db, id: i64) -> QueryResult<usize> {
-    diesel::update(comments::table.filter(comments::id.eq(id)))
-        .set(comments::status.eq(APPROVED))
-        .execute(conn)
+    diesel::update(
+        comments::table
+            .filter(comments::id.eq(id))
+            .filter(comments::status.ne(APPROVED)),
+    )
+    .set(comments::status.eq(APPROVED))
+    .execute(conn)
 }
 
 /// A comment by id, whatever its status (for the coach and for tests).

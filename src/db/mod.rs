@@ -11,11 +11,12 @@ use diesel::Connection;
 use crate::config::DatabaseUrl;
 
 pub mod comments;
+pub mod mail;
 pub mod migrations;
 pub mod schema;
 pub mod site_meta;
 
-pub use diesel::result::QueryResult;
+pub use diesel::result::{Error as DbQueryError, QueryResult};
 
 /// One connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -202,4 +203,20 @@ pub fn sqlite_pragmas(conn: &mut Db) -> QueryResult<SqlitePragmas> {
         )? == 1,
         busy_timeout_ms: int(conn, "SELECT timeout AS value FROM pragma_busy_timeout")?,
     })
+}
+
+/// Runs `work` in one transaction (for callers outside `db`).
+pub fn transaction<T>(
+    conn: &mut Db,
+    work: impl FnOnce(&mut Db) -> QueryResult<T>,
+) -> QueryResult<T> {
+    conn.transaction(work)
+}
+
+/// Wraps a non-database failure inside database work (for example a
+/// template that cannot render), so the transaction rolls back.
+pub fn other_error(
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(e.into())
 }

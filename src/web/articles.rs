@@ -217,7 +217,11 @@ pub async fn article_response(
             unavailable: loaded.unavailable,
         },
     };
-    let mut res = render_html(req, &page, Caching::Private)?;
+    if view.status == StatusCode::OK {
+        return render_html(req, &page, Caching::Private);
+    }
+    // A form sent back with problems: never a 304, never stored.
+    let mut res = render_html(req, &page, Caching::NoStore)?;
     *res.status_mut() = view.status;
     Ok(res)
 }

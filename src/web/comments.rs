@@ -383,6 +383,7 @@ pub async fn post(
         }
     };
     tracing::info!(comment = stored.id, status = %stored.status, "comment stored");
+    crate::notify::after_post(&state, stored.id).await;
 
     let mut own: Vec<String> = vec![format!("{}.{}", stored.id, owner_token)];
     own.extend(

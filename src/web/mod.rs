@@ -19,6 +19,7 @@ pub mod comments;
 pub mod errors;
 pub mod feeds;
 pub mod health;
+pub mod notifications;
 pub mod search;
 pub mod static_files;
 pub mod tags;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub pool: Pool,
     pub assets: Assets,
     pub key: crate::keys::SiteKey,
+    /// Wakes the mail worker when mail was queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Articles per list page.

@@ -3,7 +3,11 @@
 // Drives Debian's headless Chromium (through playwright-core) against a running
 // Kintsugi server, runs axe-core on every page type in light and dark colour
 // schemes, validates the HTML the server sent with the Nu Html Checker (vnu.jar)
-// and checks the XML/text endpoints.
+// and checks the XML/text endpoints. A reader with JavaScript off also posts a
+// comment (a refused form first, then one held for moderation): the server must
+// accept a post 4 s after serving the form (KINTSUGI_COMMENT_MIN_SECONDS <= 4, the
+// default is 3), and the test posts one comment, so run it at most once every
+// 15 s against the same server (its per-address rate limit).
 //
 //   cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 npm test
 //
@@ -45,6 +49,10 @@ const ACTION_TIMEOUT_MS = 15_000;
 const NAV_TIMEOUT_MS = 20_000;
 const PHONE = { width: 390, height: 844 };
 const SEARCH_WORD = 'contact';
+const COMMENT_ARTICLE = '/articles/going-no-contact';
+// The server refuses (as spam) a comment posted less than KINTSUGI_COMMENT_MIN_SECONDS
+// (default 3) after the form was served: wait a little longer before each submit.
+const COMMENT_WAIT_MS = 4_000;
 
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const VNU_JAR = path.join(path.dirname(require.resolve('vnu-jar/package.json')), 'build', 'dist', 'vnu.jar');
@@ -253,7 +261,7 @@ async function main() {
       ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
     }
 
-    await runSteps({ context, strict, noJs });
+    await runSteps({ browser, context, strict, noJs });
   } catch (err) {
     results.push({ name: 'browser session', ok: false, failures: [firstLines(err)], notes: [] });
     console.log(`✗ browser session aborted: ${firstLines(err)}`);
@@ -265,7 +273,7 @@ async function main() {
   return summary();
 }
 
-async function runSteps({ context, strict, noJs }) {
+async function runSteps({ browser, context, strict, noJs }) {
   const page = await context.newPage();
 
   // 1. Home page.
@@ -482,6 +490,9 @@ async function runSteps({ context, strict, noJs }) {
   }
   await strictPage.close();
 
+  // 6b. Commenting without JavaScript: a refused form (422), then a post held for moderation.
+  await commentJourney({ browser, axePage: page, savedHtml });
+
   // 7. Nu Html Checker over every saved page.
   await step(`Nu Html Checker (vnu.jar) on ${savedHtml.length} saved page(s)`, async (t) => {
     t.require(savedHtml.length > 0, 'no HTML was saved, nothing to validate');
@@ -541,6 +552,202 @@ async function runSteps({ context, strict, noJs }) {
   }
 }
 
+// A reader with JavaScript off, in a fresh browser context (no cookies): first
+// sends the form with a name of only spaces (an empty name cannot be sent at all:
+// the browser's own `required` check stops it, JavaScript or not), then corrects it.
+async function commentJourney({ browser, axePage, savedHtml }) {
+  const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  const p = await ctx.newPage();
+  const watcher = watchPage(p);
+  // Unique per run (the server refuses the same text twice within an hour), letters
+  // only (digit runs can look like a phone number and add a personal-details notice).
+  const tag = Date.now().toString().replace(/\d/g, (d) => 'abcdefghij'[d]);
+  const body = `Evenings are the hardest part of no contact for me. Does that get easier with time? (browser check ${tag})`;
+  const submit = async () => {
+    const button = p.locator('#comment-form button[type="submit"]');
+    const [response] = await Promise.all([
+      p.waitForResponse((r) => r.request().method() === 'POST' && r.request().isNavigationRequest(), { timeout: NAV_TIMEOUT_MS }),
+      button.click(),
+    ]);
+    await p.waitForLoadState('load');
+    return response;
+  };
+  // Waits until COMMENT_WAIT_MS have passed since `since` (when the form was served).
+  const waitSince = async (since) => {
+    const left = COMMENT_WAIT_MS - (Date.now() - since);
+    if (left > 0) await p.waitForTimeout(left);
+  };
+  let formServedAt = 0;
+
+  try {
+    await step(`comment form without JavaScript (${COMMENT_ARTICLE}): a name of only spaces → 422, error linked, text kept`, async (t) => {
+      const res = await goto(p, COMMENT_ARTICLE);
+      formServedAt = Date.now();
+      t.require(res.status() === 200, `GET ${COMMENT_ARTICLE} answered ${res.status()}, expected 200`);
+      t.require((await p.locator('form#comment-form').count()) === 1, 'no form#comment-form on the article');
+      t.require((await p.locator('section.comments #comments').count()) === 1, 'no section.comments with #comments on the article');
+
+      // The honeypot is there for bots only: off-screen, out of the tab order, hidden from assistive tech.
+      const hp = p.locator('#comment-form .hp');
+      if (t.check((await hp.count()) === 1, 'no .hp honeypot in the comment form')) {
+        t.check((await hp.getAttribute('aria-hidden')) === 'true', '.hp has no aria-hidden="true"');
+        t.check((await hp.locator('input').getAttribute('tabindex')) === '-1', 'the .hp input is not tabindex="-1"');
+        const box = await hp.boundingBox();
+        t.check(!box || box.x + box.width <= 0 || box.y + box.height <= 0, `the .hp honeypot is on screen at ${JSON.stringify(box)}`);
+      }
+
+      // A phone: the form fits and is comfortable (44px fields, nothing scrolls sideways).
+      await p.setViewportSize(PHONE);
+      const widths = await p.locator('#comment-name, #comment-email, #comment-body, #comment-form button[type="submit"]').evaluateAll((els) =>
+        els.map((e) => ({ id: e.id || e.tagName, w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height })),
+      ).catch(() => null); // evaluateAll may be refused with JavaScript off: then only the sideways check runs
+      if (widths) {
+        for (const f of widths) {
+          t.check(f.h >= 44, `on a phone #${f.id} is ${Math.round(f.h)}px tall, expected at least 44px`);
+          t.check(f.w >= 250, `on a phone #${f.id} is only ${Math.round(f.w)}px wide`);
+        }
+      }
+      const sideways = await p.locator('html').boundingBox();
+      t.check(!sideways || sideways.width <= PHONE.width + 1, `the article with comments is ${sideways?.width}px wide in a ${PHONE.width}px viewport`);
+      await p.setViewportSize({ width: 1280, height: 800 });
+
+      await p.locator('#comment-name').fill('   ');
+      await p.locator('#comment-email').fill('reader@example.com');
+      await p.locator('#comment-body').fill(body);
+      await waitSince(formServedAt);
+      const post = await submit();
+      formServedAt = Date.now(); // the answer carries a fresh form
+      t.check(post.status() === 422, `POST of the form with a blank name answered ${post.status()}, expected 422`);
+      const html = await post.text().catch(() => '');
+      if (t.check(html.length > 0, 'could not read the body of the 422 answer')) {
+        const file = path.join(HTML_DIR, 'comment-form-422.html');
+        fs.writeFileSync(file, html);
+        savedHtml.push(file);
+      }
+
+      const name = p.locator('#comment-name');
+      t.check((await name.getAttribute('aria-invalid')) === 'true', '#comment-name has no aria-invalid="true" after the refused post');
+      const describedBy = ((await name.getAttribute('aria-describedby')) || '').split(/\s+/).filter(Boolean);
+      if (t.check(describedBy.length > 0, '#comment-name has no aria-describedby pointing at its error')) {
+        const errors = [];
+        for (const id of describedBy) {
+          const el = p.locator(`#${id}`);
+          if ((await el.count()) !== 1) {
+            t.check(false, `#comment-name aria-describedby names #${id}, which is not on the page`);
+            continue;
+          }
+          const sameField = (await p.locator('.field').filter({ has: p.locator('#comment-name') }).locator(`#${id}`).count()) === 1;
+          const cls = (await el.getAttribute('class')) || '';
+          const text = norm(await el.textContent());
+          if (cls.split(/\s+/).includes('field__error')) errors.push({ id, text, sameField });
+        }
+        const err = errors[0];
+        if (t.check(err, `none of #comment-name's aria-describedby (${describedBy.join(' ')}) is a .field__error`)) {
+          t.check(err.text.length > 0, `the name error #${err.id} is empty`);
+          t.check(err.sameField, `the name error #${err.id} is not in the same .field as #comment-name`);
+          t.note(`name error: “${err.text}”`);
+        }
+      }
+      t.check((await p.locator('.field--error').filter({ has: p.locator('#comment-name') }).count()) === 1, 'the name field is not marked .field--error');
+      t.check((await p.locator('#comment-form .form-problem').count()) === 1, 'no .form-problem summary above the fields');
+      const kept = await p.locator('#comment-body').inputValue();
+      t.check(kept === body, `the textarea did not keep the typed text: ${JSON.stringify(kept.slice(0, 80))}`);
+      t.check((await p.locator('#comment-email').inputValue()) === 'reader@example.com', 'the email was not kept');
+      for (const problem of watcher.take()) t.check(false, problem);
+
+      for (const scheme of ['light', 'dark']) {
+        const violations = await axeOnServedHtml(axePage, html, scheme);
+        t.check(violations.length === 0, `axe on the 422 page (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+      }
+    });
+
+    await step('comment form without JavaScript: corrected and posted → held for moderation, shown to its writer', async (t) => {
+      t.require(formServedAt > 0, 'the refused-form step did not get as far as the 422 page');
+      await p.locator('#comment-name').fill('Robin');
+      t.require((await p.locator('#comment-body').inputValue()) === body, 'the textarea lost the text before the second post');
+      await waitSince(formServedAt);
+      const post = await submit();
+      t.require(
+        post.status() !== 429,
+        `POST answered 429: the server's rate limit (one comment per 15 s, 3 per minute from one address) counted an earlier post; wait a minute and run again`,
+      );
+      t.check(post.status() === 303, `POST of the corrected form answered ${post.status()}, expected 303 (See Other)`);
+      const landed = new URL(p.url());
+      t.check(landed.pathname === COMMENT_ARTICLE, `after posting the browser is at ${p.url()}, expected ${COMMENT_ARTICLE}`);
+      t.check(landed.searchParams.has('posted'), `after posting the URL ${p.url()} has no ?posted=`);
+      const id = landed.hash.startsWith('#comment-') ? landed.hash.slice(1) : null;
+      t.check(id, `after posting the URL ${p.url()} has no #comment-<id>`);
+
+      const final = post.request().redirectedTo() ? await post.request().redirectedTo().response() : null;
+      const html = final ? await final.text().catch(() => '') : '';
+      if (t.check(html.length > 0, 'could not read the page the post redirected to')) {
+        t.check(final.status() === 200, `the page after posting answered ${final.status()}, expected 200`);
+        const file = path.join(HTML_DIR, 'comment-posted.html');
+        fs.writeFileSync(file, html);
+        savedHtml.push(file);
+      }
+
+      const notice = norm(await p.locator('.comments .notice').first().textContent().catch(() => ''));
+      if (t.check(notice, 'no .notice in the comments section after posting')) {
+        t.check(
+          /waiting for the coach/i.test(notice),
+          `the notice does not say the comment is “waiting for the coach”: “${notice.slice(0, 200)}”` +
+            (/Thank you for writing/.test(notice) ? ' (the server did not find it: posted too fast and taken for spam? see KINTSUGI_COMMENT_MIN_SECONDS)' : ''),
+        );
+        t.check((await p.locator('.comments .notice').first().getAttribute('role')) === 'status', 'the .notice has no role="status"');
+      }
+      if (id) {
+        const mine = p.locator(`.comment-list > li#${id}`);
+        if (t.check((await mine.count()) === 1, `no .comment-list > li#${id} for the new comment`)) {
+          const cls = ((await mine.getAttribute('class')) || '').split(/\s+/);
+          t.check(cls.includes('comment--pending'), `#${id} is not marked .comment--pending (classes: ${cls.join(' ')})`);
+          const text = norm(await mine.textContent());
+          t.check(/awaiting moderation/i.test(text), `#${id} does not say “Awaiting moderation”`);
+          t.check(text.includes(tag), `#${id} does not show the posted text`);
+          t.check(text.includes('Robin'), `#${id} does not show the name Robin`);
+        }
+      }
+      for (const problem of watcher.take()) t.check(false, problem);
+
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await p.locator('section.comments').screenshot({ path: path.join(ARTIFACTS, 'comments.png') });
+      await p.setViewportSize(PHONE);
+      await p.locator('section.comments').screenshot({ path: path.join(ARTIFACTS, 'comments-mobile.png') });
+      const { width } = (await p.locator('html').boundingBox()) || { width: 0 };
+      t.check(width <= PHONE.width + 1, `after posting the page is ${width}px wide in a ${PHONE.width}px viewport`);
+      t.note('screenshots artifacts/comments.png, artifacts/comments-mobile.png');
+
+      for (const scheme of ['light', 'dark']) {
+        const violations = await axeOnServedHtml(axePage, html, scheme);
+        t.check(violations.length === 0, `axe after posting (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+      }
+    });
+  } finally {
+    await ctx.close().catch(() => {});
+  }
+}
+
+// axe needs script injection, so it runs in the JavaScript (CSP-bypassing) context on
+// exactly the HTML the no-JavaScript browser was sent, served at the article's own
+// address so that its stylesheets load from the real server.
+async function axeOnServedHtml(page, html, scheme) {
+  if (!html) return [{ id: 'no-html', impact: 'n/a', help: 'no HTML was captured to check', helpUrl: '', nodes: [] }];
+  const target = url(`${COMMENT_ARTICLE}?e2e-replay=1`);
+  const handler = (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html });
+  const matches = (u) => u.href === target;
+  await page.route(matches, handler);
+  try {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.goto(target, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    return await runAxe(page);
+  } finally {
+    await page.unroute(matches, handler);
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+}
+
 function earlyFailure() {
   console.log('e2e: 0 passed, 1 failed');
   return 1;
@@ -552,7 +759,7 @@ function summary() {
   console.log('\nSummary');
   for (const r of passed) console.log(`  ✓ ${r.name}`);
   for (const r of failed) console.log(`  ✗ ${r.name} (${r.failures.length} problem(s))`);
-  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, html/)`);
+  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, comments.png, comments-mobile.png, html/)`);
   console.log(`e2e: ${passed.length} passed, ${failed.length} failed`);
   return failed.length === 0 && results.length > 0 ? 0 : 1;
 }

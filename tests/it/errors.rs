@@ -61,6 +61,7 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         pool,
         assets: Assets::load(),
         key: kintsugi::keys::SiteKey::for_tests(),
+        mail_wake: Default::default(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

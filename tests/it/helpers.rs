@@ -60,6 +60,8 @@ pub fn fresh_postgres_database(server_url: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub pool: kintsugi::db::Pool,
+    pub state: actix_web::web::Data<kintsugi::web::AppState>,
+    pub data_dir: PathBuf,
     pub client: reqwest::Client,
     pub content_dir: PathBuf,
     pub database_url: String,
@@ -188,11 +190,14 @@ pub async fn spawn_with(options: Options) -> TestApp {
     );
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let pool = app.state().pool.clone();
+    let state = app.state();
+    let pool = state.pool.clone();
     actix_web::rt::spawn(app.run());
     TestApp {
         address,
         pool,
+        state,
+        data_dir: data.path().to_path_buf(),
         client: client(),
         content_dir: content.path().to_path_buf(),
         database_url,

@@ -7,5 +7,6 @@ mod database;
 mod errors;
 mod feeds;
 mod helpers;
+mod mail;
 mod reading;
 mod search;

@@ -1,0 +1,225 @@
+//! The mail queue and reply-notification subscriptions. Both live in the
+//! database so any number of app instances share them; an instance claims
+//! a message before sending it, so each goes out once.
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::{mail_outbox, mail_subscriptions};
+use super::Db;
+
+/// A message waiting to go out.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub kind: String,
+    pub list_unsubscribe: Option<String>,
+    pub attempts: i32,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    /// What it is, for logs and tests: `confirm`, `reply`, `approved`, `coach`.
+    pub kind: &'static str,
+    /// The one-click unsubscribe URL, when the message is a notification.
+    pub list_unsubscribe: Option<String>,
+}
+
+pub fn enqueue(conn: &mut Db, mail: &NewMail, now: NaiveDateTime) -> QueryResult<i64> {
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::recipient.eq(&mail.recipient),
+            mail_outbox::subject.eq(&mail.subject),
+            mail_outbox::body.eq(&mail.body),
+            mail_outbox::kind.eq(mail.kind),
+            mail_outbox::list_unsubscribe.eq(&mail.list_unsubscribe),
+            mail_outbox::created_at.eq(now),
+            mail_outbox::next_attempt_at.eq(now),
+        ))
+        .returning(mail_outbox::id)
+        .get_result(conn)
+}
+
+/// Claims up to `limit` due messages for `lease` seconds; returns those this
+/// caller won (another instance may win some of the same).
+pub fn claim_due(
+    conn: &mut Db,
+    now: NaiveDateTime,
+    limit: i64,
+    lease: i64,
+) -> QueryResult<Vec<QueuedMail>> {
+    let due: Vec<i64> = mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::next_attempt_at.le(now))
+        .filter(
+            mail_outbox::claimed_until
+                .is_null()
+                .or(mail_outbox::claimed_until.lt(now)),
+        )
+        .order(mail_outbox::id.asc())
+        .limit(limit)
+        .select(mail_outbox::id)
+        .load(conn)?;
+    let mut won = Vec::new();
+    for id in due {
+        let claimed = diesel::update(
+            mail_outbox::table
+                .filter(mail_outbox::id.eq(id))
+                .filter(mail_outbox::sent_at.is_null())
+                .filter(
+                    mail_outbox::claimed_until
+                        .is_null()
+                        .or(mail_outbox::claimed_until.lt(now)),
+                ),
+        )
+        .set(mail_outbox::claimed_until.eq(Some(now + Duration::seconds(lease))))
+        .execute(conn)?;
+        if claimed == 1 {
+            won.push(
+                mail_outbox::table
+                    .filter(mail_outbox::id.eq(id))
+                    .select(QueuedMail::as_select())
+                    .first(conn)?,
+            );
+        }
+    }
+    Ok(won)
+}
+
+pub fn mark_sent(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
+        .set((
+            mail_outbox::sent_at.eq(Some(now)),
+            mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+}
+
+/// Records a failure; the next try waits longer each time (30 s, 1 min,
+/// 2 min ... up to 1 hour).
+pub fn mark_failed(
+    conn: &mut Db,
+    id: i64,
+    attempts: i32,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let wait = (30i64 << attempts.clamp(0, 7)).min(3600);
+    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
+        .set((
+            mail_outbox::attempts.eq(attempts + 1),
+            mail_outbox::last_error.eq(Some(error)),
+            mail_outbox::next_attempt_at.eq(now + Duration::seconds(wait)),
+            mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+}
+
+/// Messages not sent yet (for the dashboard and tests).
+pub fn unsent_count(conn: &mut Db) -> QueryResult<i64> {
+    mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// A reader's reply-notification subscription.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_subscriptions)]
+pub struct Subscription {
+    pub id: i64,
+    pub email: String,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub unsubscribed_at: Option<NaiveDateTime>,
+}
+
+impl Subscription {
+    pub fn is_active(&self) -> bool {
+        self.confirmed_at.is_some() && self.unsubscribed_at.is_none()
+    }
+}
+
+pub fn subscription_by_email(conn: &mut Db, email: &str) -> QueryResult<Option<Subscription>> {
+    mail_subscriptions::table
+        .filter(mail_subscriptions::email.eq(email))
+        .select(Subscription::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn subscription(conn: &mut Db, id: i64) -> QueryResult<Option<Subscription>> {
+    mail_subscriptions::table
+        .filter(mail_subscriptions::id.eq(id))
+        .select(Subscription::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The subscription for `email`, created unconfirmed when new. A reader
+/// who unsubscribed and asks again starts over (unconfirmed).
+pub fn subscribe(conn: &mut Db, email: &str, now: NaiveDateTime) -> QueryResult<Subscription> {
+    if let Some(existing) = subscription_by_email(conn, email)? {
+        if existing.unsubscribed_at.is_some() {
+            diesel::update(
+                mail_subscriptions::table.filter(mail_subscriptions::id.eq(existing.id)),
+            )
+            .set((
+                mail_subscriptions::unsubscribed_at.eq(None::<NaiveDateTime>),
+                mail_subscriptions::confirmed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+            return subscription(conn, existing.id)?.ok_or(diesel::result::Error::NotFound);
+        }
+        return Ok(existing);
+    }
+    let inserted = diesel::insert_into(mail_subscriptions::table)
+        .values((
+            mail_subscriptions::email.eq(email),
+            mail_subscriptions::created_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        // Another request subscribed the same address at the same moment.
+        Ok(_)
+        | Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => subscription_by_email(conn, email)?.ok_or(diesel::result::Error::NotFound),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn confirm(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        mail_subscriptions::table
+            .filter(mail_subscriptions::id.eq(id))
+            .filter(mail_subscriptions::confirmed_at.is_null()),
+    )
+    .set(mail_subscriptions::confirmed_at.eq(Some(now)))
+    .execute(conn)
+}
+
+pub fn unsubscribe(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        mail_subscriptions::table
+            .filter(mail_subscriptions::id.eq(id))
+            .filter(mail_subscriptions::unsubscribed_at.is_null()),
+    )
+    .set(mail_subscriptions::unsubscribed_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Attempts so far of each unsent message (for tests and the dashboard).
+pub fn attempts_of_unsent(conn: &mut Db) -> QueryResult<Vec<i32>> {
+    mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .select(mail_outbox::attempts)
+        .load(conn)
+}

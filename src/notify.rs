@@ -1,0 +1,255 @@
+//! Which emails a comment causes, queued in the database after the
+//! comment is stored (the mail worker sends them).
+use askama::Template;
+use chrono::Utc;
+
+use crate::config::BaseUrl;
+use crate::db::{self, comments::CommentRow, mail::NewMail, Db, QueryResult};
+use crate::domain::moderation::reasons_from_text;
+use crate::error::AppError;
+use crate::keys::SiteKey;
+use crate::pages::{ApprovedEmail, CoachAlertEmail, ConfirmEmail, ReplyEmail};
+use crate::web::AppState;
+
+/// What composing mail needs, owned so it can move to the blocking pool.
+#[derive(Clone)]
+struct MailContext {
+    base: BaseUrl,
+    site_title: String,
+    coach_email: Option<String>,
+    key: SiteKey,
+    /// Article titles by slug (published ones).
+    library: std::sync::Arc<crate::content::Library>,
+}
+
+/// Signed links: `{id}.{hmac}` per purpose.
+pub fn signed_id(key: &SiteKey, purpose: &str, id: i64) -> String {
+    format!("{id}.{}", key.sign(purpose, &id.to_string()))
+}
+
+pub fn verify_signed_id(key: &SiteKey, purpose: &str, token: &str) -> Option<i64> {
+    let (id, sig) = token.split_once('.')?;
+    let id: i64 = id.parse().ok()?;
+    key.verify(purpose, &id.to_string(), sig).then_some(id)
+}
+
+impl MailContext {
+    fn new(state: &AppState) -> Self {
+        Self {
+            base: state.settings.base_url.clone(),
+            site_title: state.settings.site.title.clone(),
+            coach_email: state.settings.mail.coach_email.clone(),
+            key: state.key.clone(),
+            library: state.content.library(),
+        }
+    }
+
+    fn title(&self, slug: &str) -> String {
+        self.library
+            .article(slug, Utc::now())
+            .map(|a| a.title.clone())
+            .unwrap_or_else(|| slug.to_string())
+    }
+
+    fn comment_url(&self, row: &CommentRow) -> String {
+        self.base.join(&format!(
+            "/articles/{}#comment-{}",
+            row.article_slug, row.id
+        ))
+    }
+
+    fn enqueue(&self, conn: &mut Db, mail: NewMail) -> QueryResult<()> {
+        db::mail::enqueue(conn, &mail, Utc::now().naive_utc()).map(|_| ())
+    }
+
+    /// Tells the author of the comment this one answers, if they asked and
+    /// confirmed their address.
+    fn reply_notification(
+        &self,
+        conn: &mut Db,
+        row: &CommentRow,
+        markdown: &str,
+    ) -> QueryResult<()> {
+        let Some(parent_id) = row.reply_to_id else {
+            return Ok(());
+        };
+        let Some((parent, _)) = db::comments::find(conn, parent_id)? else {
+            return Ok(());
+        };
+        if !parent.notify_replies || parent.author_email == row.author_email {
+            return Ok(());
+        }
+        let Some(sub) = db::mail::subscription_by_email(conn, &parent.author_email)? else {
+            return Ok(());
+        };
+        if !sub.is_active() {
+            return Ok(());
+        }
+        let title = self.title(&row.article_slug);
+        let unsubscribe_url = self.base.join(&format!(
+            "/notifications/unsubscribe/{}",
+            signed_id(&self.key, "unsubscribe", sub.id)
+        ));
+        let body = ReplyEmail {
+            name: &parent.author_name,
+            replier: &row.author_name,
+            is_coach: row.is_coach,
+            article_title: &title,
+            reply_text: markdown,
+            comment_url: self.comment_url(row),
+            unsubscribe_url: unsubscribe_url.clone(),
+            site_title: &self.site_title,
+        }
+        .render()
+        .map_err(render_error)?;
+        self.enqueue(
+            conn,
+            NewMail {
+                recipient: parent.author_email.clone(),
+                subject: format!("{} replied to your comment", row.author_name),
+                body,
+                kind: "reply",
+                list_unsubscribe: Some(unsubscribe_url),
+            },
+        )
+    }
+}
+
+fn render_error(e: askama::Error) -> db::DbQueryError {
+    db::other_error(e)
+}
+
+/// Queues what a newly stored comment causes: the double opt-in message,
+/// the coach's alert, and (when published at once) the reply notification.
+/// Failures are logged, never shown to the reader: the comment is stored.
+pub async fn after_post(state: &AppState, id: i64) {
+    let ctx = MailContext::new(state);
+    let result = db::run(&state.pool, move |conn| {
+        let Some((row, markdown)) = db::comments::find(conn, id)? else {
+            return Ok(());
+        };
+        if row.status == db::comments::SPAM {
+            return Ok(());
+        }
+        let title = ctx.title(&row.article_slug);
+        if row.notify_replies {
+            let sub = db::mail::subscribe(conn, &row.author_email, Utc::now().naive_utc())?;
+            if sub.confirmed_at.is_none() {
+                let confirm_url = ctx.base.join(&format!(
+                    "/notifications/confirm/{}",
+                    signed_id(&ctx.key, "confirm", sub.id)
+                ));
+                let body = ConfirmEmail {
+                    name: &row.author_name,
+                    article_title: &title,
+                    confirm_url,
+                    site_title: &ctx.site_title,
+                }
+                .render()
+                .map_err(render_error)?;
+                ctx.enqueue(
+                    conn,
+                    NewMail {
+                        recipient: row.author_email.clone(),
+                        subject: format!(
+                            "Please confirm: replies to your comment on {}",
+                            ctx.site_title
+                        ),
+                        body,
+                        kind: "confirm",
+                        list_unsubscribe: None,
+                    },
+                )?;
+            }
+        }
+        if row.status == db::comments::PENDING {
+            if let Some(coach) = &ctx.coach_email {
+                let reasons: Vec<&str> = reasons_from_text(&row.held_reasons)
+                    .iter()
+                    .map(|r| r.code())
+                    .collect();
+                let body = CoachAlertEmail {
+                    urgent: row.is_urgent,
+                    private: row.is_private,
+                    article_title: &title,
+                    name: &row.author_name,
+                    email: &row.author_email,
+                    reasons: reasons.join(", "),
+                    body: &markdown,
+                    comment_url: ctx.comment_url(&row),
+                }
+                .render()
+                .map_err(render_error)?;
+                let subject = if row.is_urgent {
+                    format!("URGENT comment to review on “{title}”")
+                } else if row.is_private {
+                    format!("Private question on “{title}”")
+                } else {
+                    format!("Comment to review on “{title}”")
+                };
+                ctx.enqueue(
+                    conn,
+                    NewMail {
+                        recipient: coach.clone(),
+                        subject,
+                        body,
+                        kind: "coach",
+                        list_unsubscribe: None,
+                    },
+                )?;
+            }
+        }
+        if row.status == db::comments::APPROVED {
+            ctx.reply_notification(conn, &row, &markdown)?;
+        }
+        Ok(())
+    })
+    .await;
+    match result {
+        Ok(()) => state.mail_wake.notify_one(),
+        Err(e) => tracing::error!(comment = id, error = %e, "could not queue the comment's emails"),
+    }
+}
+
+/// Publishes a held comment and queues its emails: the writer hears it is
+/// published, and the author it answers hears of the reply.
+pub async fn approve_comment(state: &AppState, id: i64) -> Result<bool, AppError> {
+    let ctx = MailContext::new(state);
+    let changed = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            if db::comments::approve(conn, id)? == 0 {
+                return Ok(false);
+            }
+            let Some((row, markdown)) = db::comments::find(conn, id)? else {
+                return Ok(false);
+            };
+            if row.is_private {
+                return Ok(true);
+            }
+            let title = ctx.title(&row.article_slug);
+            let body = ApprovedEmail {
+                name: &row.author_name,
+                article_title: &title,
+                comment_url: ctx.comment_url(&row),
+                site_title: &ctx.site_title,
+            }
+            .render()
+            .map_err(render_error)?;
+            ctx.enqueue(
+                conn,
+                NewMail {
+                    recipient: row.author_email.clone(),
+                    subject: format!("Your comment on {} is published", ctx.site_title),
+                    body,
+                    kind: "approved",
+                    list_unsubscribe: None,
+                },
+            )?;
+            ctx.reply_notification(conn, &row, &markdown)?;
+            Ok(true)
+        })
+    })
+    .await?;
+    state.mail_wake.notify_one();
+    Ok(changed)
+}

@@ -136,22 +136,6 @@ pub struct CommentForm {
     pub website: String,
 }
 
-impl CommentForm {
-    /// True when a field holds a NUL byte (never legitimate; answered 400).
-    pub fn has_nul(&self) -> bool {
-        [
-            &self.name,
-            &self.email,
-            &self.body,
-            &self.token,
-            &self.website,
-        ]
-        .iter()
-        .any(|f| f.contains('\0'))
-            || self.parent.as_deref().is_some_and(|p| p.contains('\0'))
-    }
-}
-
 /// A field-by-field list of problems.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors {

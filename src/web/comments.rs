@@ -246,11 +246,6 @@ pub async fn post(
         .article(&slug, now)
         .ok_or(AppError::NotFound)?
         .clone();
-    if form.has_nul() {
-        return Err(AppError::BadRequest(
-            "The form contained a character that cannot be stored (a NUL byte).".into(),
-        ));
-    }
     let article_url = article.url();
     if !form.website.is_empty() {
         // The honeypot: only bots fill it. Not stored, nothing to tell.
@@ -546,11 +541,6 @@ pub async fn edit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: EditForm = super::parse_form(&req, &body)?;
-    if form.body.contains('\0') {
-        return Err(AppError::BadRequest(
-            "The form contained a character that cannot be stored (a NUL byte).".into(),
-        ));
-    }
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let text = match crate::domain::comment::CommentBody::parse(&form.body) {
         Ok(text) => text,

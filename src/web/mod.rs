@@ -212,8 +212,9 @@ pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
 }
 
 /// Parses an `application/x-www-form-urlencoded` body strictly: bytes that
-/// do not decode to UTF-8 (which the usual parsers silently replace) are a
-/// 400, so nothing the reader sent is quietly changed.
+/// do not decode to UTF-8 (which the usual parsers silently replace) and
+/// NUL bytes (which no database column takes) are a 400, so nothing the
+/// reader sent is quietly changed.
 pub fn parse_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
@@ -238,6 +239,9 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(
         let decoded = percent_decode(part).ok_or_else(|| bad("broken percent-encoding"))?;
         if std::str::from_utf8(&decoded).is_err() {
             return Err(bad("text that is not valid UTF-8"));
+        }
+        if decoded.contains(&0) {
+            return Err(bad("a NUL byte, which cannot be stored"));
         }
     }
     serde_urlencoded::from_bytes(body).map_err(|e| bad(&e.to_string()))

@@ -260,6 +260,8 @@ pub struct CommentSection<'a> {
     pub count: usize,
     pub comments: Vec<CommentView>,
     pub pagination: Option<Pagination>,
+    /// The last comment page, when it is not next to this one.
+    pub newest_url: Option<String>,
     pub notice: Option<PostNotice>,
     pub form: CommentFormView,
     pub crisis_resources: &'a [String],

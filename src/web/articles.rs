@@ -211,6 +211,7 @@ pub async fn article_response(
             count: loaded.count,
             comments: loaded.views,
             pagination: loaded.pagination,
+            newest_url: loaded.newest_url,
             notice: loaded.notice,
             form,
             crisis_resources: &state.settings.comments.crisis_resources,

@@ -117,6 +117,7 @@ pub struct LoadedComments {
     pub views: Vec<CommentView>,
     pub count: usize,
     pub pagination: Option<Pagination>,
+    pub newest_url: Option<String>,
     pub notice: Option<PostNotice>,
     pub unavailable: bool,
 }
@@ -143,6 +144,7 @@ pub async fn load_section(
                 views: Vec::new(),
                 count: 0,
                 pagination: None,
+                newest_url: None,
                 notice: None,
                 unavailable: true,
             });
@@ -223,10 +225,13 @@ pub async fn load_section(
             next_url: (comment_page < total_pages).then(|| url(comment_page + 1)),
         }
     });
+    let newest_url = (comment_page + 1 < total_pages)
+        .then(|| format!("{article_url}?cpage={total_pages}#comments"));
     Ok(LoadedComments {
         views,
         count,
         pagination,
+        newest_url,
         notice,
         unavailable: false,
     })

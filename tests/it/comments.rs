@@ -630,7 +630,7 @@ async fn long_threads_page_by_fifty() {
         .post_and_follow(&app.client, Post::new("Thread 0").from("10.1.0.0"))
         .await;
     app.approve(first).await;
-    for i in 1..51 {
+    for i in 1..101 {
         let body = format!("Thread {i}");
         let res = app
             .post_comment(Post::new(&body).from(&format!("10.1.{}.{}", i / 200, i % 200 + 1)))
@@ -638,7 +638,7 @@ async fn long_threads_page_by_fifty() {
         assert_eq!(res.status(), 303);
     }
     let page1 = app.public_page("").await;
-    assert!(page1.contains("<h2 id=\"comments\">51 comments</h2>"));
+    assert!(page1.contains("<h2 id=\"comments\">101 comments</h2>"));
     assert_eq!(
         count(comment_section(&page1), "class=\"comment comment--depth-0"),
         50
@@ -646,13 +646,26 @@ async fn long_threads_page_by_fifty() {
     assert!(page1.contains(
         "href=\"/articles/going-no-contact?cpage=2#comments\" rel=\"next\">Newer comments"
     ));
+    assert!(
+        page1.contains("href=\"/articles/going-no-contact?cpage=3#comments\">Newest comments"),
+        "newest page linked"
+    );
     let page2 = app.public_page("?cpage=2").await;
     assert_eq!(
         count(comment_section(&page2), "class=\"comment comment--depth-0"),
+        50
+    );
+    assert!(
+        !page2.contains("Newest comments"),
+        "the next page is the newest"
+    );
+    let page3 = app.public_page("?cpage=3").await;
+    assert_eq!(
+        count(comment_section(&page3), "class=\"comment comment--depth-0"),
         1
     );
-    assert!(page2.contains("Thread 50"));
-    assert_eq!(app.page(&format!("/articles/{SLUG}?cpage=3")).await.0, 404);
+    assert!(page3.contains("Thread 100"));
+    assert_eq!(app.page(&format!("/articles/{SLUG}?cpage=4")).await.0, 404);
 }
 
 #[actix_web::test]

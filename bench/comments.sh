@@ -40,10 +40,27 @@ print("approved", db.execute("SELECT count(*) FROM comments WHERE status = 'appr
 PY
 
 cat >"$WORK/post.lua" <<LUA
+-- offset is a global: thread:set() writes globals of each thread's state.
 local counter = 0
-local offset = 0
+offset = 0
+local threads = {}
+s303, s422, s429, sother = 0, 0, 0, 0
 function setup(thread)
   thread:set("offset", math.random(1, 1000000) * 1000)
+  table.insert(threads, thread)
+end
+function response(status, headers, body)
+  if status == 303 then s303 = s303 + 1
+  elseif status == 422 then s422 = s422 + 1
+  elseif status == 429 then s429 = s429 + 1
+  else sother = sother + 1 end
+end
+function done(summary, latency, requests)
+  local a, b, c, d = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("s303"); b = b + t:get("s422"); c = c + t:get("s429"); d = d + t:get("sother")
+  end
+  io.write(string.format("statuses: 303=%d 422=%d 429=%d other=%d\n", a, b, c, d))
 end
 function init(args)
   offset = tonumber(offset) or 0
@@ -76,5 +93,7 @@ report "article with 100 comments" "$WORK/article.txt"
 before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/kintsugi.sqlite3")
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$BASE" >"$WORK/post.txt"
 report "comment posts" "$WORK/post.txt"
+grep '^statuses:' "$WORK/post.txt" || true
+grep -m3 -iE 'error|warn' "$WORK/server.log" || true
 after=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/kintsugi.sqlite3")
 echo "stored during the post run: $((after - before)) comments ($(( (after - before) / DURATION ))/s)"

@@ -209,7 +209,7 @@ pub async fn load_section(
                 reply_to_name: row.reply_to_name,
                 date: Date::new(created),
                 relative: relative_time(created, now),
-                body: SafeHtml::from_stored(&row.body_html),
+                body: SafeHtml::from_stored(row.body_html),
                 reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
                 can_edit,
                 name: row.author_name,

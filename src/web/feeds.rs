@@ -183,7 +183,7 @@ fn comments_feed(
                 author: row.author_name,
                 published: rfc3339(created),
                 updated: rfc3339(row.edited_at.map_or(created, |e| e.and_utc())),
-                content: SafeHtml::from_stored(&row.body_html),
+                content: SafeHtml::from_stored(row.body_html),
             })
         })
         .collect();

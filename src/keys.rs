@@ -52,10 +52,7 @@ pub fn token_hash(token: &str) -> String {
 impl SiteKey {
     pub fn load(configured: Option<&Secret>, data_dir: &Path) -> Result<Self, KeyError> {
         if let Some(secret) = configured {
-            if secret.expose().len() < 32 {
-                return Err(KeyError::TooShort);
-            }
-            return Self::from_bytes(secret.expose().as_bytes());
+            return Self::from_secret(secret);
         }
         let path = data_dir.join("secret.key");
         let file_err = |source| KeyError::File {
@@ -83,9 +80,12 @@ impl SiteKey {
             .map_err(|_| KeyError::TooShort)
     }
 
-    /// A fixed key for tests.
-    pub fn for_tests() -> Self {
-        Self::from_bytes(b"kintsugi-test-key-kintsugi-test-key").expect("HMAC takes any key")
+    /// A key from a configured secret (at least 32 characters).
+    pub fn from_secret(secret: &Secret) -> Result<Self, KeyError> {
+        if secret.expose().len() < 32 {
+            return Err(KeyError::TooShort);
+        }
+        Self::from_bytes(secret.expose().as_bytes())
     }
 
     fn mac(&self, purpose: &str, message: &str) -> HmacSha256 {
@@ -184,7 +184,8 @@ mod tests {
 
     #[test]
     fn form_tokens_are_signed_and_scoped() {
-        let key = SiteKey::for_tests();
+        let key =
+            SiteKey::from_secret(&Secret::new("kintsugi-test-key-kintsugi-test-key")).unwrap();
         let t = FormToken::issue(&key, "comment:a", 1000);
         assert_eq!(
             FormToken::check(&key, "comment:a", &t, 1005),

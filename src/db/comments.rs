@@ -309,27 +309,21 @@ pub fn count_all(conn: &mut Db) -> QueryResult<i64> {
     comments::table.count().get_result(conn)
 }
 
-/// The newest approved public comments across the site.
-pub fn latest_public(conn: &mut Db, limit: i64) -> QueryResult<Vec<CommentRow>> {
-    comments::table
-        .filter(comments::status.eq(APPROVED))
-        .filter(comments::is_private.eq(false))
-        .order(comments::id.desc())
-        .limit(limit)
-        .select(CommentRow::as_select())
-        .load(conn)
-}
-
-/// The newest approved public comments on one article.
-pub fn latest_public_on_article(
+/// The newest approved public comments, on one article or (None) on the
+/// whole site.
+pub fn latest_public(
     conn: &mut Db,
-    slug: &str,
+    slug: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<CommentRow>> {
-    comments::table
-        .filter(comments::article_slug.eq(slug))
+    let mut query = comments::table
         .filter(comments::status.eq(APPROVED))
         .filter(comments::is_private.eq(false))
+        .into_boxed();
+    if let Some(slug) = slug {
+        query = query.filter(comments::article_slug.eq(slug));
+    }
+    query
         .order(comments::id.desc())
         .limit(limit)
         .select(CommentRow::as_select())

@@ -120,7 +120,7 @@ pub async fn site_comments(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let rows = db::run(&state.pool, |conn| {
-        db::comments::latest_public(conn, COMMENT_FEED_ENTRIES)
+        db::comments::latest_public(conn, None, COMMENT_FEED_ENTRIES)
     })
     .await?;
     let title = format!("Comments on {}", state.settings.site.title);
@@ -146,7 +146,7 @@ pub async fn article_comments(
         .ok_or(AppError::NotFound)?;
     let owned_slug = article.slug.clone();
     let rows = db::run(&state.pool, move |conn| {
-        db::comments::latest_public_on_article(conn, &owned_slug, COMMENT_FEED_ENTRIES)
+        db::comments::latest_public(conn, Some(&owned_slug), COMMENT_FEED_ENTRIES)
     })
     .await?;
     let url = article.url();

@@ -40,31 +40,12 @@ impl<'a> Post<'a> {
 }
 
 impl TestApp {
-    /// The form token of a freshly served article page.
-    async fn form_token(&self, client: &reqwest::Client) -> String {
-        let body = client
-            .get(format!("{}/articles/{SLUG}", self.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        body.split("name=\"token\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string()
-    }
-
     async fn post_comment_with(
         &self,
         client: &reqwest::Client,
         post: Post<'_>,
     ) -> reqwest::Response {
-        let token = self.form_token(client).await;
+        let token = comment_form_token(self, client, SLUG).await;
         let mut fields: Vec<(&str, String)> = vec![
             ("name", post.name.to_string()),
             ("email", post.email.to_string()),
@@ -517,7 +498,7 @@ async fn fifty_parallel_posts_from_one_address_store_exactly_one() {
     let app = std::rc::Rc::new(spawn_app().await);
     let mut tokens = Vec::new();
     for _ in 0..50 {
-        tokens.push(app.form_token(&app.client).await);
+        tokens.push(comment_form_token(&app, &app.client, SLUG).await);
     }
     let mut handles = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {

@@ -60,7 +60,10 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         content: std::sync::Arc::new(content),
         pool,
         assets: Assets::load(),
-        key: kintsugi::keys::SiteKey::for_tests(),
+        key: kintsugi::keys::SiteKey::from_secret(&Secret::new(
+            "kintsugi-test-key-kintsugi-test-key",
+        ))
+        .unwrap(),
         mail_wake: Default::default(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -271,3 +271,23 @@ where
 pub fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
+
+/// The comment form token of a freshly served article page, as `client`
+/// (a browser) gets it.
+pub async fn comment_form_token(app: &TestApp, client: &reqwest::Client, slug: &str) -> String {
+    let body = client
+        .get(format!("{}/articles/{slug}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.split("name=\"token\" value=\"")
+        .nth(1)
+        .expect("a comment form")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}

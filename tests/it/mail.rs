@@ -85,22 +85,7 @@ fn link_in(mail: &str, prefix: &str) -> String {
 }
 
 async fn post(app: &TestApp, client: &reqwest::Client, fields: &[(&str, &str)], ip: &str) -> i64 {
-    let page = client
-        .get(format!("{}/articles/{SLUG}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = comment_form_token(app, client, SLUG).await;
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("token", &token));
     let res = client

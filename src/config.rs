@@ -119,6 +119,25 @@ pub struct Settings {
     pub site: SiteSettings,
     pub comments: CommentSettings,
     pub mail: MailSettings,
+    pub admin: AdminSettings,
+}
+
+/// The coach's sessions.
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    /// A session unused this long ends (default 2 hours).
+    pub session_idle_minutes: i64,
+    /// A session ends this long after sign-in, used or not (default 7 days).
+    pub session_max_hours: i64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 120,
+            session_max_hours: 7 * 24,
+        }
+    }
 }
 
 /// Where mail goes.
@@ -210,6 +229,15 @@ struct FileSettings {
     comments: FileCommentSettings,
     #[serde(default)]
     mail: FileMailSettings,
+    #[serde(default)]
+    admin: FileAdminSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAdminSettings {
+    session_idle_minutes: Option<i64>,
+    session_max_hours: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,7 +358,27 @@ impl Settings {
                 .or(file.mail.coach_email)
                 .filter(|s| !s.trim().is_empty()),
         };
+        let defaults = AdminSettings::default();
+        let admin = AdminSettings {
+            session_idle_minutes: match env("KINTSUGI_SESSION_IDLE_MINUTES") {
+                Some(raw) => parse_number("KINTSUGI_SESSION_IDLE_MINUTES", &raw)?,
+                None => file
+                    .admin
+                    .session_idle_minutes
+                    .unwrap_or(defaults.session_idle_minutes),
+            }
+            .max(1),
+            session_max_hours: match env("KINTSUGI_SESSION_MAX_HOURS") {
+                Some(raw) => parse_number("KINTSUGI_SESSION_MAX_HOURS", &raw)?,
+                None => file
+                    .admin
+                    .session_max_hours
+                    .unwrap_or(defaults.session_max_hours),
+            }
+            .max(1),
+        };
         Ok(Self {
+            admin,
             mail,
             comments,
             bind,

@@ -21,6 +21,9 @@ pub enum AppError {
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// The coach must sign in first; holds the path to return to.
+    #[error("sign-in required")]
+    SignInRequired(String),
 }
 
 impl AppError {
@@ -55,14 +58,24 @@ impl ResponseError for AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::SignInRequired(_) => StatusCode::SEE_OTHER,
         }
     }
 
     /// A bare status; `web::errors::error_pages` renders the page.
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unavailable(_)) {
-            res.insert_header(("Retry-After", "5"));
+        match self {
+            Self::Unavailable(_) => {
+                res.insert_header(("Retry-After", "5"));
+            }
+            Self::SignInRequired(next) => {
+                let query =
+                    serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                res.insert_header(("Location", format!("/admin/login?{query}")))
+                    .insert_header(("Cache-Control", "no-store"));
+            }
+            _ => {}
         }
         res.finish()
     }

@@ -108,6 +108,16 @@ impl SiteKey {
         self.mac(purpose, message).verify_slice(&bytes).is_ok()
     }
 
+    /// The key that signs the session cookie, derived from the site key.
+    pub fn cookie_key(&self) -> actix_web::cookie::Key {
+        let seed = format!(
+            "{}{}",
+            self.sign("session-cookie", "1"),
+            self.sign("session-cookie", "2")
+        );
+        actix_web::cookie::Key::derive_from(seed.as_bytes())
+    }
+
     /// A salted hash of an IP address: enough for rate limits, useless to
     /// anyone who reads the database.
     pub fn ip_hash(&self, ip: &std::net::IpAddr) -> String {

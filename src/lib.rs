@@ -1,5 +1,6 @@
 //! Kintsugi: a self-hosted, server-rendered website engine for breakup coaches.
 pub mod assets;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod keys;
 pub mod mail;
 pub mod notify;
 pub mod pages;
+pub mod passwords;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -25,6 +25,27 @@ enum Command {
     Migrate,
     /// Validate every content file; print each problem as file:line.
     Check,
+    /// Manage the coach's accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account. The password comes from KINTSUGI_ADMIN_PASSWORD
+    /// or, when that is unset, from the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Set a new password (read like `create`'s) and end the account's
+    /// sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +76,93 @@ fn main() -> ExitCode {
             }
         }),
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Command::Admin(command) => actix_web::rt::System::new().block_on(admin(settings, command)),
+    }
+}
+
+/// The new password: from KINTSUGI_ADMIN_PASSWORD, or standard input.
+fn read_password() -> Result<String, String> {
+    if let Ok(password) = std::env::var("KINTSUGI_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type the password and press Enter (it is shown as you type; pipe it in or set KINTSUGI_ADMIN_PASSWORD to avoid that):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
+    use kintsugi::db;
+    use kintsugi::domain::admin::{DisplayName, NewPassword};
+    use kintsugi::domain::comment::Email;
+    let fail = |message: String| {
+        eprintln!("kintsugi: {message}");
+        ExitCode::FAILURE
+    };
+    let (email_raw, name) = match &command {
+        AdminCommand::Create { email, name } => (email.clone(), Some(name.clone())),
+        AdminCommand::ResetPassword { email } => (email.clone(), None),
+    };
+    let email = match Email::parse(&email_raw) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let name = match name.map(|n| DisplayName::parse(&n)).transpose() {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let password = match read_password().and_then(|p| NewPassword::parse(&p, email.as_str())) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let pool = match open_database(&settings).await {
+        Ok(pool) => pool,
+        Err(e) => return fail(e.to_string()),
+    };
+    let hash =
+        match actix_web::web::block(move || kintsugi::passwords::hash(password.expose())).await {
+            Ok(Ok(hash)) => hash,
+            Ok(Err(e)) => return fail(e.to_string()),
+            Err(e) => return fail(e.to_string()),
+        };
+    let now = chrono::Utc::now().naive_utc();
+    let result = db::run(&pool, move |conn| match name {
+        Some(name) => Ok(
+            match db::admins::create(conn, email.as_str(), name.as_str(), &hash, now) {
+                Ok(id) => Ok(format!("created the coach account {} (id {id})", email.as_str())),
+                Err(db::admins::CreateRefused::EmailTaken) => Err(format!(
+                    "an account with the email {} already exists; use `kintsugi admin reset-password --email {}` to change its password",
+                    email.as_str(),
+                    email.as_str()
+                )),
+                Err(db::admins::CreateRefused::Db(e)) => return Err(e),
+            },
+        ),
+        None => Ok(match db::admins::find_by_email(conn, email.as_str())? {
+            Some(admin) => {
+                db::admins::set_password(conn, admin.id, &hash)?;
+                Ok(format!(
+                    "the password of {} is changed, and its sessions are ended",
+                    email.as_str()
+                ))
+            }
+            None => Err(format!("there is no account with the email {}", email.as_str())),
+        }),
+    })
+    .await;
+    match result {
+        Ok(Ok(message)) => {
+            println!("kintsugi: {message}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(message)) => fail(message),
+        Err(e) => fail(e.to_string()),
     }
 }
 

@@ -176,7 +176,7 @@ pub async fn after_post(state: &AppState, id: i64) {
                     email: &row.author_email,
                     reasons: reasons.join(", "),
                     body: &markdown,
-                    comment_url: ctx.comment_url(&row),
+                    comment_url: ctx.base.join(&format!("/admin/comments/{}", row.id)),
                 }
                 .render()
                 .map_err(render_error)?;
@@ -213,12 +213,31 @@ pub async fn after_post(state: &AppState, id: i64) {
 
 /// Publishes a held comment and queues its emails: the writer hears it is
 /// published, and the author it answers hears of the reply.
-pub async fn approve_comment(state: &AppState, id: i64) -> Result<bool, AppError> {
+/// `by` is the admin who approved it (for the audit log).
+pub async fn approve_comment(
+    state: &AppState,
+    id: i64,
+    by: Option<(i64, String)>,
+) -> Result<bool, AppError> {
     let ctx = MailContext::new(state);
+    let now = state.clock.now_naive();
     let changed = db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             if db::comments::approve(conn, id)? == 0 {
                 return Ok(false);
+            }
+            if let Some((admin_id, admin_name)) = &by {
+                db::admins::audit(
+                    conn,
+                    &db::admins::AuditEntry {
+                        admin_id: *admin_id,
+                        admin_name,
+                        action: "approved a comment",
+                        comment_id: Some(id),
+                        detail: "",
+                        now,
+                    },
+                )?;
             }
             let Some((row, markdown)) = db::comments::find(conn, id)? else {
                 return Ok(false);

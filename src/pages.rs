@@ -10,6 +10,8 @@ use crate::content::search::Segment;
 use crate::content::{Article, Page, Tag};
 use crate::domain::comment::FieldErrors;
 
+pub mod admin;
+
 /// What every HTML page's frame needs.
 pub struct Layout<'a> {
     pub site: &'a SiteSettings,
@@ -216,6 +218,7 @@ pub struct CommentView {
     pub pending: bool,
     pub private: bool,
     pub edited: bool,
+    pub edited_by_coach: bool,
     pub reply_url: String,
     /// Its writer may still change or delete it (within the edit window).
     pub can_edit: bool,
@@ -267,6 +270,14 @@ pub struct CommentSection<'a> {
     pub crisis_resources: &'a [String],
     /// The database could not be reached: the article is still shown.
     pub unavailable: bool,
+    /// The signed-in coach: replies from this page carry the Coach badge.
+    pub coach: Option<CoachControls>,
+}
+
+/// What the article page needs when the coach is signed in.
+pub struct CoachControls {
+    pub name: String,
+    pub csrf: String,
 }
 
 #[derive(Template)]

@@ -12,7 +12,12 @@ use crate::config::Settings;
 use crate::content::{ContentError, ContentStore};
 use crate::db;
 use crate::error::AppError;
-use crate::web::{self as handlers, AppState};
+use crate::web::admin::session::{cookie_name, DbSessionStore};
+use crate::web::{self as handlers, admin, AppState};
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::SameSite;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +42,7 @@ pub struct Application {
     server: Server,
     port: u16,
     state: web::Data<AppState>,
+    setup_link: Option<String>,
 }
 
 impl Application {
@@ -74,7 +80,11 @@ impl Application {
             assets: Assets::load(),
             key,
             mail_wake,
+            clock: crate::clock::Clock::default(),
         });
+        let setup_link = handlers::admin::auth::issue_setup_link(&state)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
         crate::content::spawn_reloaders(content, watch);
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
             addr: "listener".into(),
@@ -84,7 +94,13 @@ impl Application {
             server,
             port,
             state,
+            setup_link,
         })
+    }
+
+    /// The first-run setup link, when no coach account existed at start.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     pub fn port(&self) -> u16 {
@@ -117,6 +133,33 @@ pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> 
     Ok(pool)
 }
 
+/// actix-session over our own session table: the cookie holds a random
+/// key (signed with the site key), the state lives in the database.
+fn sessions(state: &AppState) -> SessionMiddleware<DbSessionStore> {
+    let https = state.settings.base_url.is_https();
+    let admin = &state.settings.admin;
+    let store = DbSessionStore {
+        pool: state.pool.clone(),
+        clock: state.clock.clone(),
+        idle: chrono::Duration::minutes(admin.session_idle_minutes),
+        max_age: chrono::Duration::hours(admin.session_max_hours),
+    };
+    SessionMiddleware::builder(store, state.key.cookie_key())
+        .cookie_name(cookie_name(https))
+        .cookie_secure(https)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Strict)
+        .cookie_path("/".into())
+        .cookie_domain(None)
+        .cookie_content_security(CookieContentSecurity::Signed)
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(CookieDuration::hours(admin.session_max_hours))
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+        )
+        .build()
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
@@ -131,6 +174,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .app_data(
                 web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()),
             )
+            .wrap(sessions(&state))
             .wrap(from_fn(handlers::errors::error_pages))
             .wrap(
                 DefaultHeaders::new()
@@ -186,6 +230,44 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/notifications/unsubscribe/{token}",
                 web::post().to(handlers::notifications::unsubscribe),
             )
+            .route("/admin", handlers::get().to(admin::moderation::dashboard))
+            .route(
+                "/admin/login",
+                handlers::get().to(admin::auth::sign_in_form),
+            )
+            .route("/admin/login", web::post().to(admin::auth::sign_in))
+            .route("/admin/logout", web::post().to(admin::auth::sign_out))
+            .route("/admin/setup", handlers::get().to(admin::auth::setup_form))
+            .route("/admin/setup", web::post().to(admin::auth::setup))
+            .route(
+                "/admin/comments",
+                handlers::get().to(admin::moderation::queue),
+            )
+            .route(
+                "/admin/comments/bulk",
+                web::post().to(admin::moderation::bulk),
+            )
+            .route(
+                "/admin/comments/{id}",
+                handlers::get().to(admin::moderation::show),
+            )
+            .route(
+                "/admin/comments/{id}/reply",
+                web::post().to(admin::moderation::reply),
+            )
+            .route(
+                "/admin/comments/{id}/edit",
+                handlers::get().to(admin::moderation::edit_form),
+            )
+            .route(
+                "/admin/comments/{id}/edit",
+                web::post().to(admin::moderation::edit),
+            )
+            .route(
+                "/admin/comments/{id}/delete",
+                handlers::get().to(admin::moderation::delete_form),
+            )
+            .route("/admin/audit", handlers::get().to(admin::moderation::audit))
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

@@ -33,6 +33,7 @@ pub struct CommentRow {
     pub owner_token_hash: Option<String>,
     pub created_at: NaiveDateTime,
     pub edited_at: Option<NaiveDateTime>,
+    pub edited_by_coach: bool,
 }
 
 impl crate::domain::thread::Threaded for CommentRow {
@@ -104,7 +105,7 @@ pub enum PostRefused {
 
 const RATE_BUCKET: &str = "comment-post";
 
-/// Stores a comment in one transaction. The first statement writes, so on
+/// Stores a comment in one immediate transaction: on
 /// SQLite the transaction holds the write lock from its start (no lock
 /// upgrade, no SQLITE_BUSY mid-way); on PostgreSQL an advisory lock per
 /// address serialises concurrent posts from it. Either way the limits hold
@@ -115,7 +116,7 @@ pub fn post(
     limits: PostLimits,
 ) -> Result<StoredComment, PostRefused> {
     use crate::domain::moderation::{reasons_to_text, HoldReason};
-    conn.transaction::<_, PostRefused, _>(|conn| {
+    super::transaction(conn, |conn| -> Result<_, PostRefused> {
         if let Db::Pg(pg) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                 .bind::<diesel::sql_types::BigInt, _>(lock_key(&record.ip_hash))
@@ -175,23 +176,7 @@ pub fn post(
                     .first(conn)
                     .optional()?
                     .ok_or(PostRefused::BadParent)?;
-                let depth = crate::domain::thread::reply_depth(parent.depth.max(0) as usize) as i32;
-                // Past the deepest level a reply sits beside its parent,
-                // under the parent's own parent, and says whom it answers.
-                let (attach_to, name) = if depth > parent.depth {
-                    (parent.id, None)
-                } else {
-                    (
-                        parent.parent_id.unwrap_or(parent.id),
-                        Some(parent.author_name.clone()),
-                    )
-                };
-                (
-                    Some(attach_to),
-                    Some(parent.root_id.unwrap_or(parent.id)),
-                    depth,
-                    name,
-                )
+                placement(&parent)
             }
         };
         let mut reasons = record.held_reasons.clone();
@@ -291,7 +276,10 @@ pub fn approve(conn: &mut Db, id: i64) -> QueryResult<usize> {
             .filter(comments::id.eq(id))
             .filter(comments::status.ne(APPROVED)),
     )
-    .set(comments::status.eq(APPROVED))
+    .set((
+        comments::status.eq(APPROVED),
+        comments::previous_status.eq(None::<String>),
+    ))
     .execute(conn)
 }
 
@@ -349,7 +337,7 @@ pub fn update_own(
     edit: &CommentEdit,
 ) -> QueryResult<usize> {
     use crate::domain::moderation::{reasons_from_text, reasons_to_text};
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         let (status, reasons, was_urgent): (String, String, bool) = comments::table
             .filter(comments::id.eq(id))
             .filter(comments::owner_token_hash.eq(owner_token_hash))
@@ -409,4 +397,303 @@ pub fn backdate(conn: &mut Db, id: i64, minutes: i64) -> QueryResult<usize> {
     diesel::update(comments::table.filter(comments::id.eq(id)))
         .set(comments::created_at.eq(created - Duration::minutes(minutes)))
         .execute(conn)
+}
+
+// ---- The coach's moderation queue -----------------------------------------
+
+pub const TRASH: &str = "trash";
+
+diesel::alias!(comments as replies: RepliesAlias);
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The views of the moderation queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Waiting for the coach (public ones; urgent first).
+    Pending,
+    /// Crisis phrases matched and not handled yet.
+    Urgent,
+    /// Private questions (never published).
+    Private,
+    /// Approved top-level reader questions with no coach reply yet.
+    Unanswered,
+    Approved,
+    Spam,
+    Trash,
+    /// Everything (for searches and one email's comments).
+    All,
+}
+
+/// Filters on a queue view.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// Matches name, email or text, ignoring case.
+    pub search: Option<String>,
+    /// Exactly this email.
+    pub email: Option<String>,
+}
+
+fn queue_query<'a>(
+    queue: Queue,
+    filter: &'a QueueFilter,
+) -> comments::BoxedQuery<'a, super::DbBackend> {
+    let mut query = comments::table.into_boxed();
+    query = match queue {
+        Queue::Pending => query
+            .filter(comments::status.eq(PENDING))
+            .filter(comments::is_private.eq(false)),
+        Queue::Urgent => query
+            .filter(comments::status.eq(PENDING))
+            .filter(comments::is_urgent.eq(true)),
+        Queue::Private => query
+            .filter(comments::is_private.eq(true))
+            .filter(comments::status.eq_any([PENDING, APPROVED])),
+        Queue::Unanswered => query
+            .filter(comments::status.eq(APPROVED))
+            .filter(comments::is_private.eq(false))
+            .filter(comments::is_coach.eq(false))
+            .filter(comments::parent_id.is_null())
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                replies
+                    .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
+                    .filter(replies.field(comments::is_coach).eq(true))
+                    .filter(replies.field(comments::status).eq(APPROVED)),
+            ))),
+        Queue::Approved => query.filter(comments::status.eq(APPROVED)),
+        Queue::Spam => query.filter(comments::status.eq(SPAM)),
+        Queue::Trash => query.filter(comments::status.eq(TRASH)),
+        Queue::All => query,
+    };
+    if let Some(email) = &filter.email {
+        query = query.filter(comments::author_email.eq(email.trim().to_lowercase()));
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            lower(comments::author_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(comments::author_email)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(comments::body_markdown).like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+/// A page of a queue view and how many it holds in all.
+pub fn queue_page(
+    conn: &mut Db,
+    queue: Queue,
+    filter: &QueueFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<(CommentRow, String)>, i64)> {
+    let total: i64 = queue_query(queue, filter).count().get_result(conn)?;
+    let query = queue_query(queue, filter);
+    let query = match queue {
+        Queue::Unanswered => query.order(comments::id.asc()),
+        Queue::Pending => query.order((comments::is_urgent.desc(), comments::id.desc())),
+        _ => query.order(comments::id.desc()),
+    };
+    let rows = query
+        .offset(offset)
+        .limit(limit)
+        .select((CommentRow::as_select(), comments::body_markdown))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// The dashboard's numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub urgent: i64,
+    pub private: i64,
+    pub unanswered: i64,
+    pub spam: i64,
+}
+
+pub fn queue_counts(conn: &mut Db) -> QueryResult<QueueCounts> {
+    let none = QueueFilter::default();
+    let count = |conn: &mut Db, q: Queue| -> QueryResult<i64> {
+        queue_query(q, &none).count().get_result(conn)
+    };
+    let private_waiting: i64 = queue_query(Queue::Private, &none)
+        .filter(comments::status.eq(PENDING))
+        .count()
+        .get_result(conn)?;
+    Ok(QueueCounts {
+        pending: count(conn, Queue::Pending)?,
+        urgent: count(conn, Queue::Urgent)?,
+        private: private_waiting,
+        unanswered: count(conn, Queue::Unanswered)?,
+        spam: count(conn, Queue::Spam)?,
+    })
+}
+
+/// Comments by id, whatever their status (for context lines).
+pub fn find_many(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<CommentRow>> {
+    comments::table
+        .filter(comments::id.eq_any(ids))
+        .select(CommentRow::as_select())
+        .load(conn)
+}
+
+/// Every comment that answers `id`, directly or further down its thread.
+pub fn replies_to(conn: &mut Db, id: i64) -> QueryResult<Vec<(CommentRow, String)>> {
+    comments::table
+        .filter(comments::reply_to_id.eq(id).or(comments::parent_id.eq(id)))
+        .order(comments::id.asc())
+        .select((CommentRow::as_select(), comments::body_markdown))
+        .load(conn)
+}
+
+/// What the coach does to a comment from the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    Spam,
+    Trash,
+    /// Back to where it was before spam or trash.
+    Restore,
+}
+
+/// Applies a spam, trash or restore; returns how many comments changed.
+pub fn moderate(conn: &mut Db, ids: &[i64], action: Moderation) -> QueryResult<usize> {
+    super::transaction(conn, |conn| {
+        let rows: Vec<(i64, String, Option<String>)> = comments::table
+            .filter(comments::id.eq_any(ids))
+            .select((comments::id, comments::status, comments::previous_status))
+            .load(conn)?;
+        let mut changed = 0;
+        for (id, status, previous) in rows {
+            let (new_status, new_previous) = match action {
+                Moderation::Spam if status != SPAM => (SPAM.to_string(), Some(status)),
+                Moderation::Trash if status != TRASH => (TRASH.to_string(), Some(status)),
+                Moderation::Restore if status == SPAM || status == TRASH => {
+                    let back = previous
+                        .filter(|p| p != SPAM && p != TRASH)
+                        .unwrap_or_else(|| PENDING.to_string());
+                    (back, None)
+                }
+                _ => continue,
+            };
+            changed += diesel::update(comments::table.filter(comments::id.eq(id)))
+                .set((
+                    comments::status.eq(new_status),
+                    comments::previous_status.eq(new_previous),
+                ))
+                .execute(conn)?;
+        }
+        Ok(changed)
+    })
+}
+
+/// Deletes comments for good (their replies stay, without a parent).
+pub fn delete_forever(conn: &mut Db, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(comments::table.filter(comments::id.eq_any(ids))).execute(conn)
+}
+
+/// The coach's reply, published at once with the Coach badge.
+pub struct CoachReply<'a> {
+    pub reply_to: i64,
+    pub author_name: &'a str,
+    pub author_email: &'a str,
+    pub body_markdown: &'a str,
+    pub body_html: &'a str,
+    pub now: NaiveDateTime,
+}
+
+/// Stores the coach's reply under a published public comment; its id.
+pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRefused> {
+    super::transaction(conn, |conn| -> Result<_, PostRefused> {
+        let parent: CommentRow = comments::table
+            .filter(comments::id.eq(reply.reply_to))
+            .filter(comments::status.eq(APPROVED))
+            .filter(comments::is_private.eq(false))
+            .select(CommentRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or(PostRefused::BadParent)?;
+        let (parent_id, root_id, depth, reply_to_name) = placement(&parent);
+        Ok(diesel::insert_into(comments::table)
+            .values((
+                comments::article_slug.eq(&parent.article_slug),
+                comments::parent_id.eq(parent_id),
+                comments::root_id.eq(root_id),
+                comments::reply_to_id.eq(Some(parent.id)),
+                comments::depth.eq(depth),
+                comments::reply_to_name.eq(reply_to_name),
+                comments::author_name.eq(reply.author_name),
+                comments::author_email.eq(reply.author_email),
+                comments::body_markdown.eq(reply.body_markdown),
+                comments::body_html.eq(reply.body_html),
+                comments::status.eq(APPROVED),
+                comments::is_private.eq(false),
+                comments::is_urgent.eq(false),
+                comments::is_coach.eq(true),
+                comments::held_reasons.eq(""),
+                comments::notify_replies.eq(false),
+                comments::ip_hash.eq(""),
+                comments::created_at.eq(reply.now),
+            ))
+            .returning(comments::id)
+            .get_result(conn)?)
+    })
+}
+
+/// Where a reply to `parent` sits: (parent_id, root_id, depth, the name
+/// it says it answers). Past the deepest level a reply sits beside its
+/// parent, under the parent's own parent, and says whom it answers.
+fn placement(parent: &CommentRow) -> (Option<i64>, Option<i64>, i32, Option<String>) {
+    let depth = crate::domain::thread::reply_depth(parent.depth.max(0) as usize) as i32;
+    let (attach_to, name) = if depth > parent.depth {
+        (parent.id, None)
+    } else {
+        (
+            parent.parent_id.unwrap_or(parent.id),
+            Some(parent.author_name.clone()),
+        )
+    };
+    (
+        Some(attach_to),
+        Some(parent.root_id.unwrap_or(parent.id)),
+        depth,
+        name,
+    )
+}
+
+/// The coach's change to a reader's comment; returns the text it replaced
+/// (kept in the audit log by the caller's transaction).
+pub fn edit_by_coach(
+    conn: &mut Db,
+    id: i64,
+    body_markdown: &str,
+    body_html: &str,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
+    let original: String = comments::table
+        .filter(comments::id.eq(id))
+        .select(comments::body_markdown)
+        .first(conn)?;
+    diesel::update(comments::table.filter(comments::id.eq(id)))
+        .set((
+            comments::body_markdown.eq(body_markdown),
+            comments::body_html.eq(body_html),
+            comments::edited_at.eq(Some(now)),
+            comments::edited_by_coach.eq(true),
+        ))
+        .execute(conn)?;
+    Ok(original)
 }

@@ -10,6 +10,7 @@ use diesel::Connection;
 
 use crate::config::DatabaseUrl;
 
+pub mod admins;
 pub mod comments;
 pub mod mail;
 pub mod migrations;
@@ -26,6 +27,9 @@ pub enum Db {
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The query backend of [`Db`] (for boxed queries).
+pub type DbBackend = <Db as diesel::Connection>::Backend;
 
 /// Builds connections for the backend named by the URL's scheme (diesel's
 /// own `establish` on a MultiConnection tries each backend in turn and hides
@@ -205,12 +209,42 @@ pub fn sqlite_pragmas(conn: &mut Db) -> QueryResult<SqlitePragmas> {
     })
 }
 
-/// Runs `work` in one transaction (for callers outside `db`).
-pub fn transaction<T>(
-    conn: &mut Db,
-    work: impl FnOnce(&mut Db) -> QueryResult<T>,
-) -> QueryResult<T> {
-    conn.transaction(work)
+/// Runs `work` in one transaction. On SQLite the transaction takes the
+/// write lock at its start (`BEGIN IMMEDIATE`): a transaction that reads
+/// and then writes cannot fail half-way with "database is locked" when
+/// another connection wrote meanwhile (WAL snapshots cannot be upgraded),
+/// and waits for the busy timeout instead. Nested calls use savepoints.
+pub fn transaction<T, E>(conn: &mut Db, work: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_sqlite = match conn {
+        Db::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        Db::Pg(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(work);
+    }
+    if let Db::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let result = work(conn);
+    let Db::Sqlite(c) = conn else {
+        return result;
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(c)?;
+            Ok(value)
+        }
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(c)?;
+            Err(e)
+        }
+    }
 }
 
 /// Wraps a non-database failure inside database work (for example a

@@ -31,6 +31,8 @@ diesel::table! {
         ip_hash -> Text,
         created_at -> Timestamp,
         edited_at -> Nullable<Timestamp>,
+        previous_status -> Nullable<Text>,
+        edited_by_coach -> Bool,
     }
 }
 
@@ -69,3 +71,47 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    admins (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        last_sign_in_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_sessions (key_hash) {
+        key_hash -> Text,
+        admin_id -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    admin_setup_tokens (token_hash) {
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_audit (id) {
+        id -> BigInt,
+        admin_id -> Nullable<BigInt>,
+        admin_name -> Text,
+        action -> Text,
+        comment_id -> Nullable<BigInt>,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(comments, admins, admin_sessions, admin_audit);

@@ -17,7 +17,7 @@ pub fn installed_at(conn: &mut Db) -> QueryResult<Option<String>> {
 
 /// Records the install time once; later calls change nothing.
 pub fn record_installation(conn: &mut Db) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         if installed_at(conn)?.is_none() {
             let now: NaiveDateTime = Utc::now().naive_utc();
             diesel::insert_into(site_meta::table)

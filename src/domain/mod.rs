@@ -1,4 +1,5 @@
 //! Plain types with validating constructors: no actix, no diesel.
+pub mod admin;
 pub mod comment;
 pub mod moderation;
 pub mod thread;

@@ -24,6 +24,18 @@ impl HoldReason {
         }
     }
 
+    /// How the coach's queue names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FirstComment => "first comment",
+            Self::Links => "links",
+            Self::BlockedWord => "blocked word",
+            Self::PersonalDetails => "personal details",
+            Self::Crisis => "crisis words",
+            Self::Private => "private",
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Self> {
         [
             Self::FirstComment,

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
-    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CommentFormView, CommentSection, Date,
-    JsonLd, Nav, Pagination, StandalonePage,
+    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFormView,
+    CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
 };
 
 #[derive(Deserialize)]
@@ -149,6 +149,13 @@ pub async fn article_response(
     let article = library.article(slug, now).ok_or(AppError::NotFound)?;
     let loaded =
         comments::load_section(req, state, &article.slug, view.comment_page, view.posted).await?;
+    let coach = super::admin::session::current(req, state)
+        .await
+        .unwrap_or_default()
+        .map(|c| CoachControls {
+            name: c.name,
+            csrf: c.csrf,
+        });
     let mut form = view
         .form
         .unwrap_or_else(|| comments::blank_form(req, state, &article.slug));
@@ -216,9 +223,10 @@ pub async fn article_response(
             form,
             crisis_resources: &state.settings.comments.crisis_resources,
             unavailable: loaded.unavailable,
+            coach,
         },
     };
-    if view.status == StatusCode::OK {
+    if view.status == StatusCode::OK && page.comments.coach.is_none() {
         return render_html(req, &page, Caching::Private);
     }
     // A form sent back with problems: never a 304, never stored.

@@ -205,6 +205,7 @@ pub async fn load_section(
                 pending: !public(&row),
                 private: row.is_private,
                 edited: row.edited_at.is_some(),
+                edited_by_coach: row.edited_by_coach,
                 is_coach: row.is_coach,
                 reply_to_name: row.reply_to_name,
                 date: Date::new(created),

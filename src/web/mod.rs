@@ -14,6 +14,7 @@ use crate::db::Pool;
 use crate::error::AppError;
 use crate::pages::{Layout, Nav};
 
+pub mod admin;
 pub mod articles;
 pub mod comments;
 pub mod errors;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub key: crate::keys::SiteKey,
     /// Wakes the mail worker when mail was queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// The time for sessions, sign-in limits and setup links (tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 /// Articles per list page.

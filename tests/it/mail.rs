@@ -139,9 +139,11 @@ async fn the_whole_reply_notification_journey() {
     let confirm_path = confirm_url.trim_start_matches("https://coach.example");
 
     // The coach approves it: Sam hears it is published.
-    assert!(kintsugi::notify::approve_comment(&app.state, question)
-        .await
-        .unwrap());
+    assert!(
+        kintsugi::notify::approve_comment(&app.state, question, None)
+            .await
+            .unwrap()
+    );
     let approved = wait_for_mail(&app, "approved", "sam@example.com").await;
     assert!(approved.contains(&format!(
         "https://coach.example/articles/{SLUG}#comment-{question}"
@@ -161,9 +163,11 @@ async fn the_whole_reply_notification_journey() {
         "10.9.0.2",
     )
     .await;
-    assert!(kintsugi::notify::approve_comment(&app.state, first_reply)
-        .await
-        .unwrap());
+    assert!(
+        kintsugi::notify::approve_comment(&app.state, first_reply, None)
+            .await
+            .unwrap()
+    );
     wait_for_mail(&app, "approved", "ana@example.com").await;
     assert!(
         !outbox(&app.data_dir)

@@ -1,0 +1,489 @@
+//! Signing in and out, and the first-run setup link.
+use actix_session::Session;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Duration;
+
+use super::session::{self, Coach};
+use super::{admin_layout, see_other, NO_STORE};
+use crate::db;
+use crate::domain::admin::{DisplayName, NewPassword};
+use crate::domain::comment::Email;
+use crate::error::AppError;
+use crate::keys::{self, FormToken, TokenCheck};
+use crate::pages::admin::{AccountErrors, SetupPage, SignInPage};
+use crate::passwords::{self, Verified};
+use crate::web::comments::client_ip;
+use crate::web::{render_html, AppState, Caching};
+
+/// How long a setup link works.
+pub const SETUP_LINK_VALID_MINUTES: i64 = 60;
+const SIGN_IN_SCOPE: &str = "sign-in";
+
+/// A local path to return to after signing in; anything else goes to the
+/// dashboard (no open redirects).
+fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && !next.starts_with("/admin/login")
+        && !next.starts_with("/admin/logout");
+    if ok {
+        next.to_string()
+    } else {
+        "/admin".to_string()
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct SignInQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+fn sign_in_page(
+    req: &HttpRequest,
+    state: &AppState,
+    next: &str,
+    email: &str,
+    problem: Option<String>,
+    notice: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut res = render_html(
+        req,
+        &SignInPage {
+            layout: admin_layout(state, "Sign in", "/admin/login"),
+            token: FormToken::issue(&state.key, SIGN_IN_SCOPE, state.clock.now().timestamp()),
+            next: safe_next(next),
+            email: email.to_string(),
+            problem,
+            notice,
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// GET /admin/login
+pub async fn sign_in_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<SignInQuery>,
+) -> Result<HttpResponse, AppError> {
+    if session::current(&req, &state).await?.is_some() {
+        return Ok(see_other(&safe_next(&query.next)));
+    }
+    let notice = query
+        .signed_out
+        .as_ref()
+        .map(|_| "You are signed out. See you soon.");
+    sign_in_page(&req, &state, &query.next, "", None, notice, StatusCode::OK)
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    token: String,
+}
+
+fn minutes_text(seconds: i64) -> String {
+    if seconds < 90 {
+        format!("{} seconds", seconds.max(1))
+    } else {
+        format!("{} minutes", (seconds + 59) / 60)
+    }
+}
+
+/// POST /admin/login
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: SignInForm = crate::web::parse_form(&req, &body)?;
+    if !session::same_origin(&req, &state) {
+        tracing::warn!("refused a cross-site sign-in");
+        return Err(AppError::Forbidden(
+            "Signing in is only possible from this site's own sign-in page.".into(),
+        ));
+    }
+    let now = state.clock.now();
+    match FormToken::check(&state.key, SIGN_IN_SCOPE, &form.token, now.timestamp()) {
+        TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600 => {}
+        _ => {
+            return sign_in_page(
+                &req,
+                &state,
+                &form.next,
+                &form.email,
+                Some("The sign-in form expired. Please sign in again.".into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+    let ip = client_ip(&req, &state.settings.comments.trusted_proxies)
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let ip_key = state.key.ip_hash(&ip);
+    let email = form.email.trim().to_lowercase();
+    let account_key = state.key.sign("sign-in-account", &email)[..32].to_string();
+    let now_naive = state.clock.now_naive();
+    let limits = db::admins::SignInLimits::default();
+    let (ip_wait, account_wait) = {
+        let (ip_key, account_key) = (ip_key.clone(), account_key.clone());
+        db::run(&state.pool, move |conn| {
+            db::admins::sign_in_wait(conn, &ip_key, &account_key, limits, now_naive)
+        })
+        .await?
+    };
+    if ip_wait > 0 || account_wait > 0 {
+        let (wait, message) = if ip_wait > 0 {
+            (ip_wait, format!("There were too many failed sign-ins from your network. Please try again in {}.", minutes_text(ip_wait)))
+        } else {
+            (account_wait, format!("This account had many failed sign-ins, so it waits a little between attempts. Please try again in {}.", minutes_text(account_wait)))
+        };
+        tracing::warn!(
+            wait_seconds = wait,
+            by_address = ip_wait > 0,
+            "sign-in refused: too many failures"
+        );
+        let mut res = sign_in_page(
+            &req,
+            &state,
+            &form.next,
+            &form.email,
+            Some(message),
+            None,
+            StatusCode::TOO_MANY_REQUESTS,
+        )?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+        return Ok(res);
+    }
+    // Look up and verify on the blocking pool; an unknown email costs the
+    // same hashing time as a wrong password.
+    let password = form.password.clone();
+    let failure_keys = (ip_key.clone(), account_key.clone());
+    let outcome = db::run(&state.pool, move |conn| {
+        let admin = db::admins::find_by_email(conn, &email)?;
+        let Some(admin) = admin else {
+            passwords::verify_dummy(&password);
+            return Ok(None);
+        };
+        match passwords::verify(&password, &admin.password_hash) {
+            Verified::No => Ok(None),
+            Verified::Yes => {
+                db::admins::signed_in(conn, admin.id, &account_key, None, now_naive)?;
+                Ok(Some((admin.id, false)))
+            }
+            Verified::YesRehash => {
+                let new_hash = passwords::hash(&password).ok();
+                db::admins::signed_in(
+                    conn,
+                    admin.id,
+                    &account_key,
+                    new_hash.as_deref(),
+                    now_naive,
+                )?;
+                Ok(Some((admin.id, new_hash.is_some())))
+            }
+        }
+    })
+    .await?;
+    match outcome {
+        Some((admin_id, rehashed)) => {
+            session::start(&session, admin_id)?;
+            tracing::info!(admin = admin_id, rehashed, "coach signed in");
+            Ok(see_other(&safe_next(&form.next)))
+        }
+        None => {
+            let (ip_key, account_key) = failure_keys;
+            let address = ip_key[..8].to_string();
+            db::run(&state.pool, move |conn| {
+                db::admins::sign_in_failed(conn, &ip_key, &account_key, now_naive)
+            })
+            .await?;
+            tracing::warn!(%address, "sign-in failed");
+            sign_in_page(
+                &req,
+                &state,
+                &form.next,
+                &form.email,
+                Some("That email and password do not match an account. Please check them and try again.".into()),
+                None,
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST /admin/logout
+pub async fn sign_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: CsrfForm = crate::web::parse_form(&req, &body)?;
+    let coach: Coach = session::require(&req, &state).await?;
+    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    session.purge();
+    tracing::info!(admin = coach.id, "coach signed out");
+    Ok(see_other("/admin/login?signed_out=1"))
+}
+
+/// Issues the first-run setup link when no account exists yet; returns
+/// the link (also written to the log).
+pub async fn issue_setup_link(state: &AppState) -> Result<Option<String>, db::DbError> {
+    let token = match keys::random_hex(32) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make a setup link");
+            return Ok(None);
+        }
+    };
+    let hash = keys::token_hash(&token);
+    let now = state.clock.now_naive();
+    let created = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            if db::admins::count(conn)? > 0 {
+                return Ok(false);
+            }
+            db::admins::create_setup_token(
+                conn,
+                &hash,
+                now,
+                Duration::minutes(SETUP_LINK_VALID_MINUTES),
+            )?;
+            Ok(true)
+        })
+    })
+    .await?;
+    if !created {
+        return Ok(None);
+    }
+    let link = state
+        .settings
+        .base_url
+        .join(&format!("/admin/setup?token={token}"));
+    tracing::warn!(
+        link = %link,
+        "no coach account yet: open this link within an hour to create it (it works once)"
+    );
+    Ok(Some(link))
+}
+
+#[derive(serde::Deserialize)]
+pub struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn setup_page(
+    req: &HttpRequest,
+    state: &AppState,
+    page: SetupPageInput,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut res = render_html(
+        req,
+        &SetupPage {
+            layout: admin_layout(state, "Create the coach's account", "/admin/setup"),
+            invalid: page.invalid,
+            token: page.token,
+            email: page.email,
+            name: page.name,
+            errors: page.errors,
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+#[derive(Default)]
+struct SetupPageInput {
+    invalid: bool,
+    token: String,
+    email: String,
+    name: String,
+    errors: AccountErrors,
+}
+
+/// GET /admin/setup?token=...
+pub async fn setup_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<SetupQuery>,
+) -> Result<HttpResponse, AppError> {
+    let hash = keys::token_hash(&query.token);
+    let now = state.clock.now_naive();
+    let valid = db::run(&state.pool, move |conn| {
+        db::admins::setup_token_valid(conn, &hash, now)
+    })
+    .await?;
+    if !valid {
+        return setup_page(
+            &req,
+            &state,
+            SetupPageInput {
+                invalid: true,
+                ..Default::default()
+            },
+            StatusCode::GONE,
+        );
+    }
+    setup_page(
+        &req,
+        &state,
+        SetupPageInput {
+            token: query.token.clone(),
+            ..Default::default()
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+/// Checks the account form's fields.
+pub fn parse_account(
+    email: &str,
+    name: &str,
+    password: &str,
+    password_again: &str,
+) -> Result<(Email, DisplayName, NewPassword), AccountErrors> {
+    let mut errors = AccountErrors::default();
+    let email = Email::parse(email).map_err(|e| errors.email = Some(e)).ok();
+    let name = DisplayName::parse(name)
+        .map_err(|e| errors.name = Some(e))
+        .ok();
+    let password = NewPassword::parse(password, email.as_ref().map(|e| e.as_str()).unwrap_or(""))
+        .map_err(|e| errors.password = Some(e))
+        .ok();
+    if password.is_some() && password_again != password.as_ref().map(|p| p.expose()).unwrap_or("") {
+        errors.password =
+            Some("The two passwords are not the same. Please type them again.".into());
+    }
+    match (email, name, password, errors.any()) {
+        (Some(e), Some(n), Some(p), false) => Ok((e, n, p)),
+        _ => Err(errors),
+    }
+}
+
+/// POST /admin/setup
+pub async fn setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: SetupForm = crate::web::parse_form(&req, &body)?;
+    if !session::same_origin(&req, &state) {
+        return Err(AppError::Forbidden(
+            "The account can only be created from this site's own setup page.".into(),
+        ));
+    }
+    let (email, name, password) = match parse_account(
+        &form.email,
+        &form.name,
+        &form.password,
+        &form.password_again,
+    ) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return setup_page(
+                &req,
+                &state,
+                SetupPageInput {
+                    token: form.token,
+                    email: form.email,
+                    name: form.name,
+                    errors,
+                    invalid: false,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let hash = keys::token_hash(&form.token);
+    let now = state.clock.now_naive();
+    let created = db::run(&state.pool, move |conn| {
+        let password_hash = passwords::hash(password.expose()).map_err(db::other_error)?;
+        let id = db::admins::create_first_admin(
+            conn,
+            &hash,
+            email.as_str(),
+            name.as_str(),
+            &password_hash,
+            now,
+        )?;
+        if let Some(id) = id {
+            db::admins::audit(
+                conn,
+                &db::admins::AuditEntry {
+                    admin_id: id,
+                    admin_name: name.as_str(),
+                    action: "created the coach account with the setup link",
+                    comment_id: None,
+                    detail: "",
+                    now,
+                },
+            )?;
+        }
+        Ok(id)
+    })
+    .await?;
+    let Some(id) = created else {
+        return setup_page(
+            &req,
+            &state,
+            SetupPageInput {
+                invalid: true,
+                ..Default::default()
+            },
+            StatusCode::GONE,
+        );
+    };
+    session::start(&session, id)?;
+    tracing::info!(
+        admin = id,
+        "coach account created with the setup link; signed in"
+    );
+    let mut res = see_other("/admin");
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(NO_STORE),
+    );
+    Ok(res)
+}

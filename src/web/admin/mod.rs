@@ -1,0 +1,37 @@
+//! The coach's admin area: sign-in, the moderation queue, replies and the
+//! audit log. Every page here is personal: never stored by any cache.
+use actix_web::http::header;
+use actix_web::HttpResponse;
+
+use crate::pages::admin::AdminNav;
+use crate::pages::{Layout, Nav};
+use crate::web::AppState;
+
+pub mod auth;
+pub mod moderation;
+pub mod session;
+
+pub const NO_STORE: &str = "no-store";
+
+/// The frame of an admin page (never indexed).
+pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<'a> {
+    let mut layout = state.layout(Some(title), "", path, Nav::None);
+    layout.noindex = true;
+    layout
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, NO_STORE))
+        .finish()
+}
+
+pub fn nav(coach: &session::Coach, current: &'static str, pending: i64) -> AdminNav {
+    AdminNav {
+        coach_name: coach.name.clone(),
+        csrf: coach.csrf.clone(),
+        current,
+        pending,
+    }
+}

@@ -1,0 +1,892 @@
+//! The dashboard, the moderation queue, the coach's replies and edits,
+//! and the audit log.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::session::{self, Coach};
+use super::{admin_layout, nav, see_other};
+use crate::content::comment_markdown::{render_comment, SafeHtml};
+use crate::db::{self, comments::CommentRow, comments::Moderation, comments::Queue};
+use crate::domain::comment::CommentBody;
+use crate::domain::moderation::reasons_from_text;
+use crate::error::AppError;
+use crate::pages::admin::{
+    AuditPage, AuditView, CommentPage, DashboardPage, DeletePage, EditPage, QueueItem, QueuePage,
+    QueueTab,
+};
+use crate::pages::{relative_time, Date, Pagination};
+use crate::web::{render_html, AppState, Caching};
+
+/// Comments per queue page.
+pub const QUEUE_PAGE_SIZE: i64 = 25;
+/// Audit entries per page.
+pub const AUDIT_PAGE_SIZE: i64 = 50;
+
+const TABS: &[(&str, &str, Queue)] = &[
+    ("pending", "Pending", Queue::Pending),
+    ("urgent", "Urgent", Queue::Urgent),
+    ("private", "Private", Queue::Private),
+    ("unanswered", "Unanswered", Queue::Unanswered),
+    ("approved", "Approved", Queue::Approved),
+    ("spam", "Spam", Queue::Spam),
+    ("trash", "Trash", Queue::Trash),
+    ("all", "All", Queue::All),
+];
+
+fn pending_count(counts: &db::comments::QueueCounts) -> i64 {
+    counts.pending + counts.private
+}
+
+/// The coach's page frame values shared by every admin page.
+async fn counts(state: &AppState) -> Result<db::comments::QueueCounts, AppError> {
+    Ok(db::run(&state.pool, db::comments::queue_counts).await?)
+}
+
+/// GET /admin
+pub async fn dashboard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let counts = counts(&state).await?;
+    render_html(
+        &req,
+        &DashboardPage {
+            layout: admin_layout(&state, "Dashboard", "/admin"),
+            nav: nav(&coach, "dashboard", pending_count(&counts)),
+            counts,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// Turns stored rows into what the admin templates show.
+fn items(
+    state: &AppState,
+    rows: Vec<(CommentRow, String)>,
+    context: &HashMap<i64, CommentRow>,
+) -> Vec<QueueItem> {
+    let library = state.content.library();
+    let now = Utc::now();
+    rows.into_iter()
+        .map(|(row, _markdown)| {
+            let created = row.created_at.and_utc();
+            let (article_title, article_url) = match library.article(&row.article_slug, now) {
+                Some(a) => (a.title.clone(), a.url()),
+                None => (
+                    format!("{} (not published)", row.article_slug),
+                    format!("/articles/{}", row.article_slug),
+                ),
+            };
+            let context_row = row.reply_to_id.and_then(|id| context.get(&id));
+            QueueItem {
+                id: row.id,
+                article_title,
+                article_url: format!("{article_url}#comment-{}", row.id),
+                name: row.author_name,
+                email: row.author_email,
+                is_coach: row.is_coach,
+                private: row.is_private,
+                urgent: row.is_urgent,
+                edited: row.edited_at.is_some(),
+                edited_by_coach: row.edited_by_coach,
+                reasons: reasons_from_text(&row.held_reasons)
+                    .iter()
+                    .map(|r| r.label())
+                    .collect(),
+                date: Date::new(created),
+                relative: relative_time(created, now),
+                body: SafeHtml::from_stored(row.body_html),
+                context: context_row.map(|c| {
+                    (
+                        c.id,
+                        c.author_name.clone(),
+                        SafeHtml::from_stored(c.body_html.clone()),
+                    )
+                }),
+                status: row.status,
+            }
+        })
+        .collect()
+}
+
+/// Loads the comments the given rows answer, in one query.
+fn context_of(
+    conn: &mut db::Db,
+    rows: &[(CommentRow, String)],
+) -> db::QueryResult<HashMap<i64, CommentRow>> {
+    let ids: Vec<i64> = rows.iter().filter_map(|(r, _)| r.reply_to_id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(db::comments::find_many(conn, &ids)?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect())
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct QueueQuery {
+    #[serde(default)]
+    tab: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// GET /admin/comments
+pub async fn queue(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let search = query.q.clone().unwrap_or_default().trim().to_string();
+    let email = query
+        .email
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let default_tab = if email.is_empty() { "pending" } else { "all" };
+    let tab_key = query.tab.as_deref().unwrap_or(default_tab);
+    let &(tab_key, tab_label, queue) = TABS
+        .iter()
+        .find(|(key, _, _)| *key == tab_key)
+        .ok_or_else(|| AppError::BadRequest("There is no such list of comments.".into()))?;
+    let page = crate::web::page_number(query.page.as_deref())? as i64;
+    let filter = db::comments::QueueFilter {
+        search: (!search.is_empty()).then(|| search.clone()),
+        email: (!email.is_empty()).then(|| email.clone()),
+    };
+    let offset = (page - 1) * QUEUE_PAGE_SIZE;
+    let (rows, total, context, counts) = db::run(&state.pool, move |conn| {
+        let (rows, total) =
+            db::comments::queue_page(conn, queue, &filter, offset, QUEUE_PAGE_SIZE)?;
+        let context = context_of(conn, &rows)?;
+        let counts = db::comments::queue_counts(conn)?;
+        Ok((rows, total, context, counts))
+    })
+    .await?;
+    let total_pages = (total as usize).div_ceil(QUEUE_PAGE_SIZE as usize).max(1);
+    if page as usize > total_pages {
+        return Err(AppError::NotFound);
+    }
+    let url = |tab: &str, page: usize| {
+        let page = if page > 1 {
+            page.to_string()
+        } else {
+            String::new()
+        };
+        let q = query_string(&[
+            ("tab", tab),
+            ("q", &search),
+            ("email", &email),
+            ("page", &page),
+        ]);
+        format!("/admin/comments?{q}")
+    };
+    let tabs = TABS
+        .iter()
+        .map(|(key, label, _)| QueueTab {
+            key,
+            label,
+            url: url(key, 1),
+            count: match *key {
+                "pending" => Some(counts.pending),
+                "urgent" => Some(counts.urgent),
+                "private" => Some(counts.private),
+                "unanswered" => Some(counts.unanswered),
+                _ => None,
+            }
+            .filter(|n| *n > 0),
+        })
+        .collect();
+    let heading = if !email.is_empty() {
+        format!("Comments from {email}")
+    } else if !search.is_empty() {
+        format!("{tab_label} comments matching “{search}”")
+    } else {
+        format!("{tab_label} comments")
+    };
+    let pagination = (total_pages > 1).then(|| Pagination {
+        page: page as usize,
+        total_pages,
+        prev_url: (page > 1).then(|| url(tab_key, page as usize - 1)),
+        next_url: ((page as usize) < total_pages).then(|| url(tab_key, page as usize + 1)),
+    });
+    render_html(
+        &req,
+        &QueuePage {
+            layout: admin_layout(&state, &heading, "/admin/comments"),
+            nav: nav(&coach, "comments", pending_count(&counts)),
+            tabs,
+            current_tab: tab_key,
+            heading,
+            query: search.clone(),
+            email: email.clone(),
+            items: items(&state, rows, &context),
+            total,
+            pagination,
+            back: url(tab_key, page as usize),
+            done: query.done.clone(),
+        },
+        Caching::NoStore,
+    )
+}
+
+/// A page's "back" link, if it is one of ours.
+fn safe_back(back: &str, fallback: &str) -> String {
+    let ok = (back.starts_with("/admin") || back.starts_with("/articles/"))
+        && !back.contains("//")
+        && !back.contains('\\')
+        && !back.chars().any(char::is_control);
+    if ok {
+        back.to_string()
+    } else {
+        fallback.to_string()
+    }
+}
+
+/// Adds `done=message` to a local URL (before any `#fragment`).
+fn with_done(url: &str, message: &str) -> String {
+    let (path, fragment) = match url.split_once('#') {
+        Some((p, f)) => (p, format!("#{f}")),
+        None => (url, String::new()),
+    };
+    let mut pairs: Vec<(String, String)> = match path.split_once('?') {
+        Some((_, q)) => serde_urlencoded::from_str(q).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    pairs.retain(|(k, _)| k != "done");
+    pairs.push(("done".into(), message.into()));
+    let base = path.split('?').next().unwrap_or(path);
+    format!(
+        "{base}?{}{fragment}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+async fn load_one(
+    state: &AppState,
+    id: i64,
+) -> Result<(QueueItem, Vec<QueueItem>, Vec<AuditView>), AppError> {
+    let (row, replies, context, history) = db::run(&state.pool, move |conn| {
+        let Some(row) = db::comments::find(conn, id)? else {
+            return Err(db::DbQueryError::NotFound);
+        };
+        let replies = db::comments::replies_to(conn, id)?;
+        let mut all = replies.clone();
+        all.push(row.clone());
+        let context = context_of(conn, &all)?;
+        let (history, _) = db::admins::audit_page(conn, Some(id), 0, 100)?;
+        Ok((row, replies, context, history))
+    })
+    .await?;
+    let item = items(state, vec![row], &context)
+        .pop()
+        .ok_or(AppError::NotFound)?;
+    Ok((item, items(state, replies, &context), audit_views(history)))
+}
+
+fn audit_views(rows: Vec<db::admins::AuditRow>) -> Vec<AuditView> {
+    rows.into_iter()
+        .map(|r| AuditView {
+            who: r.admin_name,
+            action: r.action,
+            comment_id: r.comment_id,
+            detail: r.detail,
+            at: r
+                .created_at
+                .and_utc()
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// GET /admin/comments/{id}
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    comment_page(
+        &req,
+        &state,
+        &coach,
+        *id,
+        String::new(),
+        None,
+        query.done.clone(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn comment_page(
+    req: &HttpRequest,
+    state: &AppState,
+    coach: &Coach,
+    id: i64,
+    reply_body: String,
+    reply_error: Option<String>,
+    done: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (item, replies, history) = load_one(state, id).await?;
+    let counts = counts(state).await?;
+    let back = if item.private {
+        "/admin/comments?tab=private".to_string()
+    } else {
+        match item.status.as_str() {
+            "approved" => "/admin/comments?tab=approved",
+            "spam" => "/admin/comments?tab=spam",
+            "trash" => "/admin/comments?tab=trash",
+            _ => "/admin/comments?tab=pending",
+        }
+        .to_string()
+    };
+    let mut res = render_html(
+        req,
+        &CommentPage {
+            layout: admin_layout(
+                state,
+                &format!("Comment by {}", item.name),
+                "/admin/comments",
+            ),
+            nav: nav(coach, "comments", pending_count(&counts)),
+            item,
+            replies,
+            history,
+            reply_body,
+            reply_error,
+            back,
+            done,
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// Parses the bulk form by hand: `ids` repeats.
+struct BulkForm {
+    csrf: String,
+    back: String,
+    ids: Vec<i64>,
+    action: String,
+    confirmed: bool,
+}
+
+fn parse_bulk(req: &HttpRequest, body: &[u8]) -> Result<BulkForm, AppError> {
+    let pairs: Vec<(String, String)> = crate::web::parse_form(req, body)?;
+    let mut form = BulkForm {
+        csrf: String::new(),
+        back: String::new(),
+        ids: Vec::new(),
+        action: String::new(),
+        confirmed: false,
+    };
+    let mut one: Option<(String, i64)> = None;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "csrf" => form.csrf = value,
+            "back" => form.back = value,
+            "action" => form.action = value,
+            "confirmed" => form.confirmed = value == "1",
+            "ids" => {
+                if let Ok(id) = value.trim().parse() {
+                    form.ids.push(id);
+                }
+            }
+            "one" => {
+                one = value
+                    .split_once(':')
+                    .and_then(|(a, id)| Some((a.to_string(), id.parse().ok()?)));
+            }
+            _ => {}
+        }
+    }
+    // A button on one comment acts on that comment only.
+    if let Some((action, id)) = one {
+        form.action = action;
+        form.ids = vec![id];
+    }
+    form.ids.sort_unstable();
+    form.ids.dedup();
+    Ok(form)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// POST /admin/comments/bulk: approve, spam, trash, restore or delete the
+/// selected comments (or the one whose button was pressed).
+pub async fn bulk(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let form = parse_bulk(&req, &body)?;
+    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let back = safe_back(&form.back, "/admin/comments");
+    if form.ids.is_empty() {
+        return Ok(see_other(&with_done(
+            &back,
+            "Nothing was selected, so nothing changed.",
+        )));
+    }
+    let now = state.clock.now_naive();
+    let ids = form.ids.clone();
+    let message = match form.action.as_str() {
+        "approve" => {
+            let mut n = 0;
+            for id in &ids {
+                if crate::notify::approve_comment(&state, *id, Some((coach.id, coach.name.clone())))
+                    .await?
+                {
+                    n += 1;
+                }
+            }
+            format!("{} approved.", plural(n, "comment", "comments"))
+        }
+        "spam" | "trash" | "restore" => {
+            let (action, words) = match form.action.as_str() {
+                "spam" => (
+                    Moderation::Spam,
+                    ("marked as spam", "marked a comment as spam"),
+                ),
+                "trash" => (
+                    Moderation::Trash,
+                    ("moved to the trash", "moved a comment to the trash"),
+                ),
+                _ => (Moderation::Restore, ("restored", "restored a comment")),
+            };
+            let (admin_id, admin_name) = (coach.id, coach.name.clone());
+            let n = db::run(&state.pool, move |conn| {
+                db::transaction(conn, |conn| {
+                    let mut n = 0;
+                    for id in &ids {
+                        let changed = db::comments::moderate(conn, &[*id], action)?;
+                        if changed > 0 {
+                            n += changed;
+                            db::admins::audit(
+                                conn,
+                                &db::admins::AuditEntry {
+                                    admin_id,
+                                    admin_name: &admin_name,
+                                    action: words.1,
+                                    comment_id: Some(*id),
+                                    detail: "",
+                                    now,
+                                },
+                            )?;
+                        }
+                    }
+                    Ok(n)
+                })
+            })
+            .await?;
+            format!("{} {}.", plural(n, "comment", "comments"), words.0)
+        }
+        "delete" if !form.confirmed => {
+            return delete_confirmation(&req, &state, &coach, form.ids, back).await;
+        }
+        "delete" => {
+            let (admin_id, admin_name) = (coach.id, coach.name.clone());
+            let n = db::run(&state.pool, move |conn| {
+                db::transaction(conn, |conn| {
+                    for id in &ids {
+                        db::admins::audit(
+                            conn,
+                            &db::admins::AuditEntry {
+                                admin_id,
+                                admin_name: &admin_name,
+                                action: "deleted a comment forever",
+                                comment_id: Some(*id),
+                                detail: "",
+                                now,
+                            },
+                        )?;
+                    }
+                    db::comments::delete_forever(conn, &ids)
+                })
+            })
+            .await?;
+            let back = if back.starts_with(&format!("/admin/comments/{}", form.ids[0])) {
+                "/admin/comments".to_string()
+            } else {
+                back
+            };
+            tracing::info!(admin = coach.id, deleted = n, "comments deleted forever");
+            return Ok(see_other(&with_done(
+                &back,
+                &format!("{} deleted forever.", plural(n, "comment", "comments")),
+            )));
+        }
+        _ => {
+            return Err(AppError::BadRequest(
+                "That is not something the queue can do.".into(),
+            ))
+        }
+    };
+    tracing::info!(admin = coach.id, action = %form.action, "moderation");
+    Ok(see_other(&with_done(&back, &message)))
+}
+
+async fn delete_confirmation(
+    req: &HttpRequest,
+    state: &AppState,
+    coach: &Coach,
+    ids: Vec<i64>,
+    back: String,
+) -> Result<HttpResponse, AppError> {
+    let lookup = ids.clone();
+    let (rows, replies, context, counts) = db::run(&state.pool, move |conn| {
+        let mut rows = Vec::new();
+        let mut replies = 0;
+        for id in &lookup {
+            if let Some(row) = db::comments::find(conn, *id)? {
+                rows.push(row);
+            }
+            replies += db::comments::replies_to(conn, *id)?
+                .iter()
+                .filter(|(r, _)| !lookup.contains(&r.id))
+                .count();
+        }
+        let context = context_of(conn, &rows)?;
+        Ok((rows, replies, context, db::comments::queue_counts(conn)?))
+    })
+    .await?;
+    if rows.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    render_html(
+        req,
+        &DeletePage {
+            layout: admin_layout(state, "Delete forever?", "/admin/comments"),
+            nav: nav(coach, "comments", pending_count(&counts)),
+            items: items(state, rows, &context),
+            replies,
+            back,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// GET /admin/comments/{id}/delete: asks first.
+pub async fn delete_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    delete_confirmation(
+        &req,
+        &state,
+        &coach,
+        vec![*id],
+        format!("/admin/comments/{id}"),
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct TextForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// POST /admin/comments/{id}/reply: the coach's answer, published at once
+/// with the Coach badge; a pending comment it answers is approved first.
+pub async fn reply(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let form: TextForm = crate::web::parse_form(&req, &body)?;
+    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let parent_id = *id;
+    let text = match CommentBody::parse(&form.body) {
+        Ok(text) => text,
+        Err(message) => {
+            return comment_page(
+                &req,
+                &state,
+                &coach,
+                parent_id,
+                form.body,
+                Some(message),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let (parent, _) = db::run(&state.pool, move |conn| db::comments::find(conn, parent_id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if parent.is_private
+        || parent.status == db::comments::SPAM
+        || parent.status == db::comments::TRASH
+    {
+        return comment_page(
+            &req,
+            &state,
+            &coach,
+            parent_id,
+            form.body,
+            Some("This comment cannot get a public reply (it is private, spam or in the trash). Answer by email instead.".into()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    if parent.status == db::comments::PENDING {
+        crate::notify::approve_comment(&state, parent_id, Some((coach.id, coach.name.clone())))
+            .await?;
+    }
+    let html = render_comment(text.as_str()).into_string();
+    let now = state.clock.now_naive();
+    let (name, email, admin_id) = (coach.name.clone(), coach.email.clone(), coach.id);
+    let markdown = text.as_str().to_string();
+    let stored = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            let reply = db::comments::post_coach_reply(
+                conn,
+                &db::comments::CoachReply {
+                    reply_to: parent_id,
+                    author_name: &name,
+                    author_email: &email,
+                    body_markdown: &markdown,
+                    body_html: &html,
+                    now,
+                },
+            );
+            let reply_id = match reply {
+                Ok(id) => id,
+                Err(db::comments::PostRefused::Db(e)) => return Err(e),
+                Err(_) => return Ok(None),
+            };
+            db::admins::audit(
+                conn,
+                &db::admins::AuditEntry {
+                    admin_id,
+                    admin_name: &name,
+                    action: "replied as the coach",
+                    comment_id: Some(reply_id),
+                    detail: "",
+                    now,
+                },
+            )?;
+            Ok(Some(reply_id))
+        })
+    })
+    .await?;
+    let Some(reply_id) = stored else {
+        return comment_page(
+            &req,
+            &state,
+            &coach,
+            parent_id,
+            form.body,
+            Some("The comment could not take a reply. It may have been moved meanwhile.".into()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    tracing::info!(admin = coach.id, comment = reply_id, "coach replied");
+    crate::notify::after_post(&state, reply_id).await;
+    if form.back.starts_with("/articles/") {
+        return Ok(see_other(&format!(
+            "/articles/{}#comment-{reply_id}",
+            parent.article_slug
+        )));
+    }
+    Ok(see_other(&with_done(
+        &format!("/admin/comments/{parent_id}"),
+        "Your reply is published.",
+    )))
+}
+
+/// GET /admin/comments/{id}/edit
+pub async fn edit_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let id = *id;
+    let (_, markdown) = db::run(&state.pool, move |conn| db::comments::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    edit_page(&req, &state, &coach, id, markdown, None, StatusCode::OK).await
+}
+
+async fn edit_page(
+    req: &HttpRequest,
+    state: &AppState,
+    coach: &Coach,
+    id: i64,
+    body: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (item, _, _) = load_one(state, id).await?;
+    let counts = counts(state).await?;
+    let mut res = render_html(
+        req,
+        &EditPage {
+            layout: admin_layout(state, "Edit a comment", "/admin/comments"),
+            nav: nav(coach, "comments", pending_count(&counts)),
+            item,
+            body,
+            error,
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// POST /admin/comments/{id}/edit: the new text is published as "edited
+/// by the coach"; the old text goes to the audit log.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let form: TextForm = crate::web::parse_form(&req, &body)?;
+    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let id = *id;
+    let text = match CommentBody::parse(&form.body) {
+        Ok(text) => text,
+        Err(message) => {
+            return edit_page(
+                &req,
+                &state,
+                &coach,
+                id,
+                form.body,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let html = render_comment(text.as_str()).into_string();
+    let markdown = text.as_str().to_string();
+    let now = state.clock.now_naive();
+    let (admin_id, admin_name) = (coach.id, coach.name.clone());
+    db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            let original = db::comments::edit_by_coach(conn, id, &markdown, &html, now)?;
+            if original != markdown {
+                db::admins::audit(
+                    conn,
+                    &db::admins::AuditEntry {
+                        admin_id,
+                        admin_name: &admin_name,
+                        action: "edited a comment",
+                        comment_id: Some(id),
+                        detail: &original,
+                        now,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    tracing::info!(
+        admin = coach.id,
+        comment = id,
+        "comment edited by the coach"
+    );
+    Ok(see_other(&with_done(
+        &format!("/admin/comments/{id}"),
+        "The comment is changed; the original is kept in its history.",
+    )))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// GET /admin/audit
+pub async fn audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let coach = session::require(&req, &state).await?;
+    let page = crate::web::page_number(query.page.as_deref())? as i64;
+    let offset = (page - 1) * AUDIT_PAGE_SIZE;
+    let ((rows, total), counts) = db::run(&state.pool, move |conn| {
+        Ok((
+            db::admins::audit_page(conn, None, offset, AUDIT_PAGE_SIZE)?,
+            db::comments::queue_counts(conn)?,
+        ))
+    })
+    .await?;
+    let total_pages = (total as usize).div_ceil(AUDIT_PAGE_SIZE as usize).max(1);
+    if page as usize > total_pages {
+        return Err(AppError::NotFound);
+    }
+    let pagination =
+        (total_pages > 1).then(|| Pagination::new(page as usize, total_pages, "/admin/audit"));
+    render_html(
+        &req,
+        &AuditPage {
+            layout: admin_layout(&state, "Audit log", "/admin/audit"),
+            nav: nav(&coach, "audit", pending_count(&counts)),
+            entries: audit_views(rows),
+            pagination,
+        },
+        Caching::NoStore,
+    )
+}

@@ -156,7 +156,9 @@ pub fn sign_in_wait(
         .load(conn)?;
     let ip_wait = if ip_failures.len() as i64 >= limits.ip_failures {
         let oldest = ip_failures[ip_failures.len() - limits.ip_failures as usize];
-        (oldest + limits.ip_window - now).num_seconds().max(1)
+        ((oldest + limits.ip_window - now).num_milliseconds() + 999)
+            .div_euclid(1000)
+            .max(1)
     } else {
         0
     };
@@ -170,10 +172,11 @@ pub fn sign_in_wait(
     let n = account_failures.len() as i64;
     let account_wait = match account_failures.last() {
         Some(last) if n >= limits.account_failures => {
-            // 1 s after the 20th failure, then 2, 4, 8... up to the cap.
+            // 5 s after the 20th failure, then 10, 20, 40... up to the cap.
             let exponent = (n - limits.account_failures).min(20) as u32;
-            let wait = Duration::seconds(1i64 << exponent).min(limits.account_max_wait);
-            (*last + wait - now).num_seconds().max(0)
+            let wait = Duration::seconds(5 * (1i64 << exponent)).min(limits.account_max_wait);
+            let left_ms = (*last + wait - now).num_milliseconds();
+            (left_ms + 999).div_euclid(1000).max(0)
         }
         _ => 0,
     };

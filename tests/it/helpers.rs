@@ -65,6 +65,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub content_dir: PathBuf,
     pub database_url: String,
+    /// The first-run setup link the app printed (no account existed).
+    pub setup_link: Option<String>,
     _dirs: Vec<TempDir>,
 }
 
@@ -190,6 +192,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     );
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let setup_link = app.setup_link().map(str::to_string);
     let state = app.state();
     let pool = state.pool.clone();
     actix_web::rt::spawn(app.run());
@@ -201,6 +204,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         client: client(),
         content_dir: content.path().to_path_buf(),
         database_url,
+        setup_link,
         _dirs: vec![content, data],
     }
 }

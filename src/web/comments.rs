@@ -246,6 +246,7 @@ pub async fn post(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: CommentForm = super::parse_form(&req, &body)?;
+    refuse_cross_site(&req, &state)?;
     let library = state.content.library();
     let now = Utc::now();
     let article = library
@@ -410,6 +411,19 @@ pub async fn post(
     Ok(res)
 }
 
+/// A comment form sent from another site (the browser says so) is
+/// refused before anything is read or stored.
+fn refuse_cross_site(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    if super::same_origin(req, state) {
+        Ok(())
+    } else {
+        tracing::warn!("refused a cross-site comment form");
+        Err(AppError::Forbidden(
+            "Comments can only be sent from this site's own pages, so nothing was stored.".into(),
+        ))
+    }
+}
+
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
@@ -547,6 +561,7 @@ pub async fn edit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: EditForm = super::parse_form(&req, &body)?;
+    refuse_cross_site(&req, &state)?;
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let text = match crate::domain::comment::CommentBody::parse(&form.body) {
         Ok(text) => text,
@@ -597,6 +612,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    refuse_cross_site(&req, &state)?;
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let id = row.id;
     db::run(&state.pool, move |conn| {

@@ -273,3 +273,38 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// False when the browser says the request came from another site.
+/// Readers' forms and the admin's are checked alike.
+pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
+    let header_str = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    if let Some(site) = header_str("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
+    }
+    if let Some(origin) = header_str(header::ORIGIN.as_str()) {
+        let base = state.settings.base_url.as_str().to_ascii_lowercase();
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        let scheme = if state.settings.base_url.is_https() {
+            "https"
+        } else {
+            "http"
+        };
+        let own = host.map(|h| format!("{scheme}://{h}"));
+        let matches_base = origin == base || base.starts_with(&format!("{origin}/"));
+        if !(matches_base || own.as_deref() == Some(origin.as_str())) {
+            return false;
+        }
+    }
+    true
+}

@@ -911,3 +911,35 @@ async fn writers_can_change_or_delete_their_comment_for_fifteen_minutes() {
     assert_eq!(status, 403);
     assert!(body.contains("that time has passed"));
 }
+
+#[actix_web::test]
+async fn a_comment_form_sent_from_another_site_is_refused_and_nothing_stored() {
+    let app = spawn_app().await;
+    let token = comment_form_token(&app, &app.client, SLUG).await;
+    for (header, value) in [
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let res = app
+            .client
+            .post(format!("{}/articles/{SLUG}/comments", app.address))
+            .header(header, value)
+            .form(&[
+                ("name", "Sam"),
+                ("email", "sam@example.com"),
+                ("body", "Hello"),
+                ("token", token.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("nothing was stored"));
+    }
+    assert_eq!(app.stored_count().await, 0);
+    // The site's own origin is fine.
+    let res = app
+        .post_comment(Post::new("Hello from the page itself").with("token", token))
+        .await;
+    assert_eq!(res.status(), 303);
+}

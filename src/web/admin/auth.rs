@@ -113,7 +113,7 @@ pub async fn sign_in(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: SignInForm = crate::web::parse_form(&req, &body)?;
-    if !session::same_origin(&req, &state) {
+    if !crate::web::same_origin(&req, &state) {
         tracing::warn!("refused a cross-site sign-in");
         return Err(AppError::Forbidden(
             "Signing in is only possible from this site's own sign-in page.".into(),
@@ -409,7 +409,7 @@ pub async fn setup(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: SetupForm = crate::web::parse_form(&req, &body)?;
-    if !session::same_origin(&req, &state) {
+    if !crate::web::same_origin(&req, &state) {
         return Err(AppError::Forbidden(
             "The account can only be created from this site's own setup page.".into(),
         ));

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
 use actix_web::cookie::time::Duration as CookieDuration;
-use actix_web::http::header;
 use actix_web::HttpRequest;
 use chrono::Duration;
 
@@ -199,40 +198,6 @@ pub fn start(session: &Session, admin_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// False when the browser says the request came from another site.
-pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
-    let header_str = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
-    };
-    if let Some(site) = header_str("sec-fetch-site") {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
-    }
-    if let Some(origin) = header_str(header::ORIGIN.as_str()) {
-        let base = state.settings.base_url.as_str().to_ascii_lowercase();
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase);
-        let scheme = if state.settings.base_url.is_https() {
-            "https"
-        } else {
-            "http"
-        };
-        let own = host.map(|h| format!("{scheme}://{h}"));
-        let matches_base = origin == base || base.starts_with(&format!("{origin}/"));
-        if !(matches_base || own.as_deref() == Some(origin.as_str())) {
-            return false;
-        }
-    }
-    true
-}
-
 /// Refuses a state-changing request without the session's token, or sent
 /// from another site.
 pub fn check_csrf(
@@ -248,7 +213,7 @@ pub fn check_csrf(
         );
         AppError::Forbidden("This request could not be verified, so nothing was changed. Please go back, reload the page and try again.".into())
     };
-    if !same_origin(req, state) {
+    if !crate::web::same_origin(req, state) {
         return Err(forbidden());
     }
     let a = keys::token_hash(token);

@@ -7,12 +7,19 @@
 // comment (a refused form first, then one held for moderation): the server must
 // accept a post 4 s after serving the form (KINTSUGI_COMMENT_MIN_SECONDS <= 4, the
 // default is 3), and the test posts one comment, so run it at most once every
-// 15 s against the same server (its per-address rate limit).
+// 15 s against the same server (its per-address rate limit). The coach then signs
+// in (with an account made beforehand by `kintsugi admin create`; one wrong password
+// first, so fewer than ten runs in 15 minutes per server, or signing in waits),
+// approves that comment from the moderation queue, replies to it as the coach, and
+// signs out; the reader sees the comment published with the Coach replies under it.
 //
-//   cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 npm test
+//   cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 \
+//     ADMIN_EMAIL=coach@example.com ADMIN_PASSWORD='...' npm test
 //
 // Environment:
 //   BASE_URL         server to test (default http://127.0.0.1:8080)
+//   ADMIN_EMAIL      the coach account's email (required for the coach journey)
+//   ADMIN_PASSWORD   its password
 //   CHROMIUM_PATH    browser binary (default /usr/bin/chromium)
 //   JAVA             java binary for vnu.jar (default "java")
 //
@@ -35,6 +42,8 @@ const HTML_DIR = path.join(ARTIFACTS, 'html');
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const JAVA = process.env.JAVA || 'java';
+const ADMIN_EMAIL = process.env.ADMIN_EMAIL || '';
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -165,8 +174,10 @@ function formatViolations(violations) {
 }
 
 // Watches a page for things a real visitor's browser would complain about:
-// CSP violations, uncaught script errors and sub-resources that failed.
-function watchPage(page) {
+// CSP violations, uncaught script errors and sub-resources that failed. With
+// `ignoreAborted`, a load the browser abandoned (net::ERR_ABORTED: the page was left
+// before, say, its icon arrived) is not counted: for journeys that click on briskly.
+function watchPage(page, { ignoreAborted = false } = {}) {
   const problems = [];
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
@@ -179,6 +190,7 @@ function watchPage(page) {
   page.on('pageerror', (err) => problems.push(`uncaught script error: ${firstLines(err, 2)}`));
   page.on('requestfailed', (req) => {
     if (isMainDocument(req)) return;
+    if (ignoreAborted && req.failure()?.errorText === 'net::ERR_ABORTED') return;
     problems.push(`request failed: ${req.url()} (${req.failure()?.errorText || 'unknown'})`);
   });
   page.on('response', (res) => {
@@ -491,7 +503,14 @@ async function runSteps({ browser, context, strict, noJs }) {
   await strictPage.close();
 
   // 6b. Commenting without JavaScript: a refused form (422), then a post held for moderation.
-  await commentJourney({ browser, axePage: page, savedHtml });
+  const reader = await commentJourney({ browser, axePage: page, savedHtml });
+  // 6c. The coach signs in, approves that comment, replies to it, signs out; the
+  // reader (still in their own browser context) then sees both published.
+  try {
+    await coachJourney({ browser, axePage: page, savedHtml, reader });
+  } finally {
+    await reader.ctx.close().catch(() => {});
+  }
 
   // 7. Nu Html Checker over every saved page.
   await step(`Nu Html Checker (vnu.jar) on ${savedHtml.length} saved page(s)`, async (t) => {
@@ -555,6 +574,8 @@ async function runSteps({ browser, context, strict, noJs }) {
 // A reader with JavaScript off, in a fresh browser context (no cookies): first
 // sends the form with a name of only spaces (an empty name cannot be sent at all:
 // the browser's own `required` check stops it, JavaScript or not), then corrects it.
+// Returns the reader's browser context (still open: the caller closes it) and what
+// identifies the held comment, for the coach's journey that follows.
 async function commentJourney({ browser, axePage, savedHtml }) {
   const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
   ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
@@ -565,6 +586,9 @@ async function commentJourney({ browser, axePage, savedHtml }) {
   // only (digit runs can look like a phone number and add a personal-details notice).
   const tag = Date.now().toString().replace(/\d/g, (d) => 'abcdefghij'[d]);
   const body = `Evenings are the hardest part of no contact for me. Does that get easier with time? (browser check ${tag})`;
+  // A new email per run too: once the coach approves a comment, later comments from
+  // the same email are published at once instead of being held.
+  const email = `reader-${tag}@example.com`;
   const submit = async () => {
     const button = p.locator('#comment-form button[type="submit"]');
     const [response] = await Promise.all([
@@ -580,6 +604,7 @@ async function commentJourney({ browser, axePage, savedHtml }) {
     if (left > 0) await p.waitForTimeout(left);
   };
   let formServedAt = 0;
+  const reader = { ctx, page: p, watcher, tag, body, name: 'Robin', commentId: null };
 
   try {
     await step(`comment form without JavaScript (${COMMENT_ARTICLE}): a name of only spaces → 422, error linked, text kept`, async (t) => {
@@ -614,7 +639,7 @@ async function commentJourney({ browser, axePage, savedHtml }) {
       await p.setViewportSize({ width: 1280, height: 800 });
 
       await p.locator('#comment-name').fill('   ');
-      await p.locator('#comment-email').fill('reader@example.com');
+      await p.locator('#comment-email').fill(email);
       await p.locator('#comment-body').fill(body);
       await waitSince(formServedAt);
       const post = await submit();
@@ -654,7 +679,7 @@ async function commentJourney({ browser, axePage, savedHtml }) {
       t.check((await p.locator('#comment-form .form-problem').count()) === 1, 'no .form-problem summary above the fields');
       const kept = await p.locator('#comment-body').inputValue();
       t.check(kept === body, `the textarea did not keep the typed text: ${JSON.stringify(kept.slice(0, 80))}`);
-      t.check((await p.locator('#comment-email').inputValue()) === 'reader@example.com', 'the email was not kept');
+      t.check((await p.locator('#comment-email').inputValue()) === email, 'the email was not kept');
       for (const problem of watcher.take()) t.check(false, problem);
 
       for (const scheme of ['light', 'dark']) {
@@ -677,8 +702,9 @@ async function commentJourney({ browser, axePage, savedHtml }) {
       const landed = new URL(p.url());
       t.check(landed.pathname === COMMENT_ARTICLE, `after posting the browser is at ${p.url()}, expected ${COMMENT_ARTICLE}`);
       t.check(landed.searchParams.has('posted'), `after posting the URL ${p.url()} has no ?posted=`);
-      const id = landed.hash.startsWith('#comment-') ? landed.hash.slice(1) : null;
+      const id = /^#comment-\d+$/.test(landed.hash) ? landed.hash.slice(1) : null;
       t.check(id, `after posting the URL ${p.url()} has no #comment-<id>`);
+      if (id) reader.commentId = Number(id.slice('comment-'.length));
 
       const final = post.request().redirectedTo() ? await post.request().redirectedTo().response() : null;
       const html = final ? await final.text().catch(() => '') : '';
@@ -724,17 +750,382 @@ async function commentJourney({ browser, axePage, savedHtml }) {
         t.check(violations.length === 0, `axe after posting (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
       }
     });
+  } catch (err) {
+    await ctx.close().catch(() => {});
+    throw err;
+  }
+  await p.setViewportSize({ width: 1280, height: 800 });
+  return reader;
+}
+
+// The coach, in a browser context of their own (JavaScript off like the reader's,
+// the server's Content-Security-Policy enforced, no cookies shared with the reader):
+// signs in with the account `kintsugi admin create` made before the server started,
+// approves the reader's held comment from the moderation queue, replies to it from
+// the comment's admin page and once more from the article page, and signs out. The
+// reader's own browser context, and a visitor with no cookies at all, then see the
+// comment published with the Coach replies nested under it. Every admin page the
+// coach saw is saved for the Nu Html Checker and checked with axe (light and dark).
+async function coachJourney({ browser, axePage, savedHtml, reader }) {
+  const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  const p = await ctx.newPage();
+  const watcher = watchPage(p, { ignoreAborted: true });
+  // The reader's comment is found by its text; the replies carry markers of their own.
+  const readerMarker = `browser check ${reader.tag}`;
+  const replyMarker = `coach reply ${reader.tag}`;
+  const articleReplyMarker = `coach reply from the article ${reader.tag}`;
+  const replyText = `Evenings are often the hardest part at first, ${reader.name}. It does get easier: plan something small for them this week. (${replyMarker})`;
+  const articleReplyText = `One more thought: write down how the evenings feel each week, so you can see them change. (${articleReplyMarker})`;
+  let signedIn = false;
+  let commentId = reader.commentId;
+
+  const sessionCookie = async () => (await ctx.cookies(url('/'))).find((c) => /kintsugi_admin$/.test(c.name));
+
+  // Clicks (through `action`) and waits for the navigation it starts: `res` is the
+  // first response (a form's own answer, before any redirect), `final` the page that
+  // was shown, `html` exactly what the server sent for it.
+  const navigate = async (action) => {
+    const isNav = (r) => r.request().isNavigationRequest() && r.frame() === p.mainFrame();
+    const [res, final] = await Promise.all([
+      p.waitForResponse(isNav, { timeout: NAV_TIMEOUT_MS }),
+      p.waitForResponse((r) => isNav(r) && (r.status() < 300 || r.status() >= 400), { timeout: NAV_TIMEOUT_MS }),
+      action(),
+    ]);
+    await p.waitForLoadState('load');
+    return { res, final, html: await final.text().catch(() => '') };
+  };
+
+  // Saves the HTML for the Nu Html Checker and runs axe on it (light and dark).
+  const checkServed = async (t, name, html, at) => {
+    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
+    const file = path.join(HTML_DIR, `${name}.html`);
+    fs.writeFileSync(file, html);
+    savedHtml.push(file);
+    for (const scheme of ['light', 'dark']) {
+      const violations = await axeOnServedHtml(axePage, html, scheme, at);
+      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+    }
+  };
+  const here = () => {
+    const u = new URL(p.url());
+    return u.pathname + u.search;
+  };
+  const text = async (locator) => norm(await locator.first().textContent().catch(() => ''));
+
+  // The comments of the article in page order, each with its id, classes and text;
+  // then checks the reader's comment is published and the given coach replies sit
+  // in its thread (the items after it, before the next top-level comment).
+  const checkThread = async (t, pg, who, markers) => {
+    const res = await goto(pg, COMMENT_ARTICLE);
+    t.require(res.status() === 200, `${who}: GET ${COMMENT_ARTICLE} answered ${res.status()}, expected 200`);
+    const items = pg.locator('ol.comment-list > li');
+    const list = [];
+    for (let i = 0, n = await items.count(); i < n; i++) {
+      const li = items.nth(i);
+      list.push({
+        id: await li.getAttribute('id'),
+        cls: ((await li.getAttribute('class')) || '').split(/\s+/),
+        text: norm(await li.textContent()),
+      });
+    }
+    const at = list.findIndex((c) => c.id === `comment-${commentId}`);
+    t.require(at >= 0, `${who}: the reader's comment #comment-${commentId} is not on ${COMMENT_ARTICLE} (${list.length} comment(s) shown)`);
+    const mine = list[at];
+    t.check(!mine.cls.includes('comment--pending'), `${who}: #comment-${commentId} is still marked .comment--pending (classes: ${mine.cls.join(' ')})`);
+    t.check(!/awaiting moderation/i.test(mine.text), `${who}: #comment-${commentId} still says “Awaiting moderation”`);
+    t.check(mine.cls.includes('comment--depth-0'), `${who}: #comment-${commentId} is not a top-level comment (classes: ${mine.cls.join(' ')})`);
+    t.check(mine.text.includes(readerMarker), `${who}: #comment-${commentId} does not show the reader's text`);
+    const reply = pg.locator(`li#comment-${commentId} .comment__actions a`).filter({ hasText: 'Reply' });
+    t.check((await reply.count()) === 1, `${who}: the published #comment-${commentId} has no Reply link`);
+    const thread = [];
+    for (let i = at + 1; i < list.length && !list[i].cls.includes('comment--depth-0'); i++) thread.push(list[i]);
+    for (const marker of markers) {
+      const coach = thread.find((c) => c.text.includes(marker));
+      if (
+        !t.check(
+          coach,
+          `${who}: no reply containing “${marker}” nested under #comment-${commentId}; the thread after it is: ${JSON.stringify(thread.map((c) => `${c.id} ${c.cls.join('.')}`))}` +
+            (list.some((c) => c.text.includes(marker)) ? ' (the reply is on the page, elsewhere)' : ''),
+        )
+      )
+        continue;
+      for (const cls of ['comment', 'comment--coach', 'comment--depth-1']) {
+        t.check(coach.cls.includes(cls), `${who}: the coach's reply #${coach.id} is not .${cls} (classes: ${coach.cls.join(' ')})`);
+      }
+      t.check(!coach.cls.includes('comment--pending'), `${who}: the coach's reply #${coach.id} is marked .comment--pending`);
+      const badge = await text(pg.locator(`li#${coach.id} .comment__meta .badge`));
+      t.check(badge === 'Coach', `${who}: the coach's reply #${coach.id} has no <span class="badge">Coach</span> (found “${badge}”)`);
+    }
+    t.check((await pg.locator('.coach-box').count()) === 0, `${who} is shown the coach's .coach-box`);
+    t.check((await pg.locator('form#comment-form #comment-body').count()) === 1, `${who} has no reader comment form`);
+    return res;
+  };
+
+  try {
+    await step('coach sign-in (/admin/login, JavaScript off): /admin asks to sign in, a wrong password → 401, the right one → Dashboard', async (t) => {
+      t.require(
+        ADMIN_EMAIL && ADMIN_PASSWORD,
+        'ADMIN_EMAIL and ADMIN_PASSWORD are not set: create the coach account before starting the server ' +
+          '(KINTSUGI_ADMIN_PASSWORD=... kintsugi admin create --email ... --name ..., same KINTSUGI_DATA_DIR) and pass them to npm test',
+      );
+      const res = await goto(p, '/admin');
+      const first = res.request().redirectedFrom();
+      if (t.check(first, `GET /admin without signing in was not redirected (status ${res.status()}, at ${p.url()})`)) {
+        const status = (await first.response())?.status();
+        t.check(status === 303, `GET /admin without signing in answered ${status}, expected 303`);
+      }
+      const landed = new URL(p.url());
+      t.require(landed.pathname === '/admin/login', `GET /admin without signing in ended at ${p.url()}, expected /admin/login`);
+      t.check(landed.searchParams.get('next') === '/admin', `the sign-in address ${p.url()} has no ?next=/admin`);
+      t.check(res.status() === 200, `GET ${here()} answered ${res.status()}, expected 200`);
+      t.check((await text(p.locator('h1'))) === 'Sign in', `the sign-in page's <h1> is “${await text(p.locator('h1'))}”`);
+      t.check((await p.locator('.admin-nav').count()) === 0, 'the sign-in page shows the admin navigation to a visitor');
+      const email = p.getByLabel('Email', { exact: true });
+      const password = p.getByLabel('Password', { exact: true });
+      const button = p.getByRole('button', { name: 'Sign in', exact: true });
+      t.require((await email.count()) === 1, 'no field labelled “Email” on /admin/login');
+      t.require((await password.count()) === 1, 'no field labelled “Password” on /admin/login');
+      t.require((await button.count()) === 1, 'no “Sign in” button on /admin/login');
+      t.check((await password.getAttribute('type')) === 'password', 'the Password field is not type="password"');
+      t.check((await password.getAttribute('autocomplete')) === 'current-password', 'the Password field is not autocomplete="current-password"');
+      t.check((await email.getAttribute('autocomplete')) === 'username', 'the Email field is not autocomplete="username"');
+      await checkServed(t, 'admin-sign-in', await res.text().catch(() => ''), here());
+      for (const problem of watcher.take()) t.check(false, problem);
+
+      await email.fill(ADMIN_EMAIL);
+      await password.fill(`${ADMIN_PASSWORD} but wrong`);
+      const wrong = await navigate(() => button.click());
+      t.check(wrong.res.status() === 401, `POST /admin/login with a wrong password answered ${wrong.res.status()}, expected 401`);
+      t.check(new URL(p.url()).pathname === '/admin/login', `after a wrong password the browser is at ${p.url()}`);
+      const problem = p.locator('.form-problem[role="alert"]');
+      if (t.check((await problem.count()) === 1, 'no .form-problem with role="alert" after a wrong password')) {
+        const said = await text(problem);
+        t.check(/do not match/i.test(said), `the sign-in problem does not say the email and password do not match: “${said}”`);
+        const id = await problem.getAttribute('id');
+        const describedBy = ((await email.getAttribute('aria-describedby')) || '').split(/\s+/);
+        t.check(id && describedBy.includes(id), `the Email field's aria-describedby (${describedBy.join(' ')}) does not name the problem #${id}`);
+      }
+      t.check((await email.inputValue()) === ADMIN_EMAIL, 'the email was not kept after a wrong password');
+      t.check((await password.inputValue()) === '', 'the password was sent back into the form after a wrong password');
+      t.check(!(await sessionCookie()), 'a wrong password set the admin session cookie');
+      await checkServed(t, 'admin-sign-in-401', wrong.html, '/admin/login');
+
+      await password.fill(ADMIN_PASSWORD);
+      const ok = await navigate(() => button.click());
+      t.require(
+        ok.res.status() === 303,
+        `POST /admin/login with ADMIN_EMAIL and ADMIN_PASSWORD answered ${ok.res.status()}, expected 303` +
+          (ok.res.status() === 401 ? ' (does the account exist in this server’s database? same KINTSUGI_DATA_DIR?)' : '') +
+          (ok.res.status() === 429 ? ' (too many failed sign-ins from this address: wait 15 minutes or restart with a fresh data dir)' : ''),
+      );
+      t.require(new URL(p.url()).pathname === '/admin', `after signing in the browser is at ${p.url()}, expected /admin`);
+      signedIn = true;
+      t.check(ok.final.status() === 200, `GET /admin after signing in answered ${ok.final.status()}`);
+      t.check((await text(p.locator('h1'))) === 'Dashboard', `the dashboard's <h1> is “${await text(p.locator('h1'))}”`);
+      const nav = p.getByRole('navigation', { name: 'Admin' });
+      t.check((await nav.count()) === 1, 'no navigation labelled “Admin” on the dashboard');
+      t.check((await nav.getByRole('button', { name: 'Sign out', exact: true }).count()) === 1, 'no “Sign out” button in the admin navigation');
+      t.check(/Signed in as \S/.test(await text(nav)), 'the admin navigation does not say who is signed in');
+      const pending = await text(p.locator('a[href="/admin/comments?tab=pending"]'));
+      const n = Number((pending.match(/^(\d+) awaiting moderation/) || [])[1]);
+      t.check(n >= 1, `the dashboard does not count the reader's comment as awaiting moderation: “${pending}”`);
+      const cookie = await sessionCookie();
+      if (t.check(cookie, 'no kintsugi_admin session cookie after signing in')) {
+        t.check(cookie.httpOnly, 'the admin session cookie is not HttpOnly');
+        t.check(cookie.sameSite === 'Strict', `the admin session cookie is SameSite=${cookie.sameSite}, expected Strict`);
+      }
+      t.note(`dashboard: “${pending}”`);
+      await checkServed(t, 'admin-dashboard', ok.html, '/admin');
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('moderation queue (/admin/comments): the reader’s comment is Pending; Approve → “1 comment approved.”', async (t) => {
+      t.require(signedIn, 'the coach is not signed in (the sign-in step failed)');
+      const nav = p.getByRole('navigation', { name: 'Admin' });
+      let shown = await navigate(() => nav.getByRole('link', { name: /^Comments\b/ }).click());
+      t.require(new URL(p.url()).pathname === '/admin/comments', `the admin navigation's Comments link led to ${p.url()}`);
+      t.check(shown.final.status() === 200, `GET ${here()} answered ${shown.final.status()}`);
+      t.check((await text(p.locator('h1'))) === 'Pending comments', `the queue's <h1> is “${await text(p.locator('h1'))}”, expected “Pending comments”`);
+      const currentTab = await text(p.locator('nav.admin-tabs a[aria-current="page"]'));
+      t.check(currentTab.startsWith('Pending'), `the queue opens on the tab “${currentTab}”, expected Pending (aria-current="page")`);
+      let item = p.locator('li.admin-item').filter({ hasText: readerMarker });
+      if ((await item.count()) === 0 && (await p.locator('.pagination').count()) > 0) {
+        // Not on the first page (a server with many pending comments): search for it.
+        t.note('the comment is not on the first page of the queue; searching for it');
+        await p.getByLabel('Search by name, email or text').fill(reader.tag);
+        shown = await navigate(() => p.locator('form.admin-search button[type="submit"]').click());
+        item = p.locator('li.admin-item').filter({ hasText: readerMarker });
+      }
+      t.require(
+        (await item.count()) === 1,
+        `the reader's comment (“…${readerMarker}”) is not in the Pending queue at ${here()}` +
+          (commentId ? '' : ' (and the reader step did not post it)'),
+      );
+      const itemId = (await item.getAttribute('id')) || '';
+      t.require(/^comment-\d+$/.test(itemId), `the queue item has id="${itemId}", expected comment-<id>`);
+      const found = Number(itemId.slice('comment-'.length));
+      if (commentId) t.check(found === commentId, `the queue shows the reader's comment as #${itemId}, the reader was sent to #comment-${commentId}`);
+      commentId = commentId || found;
+      t.check((await text(item.locator('.comment__author'))) === reader.name, `the queue item does not name ${reader.name}`);
+      t.check((await text(item.locator('.admin-item__status'))) === 'pending', `the queue item's status is “${await text(item.locator('.admin-item__status'))}”, expected pending`);
+      const replyLink = item.getByRole('link', { name: 'Reply', exact: true });
+      t.check(
+        (await replyLink.count()) === 1 && (await replyLink.getAttribute('href')) === `/admin/comments/${commentId}#reply`,
+        `the queue item has no Reply link to /admin/comments/${commentId}#reply`,
+      );
+      await checkServed(t, 'admin-queue', shown.html, here());
+
+      const approve = item.getByRole('button', { name: 'Approve', exact: true });
+      t.require((await approve.count()) === 1, `no “Approve” button on the queue item #${itemId}`);
+      t.check((await approve.getAttribute('value')) === `approve:${commentId}`, `the Approve button's value is “${await approve.getAttribute('value')}”`);
+      const done = await navigate(() => approve.click());
+      t.check(done.res.status() === 303, `POST /admin/comments/bulk (Approve) answered ${done.res.status()}, expected 303`);
+      t.check(new URL(p.url()).pathname === '/admin/comments', `after approving the browser is at ${p.url()}, expected the queue`);
+      const notice = await text(p.locator('.notice[role="status"]'));
+      t.check(notice === '1 comment approved.', `after approving the notice is “${notice}”, expected “1 comment approved.”`);
+      t.check((await p.locator(`li.admin-item#comment-${commentId}`).count()) === 0, `#comment-${commentId} is still in the Pending queue after approving`);
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('comment admin page (/admin/comments/{id}#reply): “Reply as the coach” publishes a reply with the Coach badge', async (t) => {
+      t.require(signedIn && commentId, 'no signed-in coach or no comment to reply to (an earlier step failed)');
+      // The approved comment, through the Approved tab and its Reply link.
+      await navigate(() => p.locator('nav.admin-tabs').getByRole('link', { name: /^Approved\b/ }).click());
+      const item = p.locator(`li.admin-item#comment-${commentId}`);
+      let shown;
+      if ((await item.count()) === 1) {
+        t.check((await text(item.locator('.admin-item__status'))) === 'approved', `in the Approved tab #comment-${commentId} has the status “${await text(item.locator('.admin-item__status'))}”`);
+        shown = await navigate(() => item.getByRole('link', { name: 'Reply', exact: true }).click());
+      } else {
+        t.check((await p.locator('.pagination').count()) > 0, `the approved #comment-${commentId} is not in the Approved tab (${here()})`);
+        const res = await goto(p, `/admin/comments/${commentId}#reply`);
+        shown = { final: res, html: await res.text().catch(() => '') };
+      }
+      const at = new URL(p.url());
+      t.require(at.pathname === `/admin/comments/${commentId}`, `the Reply link led to ${p.url()}, expected /admin/comments/${commentId}#reply`);
+      t.check(at.hash === '#reply', `the Reply link led to ${p.url()}, without #reply`);
+      t.check(shown.final.status() === 200, `GET ${here()} answered ${shown.final.status()}`);
+      t.check((await text(p.locator('h1'))) === `Comment by ${reader.name}`, `the comment page's <h1> is “${await text(p.locator('h1'))}”`);
+      t.check((await text(p.locator(`#comment-${commentId} .admin-item__status`))) === 'approved', `the comment page does not show #comment-${commentId} as approved`);
+      const form = p.locator('form#reply');
+      t.require((await form.count()) === 1, 'no form#reply on the comment page');
+      t.check((await text(form.locator('h2'))) === 'Reply as the coach', `the reply form's heading is “${await text(form.locator('h2'))}”`);
+      await checkServed(t, 'admin-comment', shown.html, here());
+
+      const box = form.getByLabel('Your reply', { exact: true });
+      t.require((await box.count()) === 1, 'no field labelled “Your reply” in the reply form');
+      await box.fill(replyText);
+      const sent = await navigate(() => form.getByRole('button', { name: 'Publish the reply', exact: true }).click());
+      t.check(sent.res.status() === 303, `POST /admin/comments/${commentId}/reply answered ${sent.res.status()}, expected 303`);
+      t.check(new URL(p.url()).pathname === `/admin/comments/${commentId}`, `after replying the browser is at ${p.url()}`);
+      const notice = await text(p.locator('.notice[role="status"]'));
+      t.check(notice === 'Your reply is published.', `after replying the notice is “${notice}”, expected “Your reply is published.”`);
+      const mine = p.locator('section.admin-replies li.admin-item').filter({ hasText: replyMarker });
+      if (t.check((await mine.count()) === 1, 'the reply is not listed under “Replies” on the comment page')) {
+        t.check((await text(mine.locator('.badge'))) === 'Coach', 'the reply listed on the comment page has no Coach badge');
+        t.check((await text(mine.locator('.admin-item__status'))) === 'approved', `the reply's status is “${await text(mine.locator('.admin-item__status'))}”, expected approved`);
+      }
+      await checkServed(t, 'admin-comment-replied', sent.html, here());
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('article page with the coach signed in: .coach-box, Reply → ?replyto={id}#comment-form “Reply to … as the coach”, published', async (t) => {
+      t.require(signedIn && commentId, 'no signed-in coach or no comment to reply to (an earlier step failed)');
+      const res = await goto(p, COMMENT_ARTICLE);
+      t.require(res.status() === 200, `GET ${COMMENT_ARTICLE} answered ${res.status()}`);
+      const box = p.locator('.coach-box');
+      t.require((await box.count()) === 1, `no .coach-box on ${COMMENT_ARTICLE} for the signed-in coach`);
+      t.check((await p.locator('#comment-name').count()) === 0, 'the signed-in coach is shown the reader comment form too');
+      const reply = p.locator(`li#comment-${commentId} .comment__actions a`).filter({ hasText: 'Reply' });
+      t.require((await reply.count()) === 1, `no Reply link under #comment-${commentId}`);
+      const href = await reply.getAttribute('href');
+      t.check(href === `${COMMENT_ARTICLE}?replyto=${commentId}#comment-form`, `the Reply link is “${href}”, expected ${COMMENT_ARTICLE}?replyto=${commentId}#comment-form`);
+      const shown = await navigate(() => reply.click());
+      const at = new URL(p.url());
+      t.check(at.searchParams.get('replyto') === String(commentId) && at.hash === '#comment-form', `the Reply link led to ${p.url()}`);
+      const form = box.locator('form');
+      t.require((await form.count()) === 1, `no reply form in the .coach-box at ${p.url()}`);
+      const heading = await text(form.locator('h3'));
+      t.check(heading === `Reply to ${reader.name} as the coach`, `the coach's reply form says “${heading}”, expected “Reply to ${reader.name} as the coach”`);
+      await checkServed(t, 'article-coach-reply-form', shown.html, here());
+
+      await form.getByLabel('Your reply', { exact: true }).fill(articleReplyText);
+      const sent = await navigate(() => form.getByRole('button', { name: 'Publish the reply', exact: true }).click());
+      t.check(sent.res.status() === 303, `POST /admin/comments/${commentId}/reply from the article answered ${sent.res.status()}, expected 303`);
+      const landed = new URL(p.url());
+      t.check(landed.pathname === COMMENT_ARTICLE, `after replying from the article the browser is at ${p.url()}, expected ${COMMENT_ARTICLE}`);
+      const id = /^#comment-\d+$/.test(landed.hash) ? landed.hash.slice(1) : null;
+      if (t.check(id && Number(id.slice(8)) !== commentId, `after replying from the article the URL ${p.url()} does not point at the new reply (#comment-<id>)`)) {
+        const li = p.locator(`li#${id}`);
+        t.check((await li.count()) === 1 && (await text(li)).includes(articleReplyMarker), `#${id} is not the reply just published`);
+        t.check(((await li.getAttribute('class')) || '').split(/\s+/).includes('comment--coach'), `#${id} is not marked .comment--coach`);
+      }
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('the reader’s own browser: the comment is published (no “awaiting moderation”), the Coach replies nested under it', async (t) => {
+      t.require(commentId, 'no reader comment to look for (an earlier step failed)');
+      reader.watcher.take();
+      await checkThread(t, reader.page, 'the reader', [replyMarker, articleReplyMarker]);
+      for (const problem of reader.watcher.take()) t.check(false, problem);
+    });
+
+    await step('a new visitor (no cookies, JavaScript off): the comment and the Coach replies are public', async (t) => {
+      t.require(commentId, 'no reader comment to look for (an earlier step failed)');
+      const visitor = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+      try {
+        visitor.setDefaultTimeout(ACTION_TIMEOUT_MS);
+        visitor.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+        const vp = await visitor.newPage();
+        const vw = watchPage(vp);
+        const res = await checkThread(t, vp, 'a new visitor', [replyMarker, articleReplyMarker]);
+        for (const problem of vw.take()) t.check(false, problem);
+        fs.mkdirSync(ARTIFACTS, { recursive: true });
+        await vp.locator('section.comments').screenshot({ path: path.join(ARTIFACTS, 'comments-coach-reply.png') });
+        t.note('screenshot artifacts/comments-coach-reply.png');
+        await checkServed(t, 'article-coach-replied', await res.text().catch(() => ''), COMMENT_ARTICLE);
+      } finally {
+        await visitor.close().catch(() => {});
+      }
+    });
+
+    await step('coach sign-out: “Sign out” → /admin/login?signed_out=1; /admin asks to sign in again', async (t) => {
+      t.require(signedIn, 'the coach is not signed in (the sign-in step failed)');
+      await goto(p, '/admin');
+      t.require(new URL(p.url()).pathname === '/admin', `GET /admin while signed in ended at ${p.url()}`);
+      const out = await navigate(() => p.getByRole('navigation', { name: 'Admin' }).getByRole('button', { name: 'Sign out', exact: true }).click());
+      t.check(out.res.status() === 303, `POST /admin/logout answered ${out.res.status()}, expected 303`);
+      const landed = new URL(p.url());
+      t.check(landed.pathname === '/admin/login' && landed.searchParams.has('signed_out'), `after signing out the browser is at ${p.url()}, expected /admin/login?signed_out=1`);
+      const notice = await text(p.locator('.notice[role="status"]'));
+      t.check(/signed out/i.test(notice), `after signing out the notice is “${notice}”`);
+      t.check((await p.getByLabel('Password', { exact: true }).count()) === 1, 'after signing out there is no sign-in form');
+      t.check(!(await sessionCookie()), 'the admin session cookie is still set after signing out');
+      const again = await goto(p, '/admin');
+      t.check(new URL(p.url()).pathname === '/admin/login', `GET /admin after signing out ended at ${p.url()} (${again.status()}), expected /admin/login`);
+      await goto(p, COMMENT_ARTICLE);
+      t.check((await p.locator('.coach-box').count()) === 0, `${COMMENT_ARTICLE} still shows the .coach-box after signing out`);
+      t.check((await p.locator('form#comment-form #comment-body').count()) === 1, `${COMMENT_ARTICLE} has no reader comment form after the coach signed out`);
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
   } finally {
     await ctx.close().catch(() => {});
   }
 }
 
 // axe needs script injection, so it runs in the JavaScript (CSP-bypassing) context on
-// exactly the HTML the no-JavaScript browser was sent, served at the article's own
-// address so that its stylesheets load from the real server.
-async function axeOnServedHtml(page, html, scheme) {
+// exactly the HTML the no-JavaScript browser was sent, served at the page's own
+// address (the article's unless `at` says otherwise) so that its stylesheets load
+// from the real server. The replay needs no cookies: pages only a signed-in coach
+// can fetch are checked the same way.
+async function axeOnServedHtml(page, html, scheme, at = COMMENT_ARTICLE) {
   if (!html) return [{ id: 'no-html', impact: 'n/a', help: 'no HTML was captured to check', helpUrl: '', nodes: [] }];
-  const target = url(`${COMMENT_ARTICLE}?e2e-replay=1`);
+  const replay = new URL(url(at));
+  replay.hash = '';
+  replay.searchParams.set('e2e-replay', '1');
+  const target = replay.href;
   const handler = (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html });
   const matches = (u) => u.href === target;
   await page.route(matches, handler);
@@ -759,7 +1150,7 @@ function summary() {
   console.log('\nSummary');
   for (const r of passed) console.log(`  ✓ ${r.name}`);
   for (const r of failed) console.log(`  ✗ ${r.name} (${r.failures.length} problem(s))`);
-  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, comments.png, comments-mobile.png, html/)`);
+  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, comments.png, comments-mobile.png, comments-coach-reply.png, html/)`);
   console.log(`e2e: ${passed.length} passed, ${failed.length} failed`);
   return failed.length === 0 && results.length > 0 ? 0 : 1;
 }

@@ -120,6 +120,23 @@ pub struct Settings {
     pub comments: CommentSettings,
     pub mail: MailSettings,
     pub admin: AdminSettings,
+    pub coaching: CoachingSettings,
+}
+
+/// Coaching requests.
+#[derive(Clone, Debug)]
+pub struct CoachingSettings {
+    /// Closed or withdrawn requests lose their personal details this many
+    /// days later.
+    pub retention_days: i64,
+}
+
+impl Default for CoachingSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+        }
+    }
 }
 
 /// The coach's sessions.
@@ -231,6 +248,14 @@ struct FileSettings {
     mail: FileMailSettings,
     #[serde(default)]
     admin: FileAdminSettings,
+    #[serde(default)]
+    coaching: FileCoachingSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCoachingSettings {
+    retention_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,7 +402,18 @@ impl Settings {
             }
             .max(1),
         };
+        let coaching = CoachingSettings {
+            retention_days: match env("KINTSUGI_REQUEST_RETENTION_DAYS") {
+                Some(raw) => parse_number("KINTSUGI_REQUEST_RETENTION_DAYS", &raw)?,
+                None => file
+                    .coaching
+                    .retention_days
+                    .unwrap_or(CoachingSettings::default().retention_days),
+            }
+            .max(1),
+        };
         Ok(Self {
+            coaching,
             admin,
             mail,
             comments,

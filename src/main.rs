@@ -28,6 +28,17 @@ enum Command {
     /// Manage the coach's accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Print, as JSON, everything the site holds about one person
+    /// (comments, coaching requests and messages, subscription).
+    Export {
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete everything the site holds about one person, for good.
+    Erase {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +88,12 @@ fn main() -> ExitCode {
         }),
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
         Command::Admin(command) => actix_web::rt::System::new().block_on(admin(settings, command)),
+        Command::Export { email } => {
+            actix_web::rt::System::new().block_on(person(settings, email, false))
+        }
+        Command::Erase { email } => {
+            actix_web::rt::System::new().block_on(person(settings, email, true))
+        }
     }
 }
 
@@ -212,6 +229,49 @@ async fn serve(settings: Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("kintsugi: not starting: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kintsugi export` and `kintsugi erase`: privacy requests for one email.
+async fn person(settings: Settings, email: String, erase: bool) -> ExitCode {
+    use kintsugi::db;
+    let email = match kintsugi::domain::comment::Email::parse(&email) {
+        Ok(e) => e.as_str().to_string(),
+        Err(e) => {
+            eprintln!("kintsugi: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let pool = match open_database(&settings).await {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("kintsugi: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let output = if erase {
+        db::run(&pool, move |conn| db::coaching::erase_person(conn, &email))
+            .await
+            .map(|erased| {
+                format!(
+                    "kintsugi: erased {} comment(s), {} coaching request(s) with their messages, {} subscription(s) and {} email(s)",
+                    erased.comments, erased.coaching_requests, erased.subscriptions, erased.emails
+                )
+            })
+    } else {
+        db::run(&pool, move |conn| db::coaching::export_person(conn, &email))
+            .await
+            .map(|data| serde_json::to_string_pretty(&data).unwrap_or_default())
+    };
+    match output {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kintsugi: {e}");
             ExitCode::FAILURE
         }
     }

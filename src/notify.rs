@@ -272,3 +272,162 @@ pub async fn approve_comment(
     state.mail_wake.notify_one();
     Ok(changed)
 }
+
+// ---- Coaching requests ------------------------------------------------------
+
+/// The private status link's token of a request: an HMAC of its stored
+/// nonce, so later emails can carry the link again while the database
+/// alone cannot produce it.
+pub fn request_token(key: &SiteKey, nonce: &str) -> String {
+    key.sign("request-status", nonce)
+}
+
+impl MailContext {
+    fn status_url(&self, row: &db::coaching::RequestRow) -> String {
+        self.base.join(&format!(
+            "/requests/{}",
+            request_token(&self.key, &row.token_nonce)
+        ))
+    }
+
+    /// Tells the coach something happened, without any of the reader's text.
+    fn request_alert(
+        &self,
+        conn: &mut Db,
+        row: &db::coaching::RequestRow,
+        what: &str,
+    ) -> QueryResult<()> {
+        let Some(coach) = &self.coach_email else {
+            return Ok(());
+        };
+        let body = crate::pages::coaching::RequestAlertEmail {
+            urgent: row.is_urgent,
+            what,
+            option_title: &row.option_title,
+            admin_url: self.base.join(&format!("/admin/requests/{}", row.id)),
+        }
+        .render()
+        .map_err(render_error)?;
+        let subject = if row.is_urgent {
+            format!("URGENT coaching request: {what}")
+        } else {
+            format!("Coaching request: {what}")
+        };
+        self.enqueue(
+            conn,
+            NewMail {
+                recipient: coach.clone(),
+                subject,
+                body,
+                kind: "request-coach",
+                list_unsubscribe: None,
+            },
+        )
+    }
+}
+
+/// Queues what a new request causes: the reader's confirmation with the
+/// private link, and the coach's alert (urgent when the crisis list
+/// matched). Logged, never shown: the request is stored either way.
+pub async fn after_request(state: &AppState, id: i64) {
+    let ctx = MailContext::new(state);
+    let result = db::run(&state.pool, move |conn| {
+        let Some(row) = db::coaching::find(conn, id)? else {
+            return Ok(());
+        };
+        let body = crate::pages::coaching::RequestReceivedEmail {
+            name: &row.name,
+            option_title: &row.option_title,
+            status_url: ctx.status_url(&row),
+            site_title: &ctx.site_title,
+        }
+        .render()
+        .map_err(render_error)?;
+        db::transaction(conn, |conn| {
+            ctx.enqueue(
+                conn,
+                NewMail {
+                    recipient: row.email.clone(),
+                    subject: format!("Your coaching request to {}", ctx.site_title),
+                    body,
+                    kind: "request-received",
+                    list_unsubscribe: None,
+                },
+            )?;
+            ctx.request_alert(conn, &row, "a new request")
+        })
+    })
+    .await;
+    match result {
+        Ok(()) => state.mail_wake.notify_one(),
+        Err(e) => tracing::error!(request = id, error = %e, "could not queue the request's emails"),
+    }
+}
+
+/// Queues the reader's email about a coach message and/or a new status.
+pub async fn request_update(
+    state: &AppState,
+    id: i64,
+    message: Option<String>,
+    status: Option<crate::domain::coaching::RequestStatus>,
+) {
+    let ctx = MailContext::new(state);
+    let result = db::run(&state.pool, move |conn| {
+        let Some(row) = db::coaching::find(conn, id)? else {
+            return Ok(());
+        };
+        if row.anonymized_at.is_some() || row.email.is_empty() {
+            return Ok(());
+        }
+        let body = crate::pages::coaching::RequestUpdateEmail {
+            name: &row.name,
+            option_title: &row.option_title,
+            message: message.as_deref(),
+            status_label: status.map(|s| s.label()),
+            status_explanation: status.map_or("", |s| s.explanation()),
+            status_url: ctx.status_url(&row),
+            site_title: &ctx.site_title,
+        }
+        .render()
+        .map_err(render_error)?;
+        let subject = match (&message, status) {
+            (Some(_), _) => format!("A message from {} about your request", ctx.site_title),
+            (None, Some(s)) => format!("Your coaching request: {}", s.label()),
+            (None, None) => return Ok(()),
+        };
+        ctx.enqueue(
+            conn,
+            NewMail {
+                recipient: row.email.clone(),
+                subject,
+                body,
+                kind: "request-update",
+                list_unsubscribe: None,
+            },
+        )
+    })
+    .await;
+    match result {
+        Ok(()) => state.mail_wake.notify_one(),
+        Err(e) => {
+            tracing::error!(request = id, error = %e, "could not queue the request update email")
+        }
+    }
+}
+
+/// Tells the coach the reader did something (`what`: "a new message from
+/// the reader", "the reader withdrew the request").
+pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
+    let ctx = MailContext::new(state);
+    let result = db::run(&state.pool, move |conn| {
+        match db::coaching::find(conn, id)? {
+            Some(row) => ctx.request_alert(conn, &row, what),
+            None => Ok(()),
+        }
+    })
+    .await;
+    match result {
+        Ok(()) => state.mail_wake.notify_one(),
+        Err(e) => tracing::error!(request = id, error = %e, "could not queue the coach's email"),
+    }
+}

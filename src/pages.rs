@@ -11,6 +11,7 @@ use crate::content::{Article, Page, Tag};
 use crate::domain::comment::FieldErrors;
 
 pub mod admin;
+pub mod coaching;
 
 /// What every HTML page's frame needs.
 pub struct Layout<'a> {
@@ -189,6 +190,7 @@ impl<'a> ArticleLink<'a> {
 #[template(path = "articles/show.html")]
 pub struct ArticlePage<'a> {
     pub layout: Layout<'a>,
+    pub slug: &'a str,
     pub title: &'a str,
     pub date: Date,
     pub updated: Option<Date>,
@@ -222,6 +224,8 @@ pub struct CommentView {
     pub reply_url: String,
     /// Its writer may still change or delete it (within the edit window).
     pub can_edit: bool,
+    /// Written by this reader (this browser): offers a personal plan.
+    pub own: bool,
 }
 
 /// What the reader is told after posting.
@@ -258,6 +262,7 @@ impl CommentFormView {
 }
 
 pub struct CommentSection<'a> {
+    pub slug: &'a str,
     pub action: String,
     pub article_url: String,
     pub count: usize,

@@ -86,6 +86,7 @@ impl Application {
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
         crate::content::spawn_reloaders(content, watch);
+        handlers::coaching::spawn_retention(state.clone());
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
             addr: "listener".into(),
             source,
@@ -268,6 +269,64 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 handlers::get().to(admin::moderation::delete_form),
             )
             .route("/admin/audit", handlers::get().to(admin::moderation::audit))
+            .route(
+                "/admin/requests",
+                handlers::get().to(admin::requests::inbox),
+            )
+            .route(
+                "/admin/requests/export.{format}",
+                handlers::get().to(admin::requests::export_all),
+            )
+            .route(
+                "/admin/requests/{id}",
+                handlers::get().to(admin::requests::show),
+            )
+            .route(
+                "/admin/requests/{id}/export.{format}",
+                handlers::get().to(admin::requests::export_one),
+            )
+            .route(
+                "/admin/requests/{id}/status",
+                web::post().to(admin::requests::set_status),
+            )
+            .route(
+                "/admin/requests/{id}/reply",
+                web::post().to(admin::requests::reply),
+            )
+            .route(
+                "/admin/requests/{id}/notes",
+                web::post().to(admin::requests::add_note),
+            )
+            .route(
+                "/admin/requests/{id}/delete",
+                web::post().to(admin::requests::delete),
+            )
+            .route("/coaching", handlers::get().to(handlers::coaching::form))
+            .route("/coaching", web::post().to(handlers::coaching::send))
+            .route(
+                "/coaching/thanks",
+                handlers::get().to(handlers::coaching::thanks),
+            )
+            .route(
+                "/requests/{token}",
+                handlers::get().to(handlers::coaching::status),
+            )
+            .route(
+                "/requests/{token}/messages",
+                web::post().to(handlers::coaching::add_message),
+            )
+            .route(
+                "/requests/{token}/withdraw",
+                web::post().to(handlers::coaching::withdraw),
+            )
+            .route(
+                "/requests/{token}/delete",
+                handlers::get().to(handlers::coaching::delete_form),
+            )
+            .route(
+                "/requests/{token}/delete",
+                web::post().to(handlers::coaching::delete),
+            )
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

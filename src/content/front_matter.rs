@@ -94,6 +94,33 @@ pub struct PageFrontMatter {
     pub updated: Option<TomlDate>,
 }
 
+/// Front matter of a coaching option (`content/coaching/*.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoachingOptionFrontMatter {
+    pub title: String,
+    /// One or two sentences for the card.
+    pub summary: String,
+    /// What the reader gets, one line each.
+    #[serde(default)]
+    pub includes: Vec<String>,
+    /// As shown, e.g. "€79".
+    pub price: String,
+    /// How it happens, e.g. "Written plan by email within 5 business days".
+    pub format: String,
+    /// Lower comes first.
+    #[serde(default)]
+    pub weight: i64,
+}
+
+/// Front matter of a plan template (`content/plans/*.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFrontMatter {
+    pub title: String,
+    pub summary: Option<String>,
+}
+
 /// A TOML date (`2026-03-14`), local date-time or offset date-time, or a
 /// string in one of those forms. A bare date means midnight UTC.
 #[derive(Debug, Clone, Copy)]

@@ -68,6 +68,9 @@ impl Article {
 
 #[derive(Debug)]
 pub struct Page {
+    /// Which text the reader saw: the `updated` date, else a short hash
+    /// of the file (stored with consents to the privacy page).
+    pub version: String,
     pub slug: String,
     pub title: String,
     pub summary_text: String,
@@ -91,6 +94,32 @@ pub struct Library {
     by_slug: HashMap<String, usize>,
     pages: HashMap<String, Arc<Page>>,
     search: SearchIndex,
+    /// What the coach offers (`content/coaching/`), in order.
+    coaching: Vec<Arc<CoachingOption>>,
+    /// Reply templates (`content/plans/`), by title.
+    plans: Vec<Arc<PlanTemplate>>,
+}
+
+/// One way to work with the coach.
+#[derive(Debug)]
+pub struct CoachingOption {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub includes: Vec<String>,
+    pub price: String,
+    pub format: String,
+    /// Trusted HTML of the file's body (may be empty).
+    pub html: String,
+}
+
+/// A reusable reply: Markdown the coach edits before sending.
+#[derive(Debug)]
+pub struct PlanTemplate {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub markdown: String,
 }
 
 fn is_valid_slug(slug: &str) -> bool {
@@ -174,6 +203,105 @@ fn parse_source<'a, T: for<'de> serde::Deserialize<'de>>(
             None
         }
     }
+}
+
+/// 8 hex digits of a SHA-256: enough to tell two versions of a page apart.
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn load_coaching_options(
+    content_dir: &Path,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<ContentError>,
+) -> Vec<Arc<CoachingOption>> {
+    let mut options = Vec::new();
+    for src in read_folder(content_dir, "coaching", errors) {
+        let Some((split, fm)) =
+            parse_source::<front_matter::CoachingOptionFrontMatter>(&src, errors)
+        else {
+            continue;
+        };
+        let slug = file_stem(&src.path);
+        let err = |message: String| ContentError {
+            file: src.path.clone(),
+            line: 1,
+            message,
+        };
+        if !is_valid_slug(&slug) {
+            errors.push(err(format!(
+                "the file name `{slug}` may only use lower-case letters, digits and hyphens"
+            )));
+            continue;
+        }
+        for (key, value) in [
+            ("title", &fm.title),
+            ("summary", &fm.summary),
+            ("price", &fm.price),
+            ("format", &fm.format),
+        ] {
+            if value.trim().is_empty() {
+                errors.push(err(format!("`{key}` is empty")));
+            }
+        }
+        let rendered = markdown::render(split.body, split.body_first_line, resolve);
+        errors.extend(rendered.errors.into_iter().map(|e| ContentError {
+            file: src.path.clone(),
+            line: e.line,
+            message: e.message,
+        }));
+        options.push((
+            fm.weight,
+            Arc::new(CoachingOption {
+                slug,
+                title: markdown::smart_text(&fm.title),
+                summary: markdown::smart_text(&fm.summary),
+                includes: fm
+                    .includes
+                    .iter()
+                    .map(|i| markdown::smart_text(i))
+                    .collect(),
+                price: fm.price,
+                format: markdown::smart_text(&fm.format),
+                html: rendered.html,
+            }),
+        ));
+    }
+    options.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
+    options.into_iter().map(|(_, o)| o).collect()
+}
+
+fn load_plans(content_dir: &Path, errors: &mut Vec<ContentError>) -> Vec<Arc<PlanTemplate>> {
+    let mut plans = Vec::new();
+    for src in read_folder(content_dir, "plans", errors) {
+        let Some((split, fm)) = parse_source::<front_matter::PlanFrontMatter>(&src, errors) else {
+            continue;
+        };
+        let slug = file_stem(&src.path);
+        if !is_valid_slug(&slug) {
+            errors.push(ContentError {
+                file: src.path.clone(),
+                line: 1,
+                message: format!(
+                    "the file name `{slug}` may only use lower-case letters, digits and hyphens"
+                ),
+            });
+            continue;
+        }
+        plans.push(Arc::new(PlanTemplate {
+            slug,
+            title: fm.title,
+            summary: fm.summary.unwrap_or_default(),
+            markdown: split.body.trim().to_string(),
+        }));
+    }
+    plans.sort_by(|a, b| a.title.cmp(&b.title));
+    plans
 }
 
 fn file_stem(path: &Path) -> String {
@@ -337,9 +465,14 @@ impl Library {
                 line: e.line,
                 message: e.message,
             }));
+            let version = match fm.updated {
+                Some(d) => d.0.format("%Y-%m-%d").to_string(),
+                None => short_hash(&src.text),
+            };
             pages.insert(
                 slug.clone(),
                 Arc::new(Page {
+                    version,
                     slug,
                     title: markdown::smart_text(&fm.title),
                     summary_text: fm.summary.unwrap_or(rendered.summary_text),
@@ -349,11 +482,33 @@ impl Library {
                 }),
             );
         }
+        let coaching = load_coaching_options(content_dir, &resolve, &mut errors);
+        let plans = load_plans(content_dir, &mut errors);
         if !errors.is_empty() {
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             return Err(errors);
         }
-        Ok(Self::from_parts(articles, pages))
+        let mut library = Self::from_parts(articles, pages);
+        library.coaching = coaching;
+        library.plans = plans;
+        Ok(library)
+    }
+
+    /// The coaching options, in the coach's order.
+    pub fn coaching_options(&self) -> &[Arc<CoachingOption>] {
+        &self.coaching
+    }
+
+    pub fn coaching_option(&self, slug: &str) -> Option<&Arc<CoachingOption>> {
+        self.coaching.iter().find(|o| o.slug == slug)
+    }
+
+    pub fn plans(&self) -> &[Arc<PlanTemplate>] {
+        &self.plans
+    }
+
+    pub fn plan(&self, slug: &str) -> Option<&Arc<PlanTemplate>> {
+        self.plans.iter().find(|p| p.slug == slug)
     }
 
     fn from_parts(mut articles: Vec<Arc<Article>>, pages: HashMap<String, Arc<Page>>) -> Self {
@@ -375,6 +530,8 @@ impl Library {
             by_slug,
             pages,
             search,
+            coaching: Vec::new(),
+            plans: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@ pub mod library;
 pub mod markdown;
 pub mod search;
 
-pub use library::{Article, ContentError, Library, Page, Tag};
+pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemplate, Tag};
 
 /// The current library, swapped atomically on reload.
 pub struct ContentStore {

@@ -3,7 +3,7 @@
 use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
-use super::schema::{comments, rate_limit_events};
+use super::schema::comments;
 use super::Db;
 
 /// Comment statuses as stored.
@@ -67,21 +67,7 @@ pub struct NewCommentRecord {
     pub now: NaiveDateTime,
 }
 
-/// Limits on how often one address may post.
-#[derive(Debug, Clone, Copy)]
-pub struct PostLimits {
-    pub per_minute: i64,
-    pub min_interval_seconds: i64,
-}
-
-impl Default for PostLimits {
-    fn default() -> Self {
-        Self {
-            per_minute: 3,
-            min_interval_seconds: 15,
-        }
-    }
-}
+pub use super::rate_limits::PostLimits;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredComment {
@@ -117,43 +103,15 @@ pub fn post(
 ) -> Result<StoredComment, PostRefused> {
     use crate::domain::moderation::{reasons_to_text, HoldReason};
     super::transaction(conn, |conn| -> Result<_, PostRefused> {
-        if let Db::Pg(pg) = conn {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<diesel::sql_types::BigInt, _>(lock_key(&record.ip_hash))
-                .execute(pg)?;
-        }
         // PostgreSQL keeps microseconds: store and compare the same value.
         let now = record
             .now
             .with_nanosecond(record.now.nanosecond() / 1000 * 1000)
             .unwrap_or(record.now);
-        let event_id: i64 = diesel::insert_into(rate_limit_events::table)
-            .values((
-                rate_limit_events::bucket.eq(RATE_BUCKET),
-                rate_limit_events::key_hash.eq(&record.ip_hash),
-                rate_limit_events::created_at.eq(now),
-            ))
-            .returning(rate_limit_events::id)
-            .get_result(conn)?;
-        // Earlier posts from this address in the last minute.
-        let earlier: Vec<NaiveDateTime> = rate_limit_events::table
-            .filter(rate_limit_events::bucket.eq(RATE_BUCKET))
-            .filter(rate_limit_events::key_hash.eq(&record.ip_hash))
-            .filter(rate_limit_events::created_at.gt(now - Duration::seconds(60)))
-            .filter(rate_limit_events::id.ne(event_id))
-            .select(rate_limit_events::created_at)
-            .order(rate_limit_events::created_at.asc())
-            .load(conn)?;
-        if let Some(last) = earlier.last() {
-            let wait = limits.min_interval_seconds - (now - *last).num_seconds();
-            if wait > 0 {
-                return Err(PostRefused::RateLimited(wait));
-            }
-        }
-        if earlier.len() as i64 >= limits.per_minute {
-            let oldest = earlier[earlier.len() - limits.per_minute as usize];
-            let wait = 60 - (now - oldest).num_seconds();
-            return Err(PostRefused::RateLimited(wait.max(1)));
+        if let Err(wait) =
+            super::rate_limits::take(conn, RATE_BUCKET, &record.ip_hash, limits, now)?
+        {
+            return Err(PostRefused::RateLimited(wait));
         }
         let duplicate: i64 = comments::table
             .filter(comments::author_email.eq(&record.author_email))
@@ -219,26 +177,12 @@ pub fn post(
             ))
             .returning(comments::id)
             .get_result(conn)?;
-        // Old rate-limit events of this address are no longer needed.
-        diesel::delete(rate_limit_events::table)
-            .filter(rate_limit_events::key_hash.eq(&record.ip_hash))
-            .filter(rate_limit_events::created_at.lt(now - Duration::hours(1)))
-            .execute(conn)?;
         Ok(StoredComment {
             id,
             status: status.to_string(),
             held_reasons: reasons,
         })
     })
-}
-
-fn lock_key(ip_hash: &str) -> i64 {
-    let bytes = ip_hash.as_bytes();
-    let mut key = [0u8; 8];
-    for (i, b) in bytes.iter().take(16).enumerate() {
-        key[i % 8] ^= *b;
-    }
-    i64::from_le_bytes(key)
 }
 
 /// The comments a reader may see on an article: approved public ones, and

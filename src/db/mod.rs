@@ -11,9 +11,11 @@ use diesel::Connection;
 use crate::config::DatabaseUrl;
 
 pub mod admins;
+pub mod coaching;
 pub mod comments;
 pub mod mail;
 pub mod migrations;
+pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;
 

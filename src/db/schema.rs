@@ -114,4 +114,57 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(comments, admins, admin_sessions, admin_audit);
+diesel::table! {
+    coaching_requests (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        token_nonce -> Text,
+        form_token_hash -> Text,
+        name -> Text,
+        email -> Text,
+        option_slug -> Text,
+        option_title -> Text,
+        ended_by -> Text,
+        together_for -> Text,
+        ended_ago -> Text,
+        contact_now -> Text,
+        no_contact_since -> Nullable<Text>,
+        hope -> Text,
+        situation -> Text,
+        talk_via -> Text,
+        time_zone -> Nullable<Text>,
+        source_article -> Nullable<Text>,
+        source_comment_id -> Nullable<BigInt>,
+        consent_at -> Timestamp,
+        privacy_version -> Text,
+        is_urgent -> Bool,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        anonymized_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    request_messages (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        kind -> Text,
+        author_name -> Text,
+        body_markdown -> Text,
+        body_html -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(request_messages -> coaching_requests (request_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    comments,
+    admins,
+    admin_sessions,
+    admin_audit,
+    coaching_requests,
+    request_messages,
+);

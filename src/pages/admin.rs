@@ -47,6 +47,8 @@ pub struct AdminNav {
     /// Which item is current: dashboard, comments, audit.
     pub current: &'static str,
     pub pending: i64,
+    /// Coaching requests nobody has opened yet.
+    pub new_requests: i64,
 }
 
 #[derive(Template)]
@@ -55,6 +57,7 @@ pub struct DashboardPage<'a> {
     pub layout: Layout<'a>,
     pub nav: AdminNav,
     pub counts: crate::db::comments::QueueCounts,
+    pub new_requests: i64,
 }
 
 /// One comment in the queue or on its own page.

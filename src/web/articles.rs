@@ -197,6 +197,7 @@ pub async fn article_response(
     })));
     let page = ArticlePage {
         layout,
+        slug: &article.slug,
         title: &article.title,
         date: Date::new(article.date),
         updated: article.updated.filter(|u| *u > article.date).map(Date::new),
@@ -213,6 +214,7 @@ pub async fn article_response(
         newer: newer.map(|a| ArticleLink::new(a)),
         related: related.into_iter().map(|a| ArticleLink::new(a)).collect(),
         comments: CommentSection {
+            slug: &article.slug,
             action: format!("{url}/comments"),
             article_url: url.clone(),
             count: loaded.count,

@@ -197,8 +197,8 @@ pub async fn load_section(
         .flatten()
         .map(|(depth, row)| {
             let created: DateTime<Utc> = row.created_at.and_utc();
-            let can_edit =
-                is_own(&row) && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
+            let own = is_own(&row);
+            let can_edit = own && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
             CommentView {
                 id: row.id,
                 depth,
@@ -213,6 +213,7 @@ pub async fn load_section(
                 body: SafeHtml::from_stored(row.body_html),
                 reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
                 can_edit,
+                own: own && !row.is_coach,
                 name: row.author_name,
             }
         })

@@ -16,6 +16,7 @@ use crate::pages::{Layout, Nav};
 
 pub mod admin;
 pub mod articles;
+pub mod coaching;
 pub mod comments;
 pub mod errors;
 pub mod feeds;

@@ -9,6 +9,7 @@ use crate::web::AppState;
 
 pub mod auth;
 pub mod moderation;
+pub mod requests;
 pub mod session;
 
 pub const NO_STORE: &str = "no-store";
@@ -27,11 +28,24 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-pub fn nav(coach: &session::Coach, current: &'static str, pending: i64) -> AdminNav {
-    AdminNav {
+/// The admin navigation, with the counts its links show.
+pub async fn nav(
+    state: &AppState,
+    coach: &session::Coach,
+    current: &'static str,
+) -> Result<AdminNav, crate::error::AppError> {
+    let (counts, new_requests) = crate::db::run(&state.pool, |conn| {
+        Ok((
+            crate::db::comments::queue_counts(conn)?,
+            crate::db::coaching::count_new(conn)?,
+        ))
+    })
+    .await?;
+    Ok(AdminNav {
         coach_name: coach.name.clone(),
         csrf: coach.csrf.clone(),
         current,
-        pending,
-    }
+        pending: counts.pending + counts.private,
+        new_requests,
+    })
 }

@@ -36,10 +36,6 @@ const TABS: &[(&str, &str, Queue)] = &[
     ("all", "All", Queue::All),
 ];
 
-fn pending_count(counts: &db::comments::QueueCounts) -> i64 {
-    counts.pending + counts.private
-}
-
 /// The coach's page frame values shared by every admin page.
 async fn counts(state: &AppState) -> Result<db::comments::QueueCounts, AppError> {
     Ok(db::run(&state.pool, db::comments::queue_counts).await?)
@@ -56,8 +52,9 @@ pub async fn dashboard(
         &req,
         &DashboardPage {
             layout: admin_layout(&state, "Dashboard", "/admin"),
-            nav: nav(&coach, "dashboard", pending_count(&counts)),
+            nav: nav(&state, &coach, "dashboard").await?,
             counts,
+            new_requests: db::run(&state.pool, db::coaching::count_new).await?,
         },
         Caching::NoStore,
     )
@@ -236,7 +233,7 @@ pub async fn queue(
         &req,
         &QueuePage {
             layout: admin_layout(&state, &heading, "/admin/comments"),
-            nav: nav(&coach, "comments", pending_count(&counts)),
+            nav: nav(&state, &coach, "comments").await?,
             tabs,
             current_tab: tab_key,
             heading,
@@ -361,7 +358,6 @@ async fn comment_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (item, replies, history) = load_one(state, id).await?;
-    let counts = counts(state).await?;
     let back = if item.private {
         "/admin/comments?tab=private".to_string()
     } else {
@@ -381,7 +377,7 @@ async fn comment_page(
                 &format!("Comment by {}", item.name),
                 "/admin/comments",
             ),
-            nav: nav(coach, "comments", pending_count(&counts)),
+            nav: nav(state, coach, "comments").await?,
             item,
             replies,
             history,
@@ -575,7 +571,7 @@ async fn delete_confirmation(
     back: String,
 ) -> Result<HttpResponse, AppError> {
     let lookup = ids.clone();
-    let (rows, replies, context, counts) = db::run(&state.pool, move |conn| {
+    let (rows, replies, context) = db::run(&state.pool, move |conn| {
         let mut rows = Vec::new();
         let mut replies = 0;
         for id in &lookup {
@@ -588,7 +584,7 @@ async fn delete_confirmation(
                 .count();
         }
         let context = context_of(conn, &rows)?;
-        Ok((rows, replies, context, db::comments::queue_counts(conn)?))
+        Ok((rows, replies, context))
     })
     .await?;
     if rows.is_empty() {
@@ -598,7 +594,7 @@ async fn delete_confirmation(
         req,
         &DeletePage {
             layout: admin_layout(state, "Delete forever?", "/admin/comments"),
-            nav: nav(coach, "comments", pending_count(&counts)),
+            nav: nav(state, coach, "comments").await?,
             items: items(state, rows, &context),
             replies,
             back,
@@ -773,12 +769,11 @@ async fn edit_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (item, _, _) = load_one(state, id).await?;
-    let counts = counts(state).await?;
     let mut res = render_html(
         req,
         &EditPage {
             layout: admin_layout(state, "Edit a comment", "/admin/comments"),
-            nav: nav(coach, "comments", pending_count(&counts)),
+            nav: nav(state, coach, "comments").await?,
             item,
             body,
             error,
@@ -866,11 +861,8 @@ pub async fn audit(
     let coach = session::require(&req, &state).await?;
     let page = crate::web::page_number(query.page.as_deref())? as i64;
     let offset = (page - 1) * AUDIT_PAGE_SIZE;
-    let ((rows, total), counts) = db::run(&state.pool, move |conn| {
-        Ok((
-            db::admins::audit_page(conn, None, offset, AUDIT_PAGE_SIZE)?,
-            db::comments::queue_counts(conn)?,
-        ))
+    let (rows, total) = db::run(&state.pool, move |conn| {
+        db::admins::audit_page(conn, None, offset, AUDIT_PAGE_SIZE)
     })
     .await?;
     let total_pages = (total as usize).div_ceil(AUDIT_PAGE_SIZE as usize).max(1);
@@ -883,7 +875,7 @@ pub async fn audit(
         &req,
         &AuditPage {
             layout: admin_layout(&state, "Audit log", "/admin/audit"),
-            nav: nav(&coach, "audit", pending_count(&counts)),
+            nav: nav(&state, &coach, "audit").await?,
             entries: audit_views(rows),
             pagination,
         },

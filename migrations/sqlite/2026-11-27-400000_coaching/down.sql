@@ -1,0 +1,2 @@
+DROP TABLE request_messages;
+DROP TABLE coaching_requests;

@@ -1,0 +1,223 @@
+//! Page structs of the coaching request flow, for readers and the coach.
+use askama::Template;
+
+use super::{Date, Layout, Pagination};
+use crate::content::comment_markdown::SafeHtml;
+use crate::content::{CoachingOption, Page};
+use crate::domain::coaching::{Choices, CoachingForm, RequestErrors};
+
+/// The request form as the reader left it.
+pub struct RequestFormView {
+    pub token: String,
+    pub values: CoachingForm,
+    pub errors: RequestErrors,
+    /// A problem with the whole form (expired, too many requests...).
+    pub problem: Option<String>,
+    /// The article (title) the reader came from.
+    pub source_title: Option<String>,
+}
+
+impl RequestFormView {
+    /// True when the field holds this value (for radios and selects).
+    pub fn is(&self, field: &str, value: &str) -> bool {
+        let v = &self.values;
+        let current = match field {
+            "option" => &v.option,
+            "ended_by" => &v.ended_by,
+            "together_for" => &v.together_for,
+            "ended_ago" => &v.ended_ago,
+            "contact_now" => &v.contact_now,
+            "hope" => &v.hope,
+            "talk_via" => &v.talk_via,
+            "time_zone" => &v.time_zone,
+            _ => return false,
+        };
+        current == value
+    }
+    pub fn adult(&self) -> bool {
+        self.values.adult.is_some()
+    }
+    pub fn consent(&self) -> bool {
+        self.values.consent.is_some()
+    }
+    /// `aria-describedby` ids for a field with a hint.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.problem.is_some()
+    }
+}
+
+/// A radio group: (field name, legend, choices).
+pub struct ChoiceGroup {
+    pub field: &'static str,
+    pub legend: &'static str,
+    pub choices: Choices,
+}
+
+#[derive(Template)]
+#[template(path = "coaching/form.html")]
+pub struct CoachingPage<'a> {
+    pub layout: Layout<'a>,
+    pub page: Option<&'a Page>,
+    pub options: &'a [std::sync::Arc<CoachingOption>],
+    /// "Choose this" links keep where the reader came from.
+    pub choose_query: String,
+    pub form: RequestFormView,
+    pub groups_before: Vec<ChoiceGroup>,
+    pub hope: ChoiceGroup,
+    pub talk_via: ChoiceGroup,
+    pub time_zones: &'static [&'static str],
+    pub crisis_resources: &'a [String],
+    pub timezone_js: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "coaching/thanks.html")]
+pub struct ThanksPage<'a> {
+    pub layout: Layout<'a>,
+}
+
+/// One message on a status page or in the coach's view.
+pub struct MessageView {
+    pub kind: String,
+    pub author: String,
+    pub date: Date,
+    pub at: String,
+    pub body: SafeHtml,
+}
+
+/// A request's answers, ready to print: (question, answer).
+pub struct AnswerView {
+    pub question: &'static str,
+    pub answer: String,
+}
+
+#[derive(Template)]
+#[template(path = "coaching/status.html")]
+pub struct StatusPage<'a> {
+    pub layout: Layout<'a>,
+    pub token: String,
+    pub option_title: String,
+    pub status_label: &'static str,
+    pub status_explanation: &'static str,
+    pub sent: Date,
+    pub open: bool,
+    pub answers: Vec<AnswerView>,
+    pub situation: String,
+    pub messages: Vec<MessageView>,
+    pub form_token: String,
+    pub message_body: String,
+    pub message_error: Option<String>,
+    pub done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "coaching/delete.html")]
+pub struct DeleteRequestPage<'a> {
+    pub layout: Layout<'a>,
+    pub token: String,
+    pub form_token: String,
+}
+
+/// A row of the coach's inbox.
+pub struct InboxRow {
+    pub id: i64,
+    pub name: String,
+    pub option_title: String,
+    pub status_label: &'static str,
+    pub status: String,
+    pub urgent: bool,
+    pub date: Date,
+    pub relative: String,
+    pub source: Option<String>,
+}
+
+/// One bar of a statistics table.
+pub struct StatLine {
+    pub label: String,
+    pub count: usize,
+    /// 0..=100, for the bar's width class.
+    pub percent: usize,
+}
+
+/// One table of the statistics panel.
+pub struct StatTable {
+    pub title: &'static str,
+    pub column: &'static str,
+    pub lines: Vec<StatLine>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/requests.html")]
+pub struct InboxPage<'a> {
+    pub layout: Layout<'a>,
+    pub nav: super::admin::AdminNav,
+    pub rows: Vec<InboxRow>,
+    pub total: i64,
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub options: Vec<(String, String)>,
+    pub status: String,
+    pub option: String,
+    pub pagination: Option<Pagination>,
+    pub stats: Vec<StatTable>,
+    pub done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/request.html")]
+pub struct RequestPage<'a> {
+    pub layout: Layout<'a>,
+    pub nav: super::admin::AdminNav,
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub option_title: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub urgent: bool,
+    pub anonymized: bool,
+    pub sent: String,
+    pub consent: String,
+    pub answers: Vec<AnswerView>,
+    pub situation: SafeHtml,
+    pub source_article: Option<(String, String)>,
+    pub source_comment: Option<(i64, String, SafeHtml)>,
+    pub messages: Vec<MessageView>,
+    pub notes: Vec<MessageView>,
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub plans: Vec<(String, String)>,
+    pub reply_body: String,
+    pub reply_error: Option<String>,
+    pub note_error: Option<String>,
+    pub done: Option<String>,
+    pub confirm_delete: bool,
+}
+
+#[derive(Template)]
+#[template(path = "emails/request_received.txt")]
+pub struct RequestReceivedEmail<'a> {
+    pub name: &'a str,
+    pub option_title: &'a str,
+    pub status_url: String,
+    pub site_title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/request_alert.txt")]
+pub struct RequestAlertEmail<'a> {
+    pub urgent: bool,
+    pub what: &'a str,
+    pub option_title: &'a str,
+    pub admin_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/request_update.txt")]
+pub struct RequestUpdateEmail<'a> {
+    pub name: &'a str,
+    pub option_title: &'a str,
+    pub message: Option<&'a str>,
+    pub status_label: Option<&'static str>,
+    pub status_explanation: &'static str,
+    pub status_url: String,
+    pub site_title: &'a str,
+}

@@ -1,0 +1,604 @@
+//! The coaching request form (`/coaching`), the thank-you page, and the
+//! reader's private status page (`/requests/{token}`).
+use std::net::IpAddr;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::{render_html, AppState, Caching};
+use crate::content::comment_markdown::{render_comment, SafeHtml};
+use crate::db::{self, coaching::RequestRow};
+use crate::domain::coaching::{
+    self as domain, CoachingForm, NewCoachingRequest, RequestErrors, RequestStatus,
+};
+use crate::error::AppError;
+use crate::keys::{self, FormToken, TokenCheck};
+use crate::pages::coaching::{
+    AnswerView, ChoiceGroup, CoachingPage, DeleteRequestPage, MessageView, RequestFormView,
+    StatusPage, ThanksPage,
+};
+use crate::pages::{Date, Nav, NotificationsPage};
+
+const FORM_SCOPE: &str = "coaching";
+
+#[derive(serde::Deserialize, Default)]
+pub struct FormQuery {
+    #[serde(default)]
+    option: String,
+    #[serde(default)]
+    article: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The coaching page with the form as given.
+fn form_page(
+    req: &HttpRequest,
+    state: &AppState,
+    values: CoachingForm,
+    errors: RequestErrors,
+    problem: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let library = state.content.library();
+    let page = library.page("coaching");
+    let mut layout = state.layout(
+        Some(page.map_or("Coaching", |p| p.title.as_str())),
+        page.map_or("", |p| p.summary_text.as_str()),
+        "/coaching",
+        Nav::Coaching,
+    );
+    layout.description = page.map_or(String::new(), |p| p.summary_text.clone());
+    let source_title = library
+        .article(values.article.trim(), Utc::now())
+        .map(|a| a.title.clone());
+    let mut choose_query = String::new();
+    for (key, value) in [("article", &values.article), ("comment", &values.comment)] {
+        if !value.trim().is_empty() {
+            choose_query.push('&');
+            choose_query
+                .push_str(&serde_urlencoded::to_string([(key, value.trim())]).unwrap_or_default());
+        }
+    }
+    let form = RequestFormView {
+        token: FormToken::issue(&state.key, FORM_SCOPE, Utc::now().timestamp()),
+        values,
+        errors,
+        problem,
+        source_title,
+    };
+    let group = |field, legend, choices| ChoiceGroup {
+        field,
+        legend,
+        choices,
+    };
+    let mut res = render_html(
+        req,
+        &CoachingPage {
+            layout,
+            page: page.map(|p| p.as_ref()),
+            options: library.coaching_options(),
+            choose_query,
+            form,
+            groups_before: vec![
+                group("ended_by", "Who ended the relationship?", domain::ENDED_BY),
+                group(
+                    "together_for",
+                    "How long were you together?",
+                    domain::TOGETHER_FOR,
+                ),
+                group("ended_ago", "How long ago did it end?", domain::ENDED_AGO),
+                group("contact_now", "Contact right now", domain::CONTACT_NOW),
+            ],
+            hope: group("hope", "What do you hope for?", domain::HOPE),
+            talk_via: group("talk_via", "Preferred way to talk", domain::TALK_VIA),
+            time_zones: domain::TIME_ZONES,
+            crisis_resources: &state.settings.comments.crisis_resources,
+            timezone_js: state.assets.url("js/timezone.js"),
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// GET /coaching
+pub async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<FormQuery>,
+) -> Result<HttpResponse, AppError> {
+    let values = CoachingForm {
+        option: query.option.clone(),
+        article: query.article.clone(),
+        comment: query.comment.clone(),
+        ..CoachingForm::default()
+    };
+    form_page(
+        &req,
+        &state,
+        values,
+        RequestErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// POST /coaching
+pub async fn send(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: CoachingForm = super::parse_form(&req, &body)?;
+    if !super::same_origin(&req, &state) {
+        tracing::warn!("refused a cross-site coaching request");
+        return Err(AppError::Forbidden(
+            "Requests can only be sent from this site's own form, so nothing was stored.".into(),
+        ));
+    }
+    if !form.website.is_empty() {
+        tracing::info!("coaching honeypot filled; discarded");
+        return Ok(see_other("/coaching/thanks"));
+    }
+    let now = Utc::now();
+    let settings = &state.settings.comments;
+    let unprocessable = |form: CoachingForm, errors, problem: &str| {
+        form_page(
+            &req,
+            &state,
+            form,
+            errors,
+            Some(problem.to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    match FormToken::check(&state.key, FORM_SCOPE, &form.token, now.timestamp()) {
+        TokenCheck::Valid { age_seconds }
+            if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
+        {
+            return unprocessable(form, RequestErrors::default(), "This page was open for a long time, so the form expired. Everything you typed is still here: please send it again.");
+        }
+        TokenCheck::Valid { age_seconds } if age_seconds < settings.min_seconds_to_post as i64 => {
+            return unprocessable(form, RequestErrors::default(), "That was very quick, so the form was not sent. Please check your answers and send it again.");
+        }
+        TokenCheck::Valid { .. } => {}
+        TokenCheck::Invalid => {
+            return unprocessable(form, RequestErrors::default(), "The form could not be checked (it may have expired). Everything you typed is still here: please send it again.");
+        }
+    }
+    let library = state.content.library();
+    let slugs: Vec<&str> = library
+        .coaching_options()
+        .iter()
+        .map(|o| o.slug.as_str())
+        .collect();
+    let request = match NewCoachingRequest::parse(&form, &slugs, now.date_naive()) {
+        Ok(request) => request,
+        Err(errors) => {
+            return form_page(
+                &req,
+                &state,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let option_title = library
+        .coaching_option(&request.option)
+        .map(|o| o.title.clone())
+        .unwrap_or_default();
+    let privacy_version = library
+        .page("privacy")
+        .map_or_else(|| "none".to_string(), |p| p.version.clone());
+    let urgent = settings.rules.assess(&request.situation, false).urgent;
+    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip_hash = state.key.ip_hash(&ip);
+    let nonce = keys::random_hex(32).map_err(AppError::internal)?;
+    let token_hash = keys::token_hash(&crate::notify::request_token(&state.key, &nonce));
+    let form_token_hash = keys::token_hash(&form.token);
+    let stored_request = request.clone();
+    let now_naive = now.naive_utc();
+    let outcome = db::run(&state.pool, move |conn| {
+        let record = db::coaching::NewRequestRecord {
+            token_hash: &token_hash,
+            token_nonce: &nonce,
+            form_token_hash: &form_token_hash,
+            request: &stored_request,
+            option_title: &option_title,
+            privacy_version: &privacy_version,
+            is_urgent: urgent,
+            ip_hash: &ip_hash,
+            now: now_naive,
+        };
+        match db::coaching::create(conn, &record, db::rate_limits::PostLimits::default()) {
+            Ok(created) => Ok(Ok(created)),
+            Err(db::coaching::RequestRefused::Db(e)) => Err(e),
+            Err(db::coaching::RequestRefused::RateLimited(wait)) => Ok(Err(wait)),
+        }
+    })
+    .await?;
+    match outcome {
+        Ok((id, true)) => {
+            tracing::info!(request = id, urgent, "coaching request stored");
+            crate::notify::after_request(&state, id).await;
+        }
+        Ok((id, false)) => tracing::info!(
+            request = id,
+            "the same coaching form was sent twice; stored once"
+        ),
+        Err(wait) => {
+            let mut res = form_page(
+                &req,
+                &state,
+                form,
+                RequestErrors::default(),
+                Some(format!("Several requests were sent from your network in a short time. Please wait {wait} seconds and send again; everything you typed is still here.")),
+                StatusCode::TOO_MANY_REQUESTS,
+            )?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.max(1)));
+            return Ok(res);
+        }
+    }
+    Ok(see_other("/coaching/thanks"))
+}
+
+/// GET /coaching/thanks
+pub async fn thanks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let mut layout = state.layout(Some("Thank you"), "", "/coaching/thanks", Nav::Coaching);
+    layout.noindex = true;
+    render_html(&req, &ThanksPage { layout }, Caching::Revalidate)
+}
+
+// ---- The private status page ------------------------------------------------
+
+/// The request behind a status token, or 404 (a wrong guess learns
+/// nothing else).
+async fn by_token(state: &AppState, token: &str) -> Result<RequestRow, AppError> {
+    if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(AppError::NotFound);
+    }
+    let hash = keys::token_hash(token);
+    db::run(&state.pool, move |conn| {
+        db::coaching::find_by_token(conn, &hash)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+fn status_of(row: &RequestRow) -> RequestStatus {
+    RequestStatus::from_code(&row.status).unwrap_or(RequestStatus::Received)
+}
+
+fn form_scope(row: &RequestRow) -> String {
+    format!(
+        "request:{}",
+        &row.token_hash[..16.min(row.token_hash.len())]
+    )
+}
+
+/// The reader's answers as question and answer.
+pub fn answers(row: &RequestRow) -> Vec<AnswerView> {
+    let mut out = vec![
+        AnswerView {
+            question: "Who ended the relationship",
+            answer: domain::label(domain::ENDED_BY, &row.ended_by).to_string(),
+        },
+        AnswerView {
+            question: "Together for",
+            answer: domain::label(domain::TOGETHER_FOR, &row.together_for).to_string(),
+        },
+        AnswerView {
+            question: "It ended",
+            answer: domain::label(domain::ENDED_AGO, &row.ended_ago).to_string(),
+        },
+        AnswerView {
+            question: "Contact right now",
+            answer: match &row.no_contact_since {
+                Some(date) => format!("No contact since {date}"),
+                None => domain::label(domain::CONTACT_NOW, &row.contact_now).to_string(),
+            },
+        },
+        AnswerView {
+            question: "Hoping for",
+            answer: domain::label(domain::HOPE, &row.hope).to_string(),
+        },
+        AnswerView {
+            question: "Preferred way to talk",
+            answer: domain::label(domain::TALK_VIA, &row.talk_via).to_string(),
+        },
+    ];
+    if let Some(zone) = &row.time_zone {
+        out.push(AnswerView {
+            question: "Time zone",
+            answer: zone.replace('_', " "),
+        });
+    }
+    out.retain(|a| !a.answer.is_empty());
+    out
+}
+
+pub fn message_views(rows: Vec<db::coaching::MessageRow>) -> Vec<MessageView> {
+    rows.into_iter()
+        .map(|m| MessageView {
+            date: Date::new(m.created_at.and_utc()),
+            at: m
+                .created_at
+                .and_utc()
+                .format("%B %-d, %Y, %H:%M UTC")
+                .to_string(),
+            kind: m.kind,
+            author: m.author_name,
+            body: SafeHtml::from_stored(m.body_html),
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn status_page(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    row: RequestRow,
+    message_body: String,
+    message_error: Option<String>,
+    done: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let id = row.id;
+    let messages = db::run(&state.pool, move |conn| {
+        db::coaching::messages(conn, id, false)
+    })
+    .await?;
+    let request_status = status_of(&row);
+    let mut layout = state.layout(Some("Your coaching request"), "", "/requests", Nav::None);
+    layout.noindex = true;
+    let mut res = render_html(
+        req,
+        &StatusPage {
+            layout,
+            token: token.to_string(),
+            option_title: row.option_title.clone(),
+            status_label: request_status.label(),
+            status_explanation: request_status.explanation(),
+            sent: Date::new(row.created_at.and_utc()),
+            open: !request_status.is_finished(),
+            answers: answers(&row),
+            situation: row.situation.clone(),
+            messages: message_views(messages),
+            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            message_body,
+            message_error,
+            done,
+        },
+        Caching::NoStore,
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// GET /requests/{token}
+pub async fn status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, AppError> {
+    let row = by_token(&state, &token).await?;
+    status_page(
+        &req,
+        &state,
+        &token,
+        row,
+        String::new(),
+        None,
+        query.done.clone(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReaderForm {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// Checks a status-page form: same site, and a token this page issued.
+fn check_reader_form(
+    req: &HttpRequest,
+    state: &AppState,
+    row: &RequestRow,
+    form_token: &str,
+) -> Result<(), AppError> {
+    let valid = matches!(
+        FormToken::check(&state.key, &form_scope(row), form_token, Utc::now().timestamp()),
+        TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
+    );
+    if !super::same_origin(req, state) || !valid {
+        return Err(AppError::Forbidden(
+            "This could not be verified (the page may have been open for a long time), so nothing changed. Please reload the page and try again.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// POST /requests/{token}/messages
+pub async fn add_message(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: ReaderForm = super::parse_form(&req, &body)?;
+    let row = by_token(&state, &token).await?;
+    check_reader_form(&req, &state, &row, &form.form_token)?;
+    if status_of(&row).is_finished() {
+        return Err(AppError::Forbidden(
+            "This request is closed, so it cannot take new messages.".into(),
+        ));
+    }
+    let text = match domain::parse_message(&form.body) {
+        Ok(text) => text,
+        Err(message) => {
+            return status_page(
+                &req,
+                &state,
+                &token,
+                row,
+                form.body,
+                Some(message),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let html = render_comment(&text).into_string();
+    let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
+    db::run(&state.pool, move |conn| {
+        db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)
+    })
+    .await?;
+    crate::notify::request_event(&state, id, "a new message from the reader").await;
+    Ok(see_other(&format!(
+        "/requests/{}?done={}#messages",
+        token.as_str(),
+        "Your%20message%20is%20sent."
+    )))
+}
+
+/// POST /requests/{token}/withdraw
+pub async fn withdraw(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: ReaderForm = super::parse_form(&req, &body)?;
+    let row = by_token(&state, &token).await?;
+    check_reader_form(&req, &state, &row, &form.form_token)?;
+    let id = row.id;
+    let now = Utc::now().naive_utc();
+    let changed = db::run(&state.pool, move |conn| {
+        db::coaching::set_status(conn, id, RequestStatus::Withdrawn, now)
+    })
+    .await?;
+    if changed.is_some() {
+        tracing::info!(request = id, "coaching request withdrawn by the reader");
+        crate::notify::request_event(&state, id, "the reader withdrew the request").await;
+    }
+    Ok(see_other(&format!(
+        "/requests/{}?done={}",
+        token.as_str(),
+        "Your%20request%20is%20withdrawn."
+    )))
+}
+
+/// GET /requests/{token}/delete: asks first.
+pub async fn delete_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let row = by_token(&state, &token).await?;
+    let mut layout = state.layout(Some("Delete your request"), "", "/requests", Nav::None);
+    layout.noindex = true;
+    render_html(
+        &req,
+        &DeleteRequestPage {
+            layout,
+            token: token.to_string(),
+            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+        },
+        Caching::NoStore,
+    )
+}
+
+/// POST /requests/{token}/delete: erases the request and its messages.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: ReaderForm = super::parse_form(&req, &body)?;
+    let row = by_token(&state, &token).await?;
+    check_reader_form(&req, &state, &row, &form.form_token)?;
+    crate::notify::request_event(
+        &state,
+        row.id,
+        "the reader deleted the request and all its data",
+    )
+    .await;
+    let id = row.id;
+    db::run(&state.pool, move |conn| db::coaching::delete(conn, id)).await?;
+    tracing::info!(request = id, "coaching request deleted by the reader");
+    let mut layout = state.layout(Some("Deleted"), "", "/requests", Nav::None);
+    layout.noindex = true;
+    render_html(
+        &req,
+        &NotificationsPage {
+            layout,
+            heading: "Your request is deleted",
+            message: "Your answers, your messages and the coach’s replies are erased from the site, and the private link no longer works. Take good care of yourself.",
+            unsubscribe_action: None,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// Removes the personal details of requests closed or withdrawn longer
+/// than the retention period ago; returns how many.
+pub async fn purge_expired(state: &AppState) -> Result<usize, AppError> {
+    let days = state.settings.coaching.retention_days;
+    let now = state.clock.now_naive();
+    let before = now - chrono::Duration::days(days);
+    let n = db::run(&state.pool, move |conn| {
+        db::coaching::purge_finished(conn, before, now)
+    })
+    .await?;
+    if n > 0 {
+        tracing::info!(
+            requests = n,
+            days,
+            "removed personal details of finished coaching requests"
+        );
+    }
+    Ok(n)
+}
+
+/// Runs [`purge_expired`] at start and then every hour.
+pub fn spawn_retention(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        loop {
+            if let Err(e) = purge_expired(&state).await {
+                tracing::warn!(error = %e, "the retention purge failed; will retry");
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+}

@@ -165,21 +165,29 @@ pub enum TokenCheck {
 }
 
 impl FormToken {
+    /// `{issued}.{nonce}.{signature}`: the nonce makes every served form
+    /// unique, so a token sent twice is the same form sent twice.
     pub fn issue(key: &SiteKey, scope: &str, now_unix: i64) -> String {
+        let nonce = random_hex(8).unwrap_or_else(|_| "0".repeat(16));
         format!(
-            "{now_unix}.{}",
-            key.sign("form", &format!("{scope}:{now_unix}"))
+            "{now_unix}.{nonce}.{}",
+            key.sign("form", &format!("{scope}:{now_unix}:{nonce}"))
         )
     }
 
     pub fn check(key: &SiteKey, scope: &str, token: &str, now_unix: i64) -> TokenCheck {
-        let Some((issued, sig)) = token.split_once('.') else {
+        let mut parts = token.splitn(3, '.');
+        let (Some(issued), Some(nonce), Some(sig)) = (parts.next(), parts.next(), parts.next())
+        else {
             return TokenCheck::Invalid;
         };
         let Ok(issued_unix) = issued.parse::<i64>() else {
             return TokenCheck::Invalid;
         };
-        if !key.verify("form", &format!("{scope}:{issued_unix}"), sig) {
+        if nonce.len() > 32 || !nonce.chars().all(|c| c.is_ascii_hexdigit()) {
+            return TokenCheck::Invalid;
+        }
+        if !key.verify("form", &format!("{scope}:{issued_unix}:{nonce}"), sig) {
             return TokenCheck::Invalid;
         }
         TokenCheck::Valid {
@@ -208,6 +216,11 @@ mod tests {
         assert_eq!(
             FormToken::check(&key, "comment:a", "999.abcd", 1005),
             TokenCheck::Invalid
+        );
+        assert_ne!(
+            t,
+            FormToken::issue(&key, "comment:a", 1000),
+            "each form is unique"
         );
         assert_eq!(
             FormToken::check(&key, "comment:a", "garbage", 1005),

@@ -3,6 +3,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::comments::lower;
 use super::schema::{
     coaching_requests, comments, mail_outbox, mail_subscriptions, request_messages,
 };
@@ -388,7 +389,7 @@ pub struct PersonSubscription {
 pub fn export_person(conn: &mut Db, email: &str) -> QueryResult<PersonData> {
     let email = email.trim().to_lowercase();
     let person_comments = comments::table
-        .filter(comments::author_email.eq(&email))
+        .filter(lower(comments::author_email).eq(&email))
         .order(comments::id.asc())
         .select((
             comments::id,
@@ -401,7 +402,7 @@ pub fn export_person(conn: &mut Db, email: &str) -> QueryResult<PersonData> {
         ))
         .load(conn)?;
     let requests: Vec<RequestRow> = coaching_requests::table
-        .filter(coaching_requests::email.eq(&email))
+        .filter(lower(coaching_requests::email).eq(&email))
         .order(coaching_requests::id.asc())
         .select(RequestRow::as_select())
         .load(conn)?;
@@ -413,7 +414,7 @@ pub fn export_person(conn: &mut Db, email: &str) -> QueryResult<PersonData> {
         .select(MessageRow::as_select())
         .load(conn)?;
     let subscription = mail_subscriptions::table
-        .filter(mail_subscriptions::email.eq(&email))
+        .filter(lower(mail_subscriptions::email).eq(&email))
         .select((
             mail_subscriptions::confirmed_at,
             mail_subscriptions::unsubscribed_at,
@@ -422,7 +423,7 @@ pub fn export_person(conn: &mut Db, email: &str) -> QueryResult<PersonData> {
         .first(conn)
         .optional()?;
     let mails = mail_outbox::table
-        .filter(mail_outbox::recipient.eq(&email))
+        .filter(lower(mail_outbox::recipient).eq(&email))
         .count()
         .get_result(conn)?;
     Ok(PersonData {
@@ -450,7 +451,7 @@ pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
     let email = email.trim().to_lowercase();
     super::transaction(conn, |conn| {
         let ids: Vec<i64> = coaching_requests::table
-            .filter(coaching_requests::email.eq(&email))
+            .filter(lower(coaching_requests::email).eq(&email))
             .select(coaching_requests::id)
             .load(conn)?;
         diesel::delete(request_messages::table.filter(request_messages::request_id.eq_any(&ids)))
@@ -460,14 +461,18 @@ pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
                 coaching_requests::table.filter(coaching_requests::id.eq_any(&ids)),
             )
             .execute(conn)?,
-            comments: diesel::delete(comments::table.filter(comments::author_email.eq(&email)))
-                .execute(conn)?,
-            subscriptions: diesel::delete(
-                mail_subscriptions::table.filter(mail_subscriptions::email.eq(&email)),
+            comments: diesel::delete(
+                comments::table.filter(lower(comments::author_email).eq(&email)),
             )
             .execute(conn)?,
-            emails: diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq(&email)))
-                .execute(conn)?,
+            subscriptions: diesel::delete(
+                mail_subscriptions::table.filter(lower(mail_subscriptions::email).eq(&email)),
+            )
+            .execute(conn)?,
+            emails: diesel::delete(
+                mail_outbox::table.filter(lower(mail_outbox::recipient).eq(&email)),
+            )
+            .execute(conn)?,
         })
     })
 }

@@ -348,7 +348,10 @@ pub fn backdate(conn: &mut Db, id: i64, minutes: i64) -> QueryResult<usize> {
 pub const TRASH: &str = "trash";
 
 diesel::alias!(comments as replies: RepliesAlias);
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function!(
+    /// SQL `lower()`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
 
 /// The views of the moderation queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! (SQLite by default; PostgreSQL when KINTSUGI_TEST_DATABASE_URL is set).
 mod admin;
 mod cli;
+mod coaching;
 mod comments;
 mod content_reload;
 mod database;

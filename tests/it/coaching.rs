@@ -1,0 +1,961 @@
+//! Coaching requests: the form, its validation and spam defences, the
+//! emails, the reader's private status page, the coach's inbox, exports,
+//! retention and per-person export and erasure.
+use chrono::Duration;
+use kintsugi::db;
+
+use crate::helpers::*;
+
+const EMAIL: &str = "coach@example.com";
+const PASSWORD: &str = "tide lantern orchard 42";
+
+async fn spawn_coaching_app() -> TestApp {
+    spawn_with(Options {
+        env: vec![
+            ("KINTSUGI_BASE_URL", "http://127.0.0.1".to_string()),
+            ("KINTSUGI_COACH_EMAIL", EMAIL.to_string()),
+        ],
+        ..Options::default()
+    })
+    .await
+}
+
+/// A complete, valid form (without its token).
+fn good_form() -> Vec<(&'static str, String)> {
+    [
+        ("name", "Sam"),
+        ("email", "sam@example.com"),
+        ("option", "written-plan"),
+        ("ended_by", "they-did"),
+        ("together_for", "1-to-3-years"),
+        ("ended_ago", "under-a-month"),
+        ("contact_now", "no-contact"),
+        ("no_contact_since", "2026-11-01"),
+        ("hope", "not-sure"),
+        (
+            "situation",
+            "We were together three years. He left in October; I still check his profile. 💔",
+        ),
+        ("talk_via", "email"),
+        ("time_zone", "Europe/Berlin"),
+        ("adult", "1"),
+        ("consent", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect()
+}
+
+fn with(
+    mut form: Vec<(&'static str, String)>,
+    key: &'static str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    form.retain(|(k, _)| *k != key);
+    form.push((key, value.to_string()));
+    form
+}
+
+fn without(mut form: Vec<(&'static str, String)>, key: &str) -> Vec<(&'static str, String)> {
+    form.retain(|(k, _)| *k != key);
+    form
+}
+
+fn field_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl TestApp {
+    async fn form_token(&self, query: &str) -> String {
+        let (status, page) = self.page(&format!("/coaching{query}")).await;
+        assert_eq!(status, 200);
+        field_value(&page, "token")
+    }
+
+    async fn send_request(
+        &self,
+        form: &[(&'static str, String)],
+        token: &str,
+        ip: &str,
+    ) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.push(("token", token));
+        client()
+            .post(format!("{}/coaching", self.address))
+            .header("X-Forwarded-For", ip)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn request_count(&self) -> usize {
+        db::run(&self.pool, db::coaching::all).await.unwrap().len()
+    }
+
+    async fn requests(&self) -> Vec<db::coaching::RequestRow> {
+        db::run(&self.pool, db::coaching::all).await.unwrap()
+    }
+
+    /// The decoded .eml files so far.
+    async fn mails(&self) -> Vec<String> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(self.data_dir.join("outbox"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().to_string(),
+                            decode_qp(&std::fs::read_to_string(e.path()).unwrap()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.into_iter().map(|(_, t)| t).collect()
+    }
+
+    async fn mail_matching(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        for _ in 0..100 {
+            if let Some(m) = self.mails().await.into_iter().find(|m| pred(m)) {
+                return m;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no email: {what}");
+    }
+
+    /// Sends a good request and returns its private status path.
+    async fn request_and_status_path(&self, email: &str, ip: &str) -> String {
+        let token = self.form_token("").await;
+        let res = self
+            .send_request(&with(good_form(), "email", email), &token, ip)
+            .await;
+        assert_eq!(res.status(), 303);
+        let mail = self
+            .mail_matching("the confirmation", |m| {
+                m.contains(&format!("To: {email}")) && m.contains("/requests/")
+            })
+            .await;
+        let token = mail
+            .split("/requests/")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take(64)
+            .collect::<String>();
+        format!("/requests/{token}")
+    }
+
+    async fn coach_client(&self) -> reqwest::Client {
+        let hash = kintsugi::passwords::hash(PASSWORD).unwrap();
+        db::run(&self.pool, move |conn| {
+            Ok(db::admins::create(
+                conn,
+                EMAIL,
+                "Maya Brennan",
+                &hash,
+                chrono::Utc::now().naive_utc(),
+            )
+            .unwrap())
+        })
+        .await
+        .unwrap();
+        let coach = client();
+        let (_, page) = self.page("/admin/login").await;
+        let res = coach
+            .post(format!("{}/admin/login", self.address))
+            .form(&[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("token", &field_value(&page, "token")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        coach
+    }
+}
+
+fn decode_qp(eml: &str) -> String {
+    let Some((headers, body)) = eml.split_once("\r\n\r\n") else {
+        return eml.to_string();
+    };
+    if !headers.contains("quoted-printable") {
+        return eml.to_string();
+    }
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            if let Some(b) = joined
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    format!("{headers}\r\n\r\n{}", String::from_utf8_lossy(&out))
+}
+
+async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let res = client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(format!("{}{path}", app.address))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn the_form_shows_the_options_as_cards_and_preselects_a_choice() {
+    let app = spawn_coaching_app().await;
+    let (status, page) = app
+        .page("/coaching?option=video-call&article=going-no-contact")
+        .await;
+    assert_eq!(status, 200);
+    for option in ["written-plan", "email-coaching", "video-call"] {
+        assert!(
+            page.contains(&format!("id=\"option-{option}\"")),
+            "{option}"
+        );
+    }
+    assert!(page.contains("value=\"video-call\" required checked"));
+    assert!(page.contains("Going no contact") || page.contains("You came from the article"));
+    for label in [
+        "Name",
+        "Email",
+        "Coaching option",
+        "Who ended the relationship?",
+        "How long were you together?",
+        "How long ago did it end?",
+        "Contact right now",
+        "What do you hope for?",
+        "Your situation",
+        "Preferred way to talk",
+        "Time zone",
+        "I am 18 or older",
+        "privacy page",
+    ] {
+        assert!(page.contains(label), "label {label}");
+    }
+    assert!(page.contains("Coaching is not therapy"));
+    assert!(page.contains("emergency number"), "the crisis resources");
+    assert!(!page.contains("name=\"adult\" type=\"checkbox\" value=\"1\" required checked"));
+    // The article offers the form with itself as context.
+    let (_, article) = app.page("/articles/going-no-contact").await;
+    assert!(article.contains("/coaching?article=going-no-contact#request-form"));
+}
+
+#[actix_web::test]
+async fn every_field_is_validated_with_messages_by_the_fields_and_nothing_stored() {
+    let app = spawn_coaching_app().await;
+    type Case = (Vec<(&'static str, String)>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
+        (with(good_form(), "name", " "), "name", "Please give a name"),
+        (
+            with(good_form(), "email", "not-an-email"),
+            "email",
+            "does not look like an email",
+        ),
+        (
+            with(good_form(), "option", "free-therapy"),
+            "option",
+            "one of the coaching options",
+        ),
+        (
+            without(good_form(), "option"),
+            "option",
+            "choose the kind of coaching",
+        ),
+        (
+            with(good_form(), "ended_by", "nobody"),
+            "ended_by",
+            "one of the answers",
+        ),
+        (
+            without(good_form(), "together_for"),
+            "together_for",
+            "how long you were together",
+        ),
+        (
+            without(good_form(), "ended_ago"),
+            "ended_ago",
+            "how long ago it ended",
+        ),
+        (
+            with(good_form(), "contact_now", "daily"),
+            "contact_now",
+            "one of the answers",
+        ),
+        (
+            with(good_form(), "no_contact_since", "2999-01-01"),
+            "no_contact_since",
+            "in the future",
+        ),
+        (
+            with(good_form(), "no_contact_since", "last spring"),
+            "no_contact_since",
+            "year-month-day",
+        ),
+        (without(good_form(), "hope"), "hope", "what you hope for"),
+        (
+            with(good_form(), "situation", ""),
+            "situation",
+            "a little about your situation",
+        ),
+        (
+            with(good_form(), "situation", &"x".repeat(10_001)),
+            "situation",
+            "10000 characters or fewer",
+        ),
+        (
+            with(good_form(), "talk_via", "pigeon"),
+            "talk_via",
+            "one of the answers",
+        ),
+        (
+            with(with(good_form(), "talk_via", "video"), "time_zone", ""),
+            "time_zone",
+            "choose your time zone",
+        ),
+        (
+            with(good_form(), "time_zone", "Mars/Olympus"),
+            "time_zone",
+            "from the list",
+        ),
+        (without(good_form(), "adult"), "adult", "18 or older"),
+        (
+            without(good_form(), "consent"),
+            "consent",
+            "agree to how your answers are handled",
+        ),
+    ];
+    let mut ip = 1;
+    for (form, field, message) in cases {
+        let token = app.form_token("").await;
+        ip += 1;
+        let res = app
+            .send_request(&form, &token, &format!("203.0.113.{ip}"))
+            .await;
+        assert_eq!(res.status(), 422, "{field}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(&format!("id=\"request-{field}-error\"")),
+            "{field}"
+        );
+        assert!(page.contains(message), "{field}: {message}");
+        let linked = if field == "situation" {
+            "aria-describedby=\"request-situation-hint request-situation-error\"".to_string()
+        } else {
+            format!("aria-describedby=\"request-{field}-error\"")
+        };
+        assert!(page.contains(&linked), "{field} linked");
+        // What was typed is kept.
+        if field != "name" {
+            assert!(page.contains("value=\"Sam\""), "{field}: the name is kept");
+        }
+        if field != "situation" {
+            assert!(
+                page.contains("I still check his profile. 💔"),
+                "{field}: the text is kept"
+            );
+        }
+    }
+    assert_eq!(app.request_count().await, 0);
+}
+
+#[actix_web::test]
+async fn unknown_fields_are_refused_and_nothing_stored() {
+    let app = spawn_coaching_app().await;
+    let token = app.form_token("").await;
+    let res = app
+        .send_request(&with(good_form(), "is_admin", "1"), &token, "203.0.113.1")
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.request_count().await, 0);
+}
+
+#[actix_web::test]
+async fn a_good_request_is_stored_once_with_consent_and_no_address_then_redirects() {
+    let app = spawn_coaching_app().await;
+    let token = app.form_token("?article=going-no-contact&comment=42").await;
+    let form = with(
+        with(good_form(), "article", "going-no-contact"),
+        "comment",
+        "42",
+    );
+    let res = app.send_request(&form, &token, "203.0.113.7").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/coaching/thanks");
+    // The same form sent again (a double click): still one request.
+    let res = app.send_request(&form, &token, "203.0.113.7").await;
+    assert_eq!(res.status(), 303);
+    let requests = app.requests().await;
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.name, "Sam");
+    assert_eq!(r.option_title, "A written breakup plan");
+    assert_eq!(r.status, "received");
+    assert_eq!(r.source_article.as_deref(), Some("going-no-contact"));
+    assert_eq!(r.source_comment_id, Some(42));
+    assert_eq!(r.no_contact_since.as_deref(), Some("2026-11-01"));
+    assert!(r.situation.ends_with("💔"), "Unicode kept");
+    assert_eq!(r.privacy_version, "2026-11-27");
+    assert!(!r.is_urgent);
+    let json = serde_json::to_string(r).unwrap();
+    assert!(!json.contains("203.0.113.7"));
+    let (status, thanks) = app.page("/coaching/thanks").await;
+    assert_eq!(status, 200);
+    assert!(thanks.contains("what happens next"));
+    // Exactly one confirmation and one alert.
+    app.mail_matching("the alert", |m| m.contains(&format!("To: {EMAIL}")))
+        .await;
+    let mails = app.mails().await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains("To: sam@example.com"))
+            .count(),
+        1
+    );
+    let alert = mails
+        .iter()
+        .find(|m| m.contains(&format!("To: {EMAIL}")))
+        .unwrap();
+    assert!(alert.contains(&format!("/admin/requests/{}", r.id)));
+    assert!(
+        !alert.contains("check his profile"),
+        "no sensitive text in the coach's email"
+    );
+    assert!(!alert.contains("sam@example.com"));
+}
+
+#[actix_web::test]
+async fn crisis_words_make_the_coach_alert_urgent() {
+    let app = spawn_coaching_app().await;
+    let token = app.form_token("").await;
+    let form = with(
+        good_form(),
+        "situation",
+        "Some nights I want to end my life.",
+    );
+    assert_eq!(
+        app.send_request(&form, &token, "203.0.113.1")
+            .await
+            .status(),
+        303
+    );
+    let alert = app
+        .mail_matching("the urgent alert", |m| m.contains(&format!("To: {EMAIL}")))
+        .await;
+    assert!(alert.contains("Subject: URGENT"), "{alert}");
+    assert!(app.requests().await[0].is_urgent);
+}
+
+#[actix_web::test]
+async fn honeypot_too_fast_forged_cross_site_and_too_many_are_refused() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("KINTSUGI_BASE_URL", "http://127.0.0.1".to_string()),
+            ("KINTSUGI_COMMENT_MIN_SECONDS", "3".to_string()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let token = app.form_token("").await;
+    // Honeypot: a calm redirect, nothing stored.
+    let res = app
+        .send_request(
+            &with(good_form(), "website", "spam.example"),
+            &token,
+            "203.0.113.1",
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // Sent at once after the page was served: asked to send again.
+    let res = app.send_request(&good_form(), &token, "203.0.113.1").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("very quick"));
+    // A made-up token.
+    let res = app
+        .send_request(&good_form(), "1700000000.abcdef", "203.0.113.1")
+        .await;
+    assert_eq!(res.status(), 422);
+    // Cross-site.
+    let mut fields: Vec<(&str, String)> = good_form();
+    fields.push(("token", token.clone()));
+    let res = client()
+        .post(format!("{}/coaching", app.address))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.request_count().await, 0);
+
+    // The rate limit: one every 15 s per address (tokens are backdated by
+    // asking early and waiting out the minimum time once).
+    let app = spawn_coaching_app().await;
+    let first = app.form_token("").await;
+    let second = app.form_token("?option=video-call").await;
+    assert_ne!(first, second);
+    let res = app.send_request(&good_form(), &first, "203.0.113.9").await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .send_request(
+            &with(good_form(), "name", "Sam again"),
+            &second,
+            "203.0.113.9",
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.text().await.unwrap().contains("value=\"Sam again\""));
+    let res = app
+        .send_request(&good_form(), &second, "203.0.113.10")
+        .await;
+    assert_eq!(res.status(), 303, "another address is fine");
+    assert_eq!(app.request_count().await, 2);
+}
+
+#[actix_web::test]
+async fn the_private_status_page_messages_withdrawal_and_deletion() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("sam@example.com", "203.0.113.1")
+        .await;
+    let reader = client();
+    let (status, page) = get(&reader, &app, &path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Received"));
+    assert!(page.contains("A written breakup plan"));
+    assert!(page.contains("I still check his profile."));
+    assert!(page.contains("noindex"));
+    // Guessing gets 404 and nothing else.
+    for guess in [
+        "/requests/0000000000000000000000000000000000000000000000000000000000000000",
+        "/requests/short",
+        &format!("{}0", &path[..path.len() - 1]),
+    ] {
+        let (status, body) = get(&client(), &app, guess).await;
+        assert_eq!(status, 404, "{guess}");
+        assert!(!body.contains("A written breakup plan"));
+    }
+    // A message from the reader; empty ones are refused.
+    let form_token = field_value(&page, "form_token");
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/messages"),
+        &[("form_token", &form_token), ("body", "  ")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/messages"),
+        &[
+            ("form_token", &form_token),
+            ("body", "I forgot: we share a dog."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = get(&reader, &app, &path).await;
+    assert!(page.contains("I forgot: we share a dog."));
+    app.mail_matching("the coach hears of the message", |m| {
+        m.contains("a new message from the reader")
+    })
+    .await;
+    // Without the page's own token, nothing happens.
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/withdraw"),
+        &[("form_token", "1.abc")],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    // Withdraw.
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/withdraw"),
+        &[("form_token", &form_token)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = get(&reader, &app, &path).await;
+    assert!(page.contains("Withdrawn"));
+    assert!(!page.contains("Add a message"));
+    assert_eq!(app.requests().await[0].status, "withdrawn");
+    assert!(app.requests().await[0].finished_at.is_some());
+    // Delete: asks first, then erases the request and its messages.
+    let (status, confirm) = get(&reader, &app, &format!("{path}/delete")).await;
+    assert_eq!(status, 200);
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/delete"),
+        &[("form_token", &field_value(&confirm, "form_token"))],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Your request is deleted"));
+    assert_eq!(app.request_count().await, 0);
+    let left = db::run(&app.pool, |conn| {
+        db::coaching::export_person(conn, "sam@example.com")
+    })
+    .await
+    .unwrap();
+    assert!(left.coaching_requests.is_empty() && left.request_messages.is_empty());
+    let (status, _) = get(&reader, &app, &path).await;
+    assert_eq!(status, 404);
+}
+
+#[actix_web::test]
+async fn the_coach_works_a_request_statuses_replies_notes_templates_and_deletion() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("sam@example.com", "203.0.113.1")
+        .await;
+    let id = app.requests().await[0].id;
+    let coach = app.coach_client().await;
+    let (_, dashboard) = get(&coach, &app, "/admin").await;
+    assert!(dashboard.contains("<span class=\"admin-count__n\">1</span> new coaching request"));
+    let (status, inbox) = get(&coach, &app, "/admin/requests").await;
+    assert_eq!(status, 200);
+    assert!(inbox.contains(&format!("/admin/requests/{id}")));
+    assert!(inbox.contains("A written breakup plan"));
+    let (_, filtered) = get(&coach, &app, "/admin/requests?status=closed").await;
+    assert!(!filtered.contains(&format!("/admin/requests/{id}\"")));
+    let (_, filtered) = get(&coach, &app, "/admin/requests?option=written-plan").await;
+    assert!(filtered.contains(&format!("/admin/requests/{id}\"")));
+    // Statistics: per option and per week.
+    assert!(inbox.contains("Per option"));
+
+    // Opening it shows every field and moves it to "in review".
+    let (status, detail) = get(&coach, &app, &format!("/admin/requests/{id}")).await;
+    assert_eq!(status, 200);
+    for text in [
+        "sam@example.com",
+        "They did",
+        "1 to 3 years",
+        "No contact since 2026-11-01",
+        "Not sure yet",
+        "Europe/Berlin",
+        "I still check his profile",
+        "privacy page version 2026-11-27",
+    ] {
+        assert!(detail.contains(text), "{text}");
+    }
+    assert_eq!(app.requests().await[0].status, "in-review");
+    let csrf = field_value(&detail, "csrf");
+
+    // A template inserts into the reply box.
+    let (_, with_template) = get(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}?template=30-day-no-contact"),
+    )
+    .await;
+    assert!(
+        with_template.contains("<textarea id=\"reply-body\" name=\"body\" rows=\"14\" required>#")
+            || with_template.contains("reply-body")
+    );
+    assert!(with_template.contains("Sam"), "the name filled in");
+
+    // A reply: emailed, and on the status page.
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/reply"),
+        &[
+            ("csrf", &csrf),
+            ("body", "Dear Sam, here is **your plan**."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    app.mail_matching("the reply", |m| {
+        m.contains("To: sam@example.com") && m.contains("here is **your plan**")
+    })
+    .await;
+    let (_, status_page) = get(&client(), &app, &path).await;
+    assert!(status_page.contains("here is <strong>your plan</strong>"));
+    assert!(status_page.contains("<span class=\"badge\">Coach</span>"));
+
+    // A note: for admins only.
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/notes"),
+        &[
+            ("csrf", &csrf),
+            ("body", "Seems ready for a firm boundary."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, detail) = get(&coach, &app, &format!("/admin/requests/{id}")).await;
+    assert!(detail.contains("Seems ready for a firm boundary."));
+    let (_, status_page) = get(&client(), &app, &path).await;
+    assert!(!status_page.contains("firm boundary"));
+
+    // A status change emails the reader; a forged one changes nothing.
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/status"),
+        &[("csrf", "wrong"), ("status", "closed")],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/status"),
+        &[("csrf", &csrf), ("status", "plan-ready")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    app.mail_matching("the status email", |m| {
+        m.contains("To: sam@example.com") && m.contains("Plan ready")
+    })
+    .await;
+    let (_, status_page) = get(&client(), &app, &path).await;
+    assert!(status_page.contains("Plan ready"));
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/status"),
+        &[("csrf", &csrf), ("status", "withdrawn")],
+    )
+    .await;
+    assert_eq!(res.status(), 400, "only the reader withdraws");
+
+    // Exports: one and all, CSV and JSON.
+    for url in [
+        format!("/admin/requests/{id}/export.csv"),
+        "/admin/requests/export.csv".to_string(),
+    ] {
+        let res = coach
+            .get(format!("{}{url}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        assert!(res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment"));
+        let csv = res.text().await.unwrap();
+        assert!(csv.starts_with("id,created_at,status,name,email"));
+        assert!(csv.contains("\"sam@example.com\""));
+        assert!(
+            csv.contains("firm boundary"),
+            "notes are in the coach's export"
+        );
+    }
+    let res = coach
+        .get(format!("{}/admin/requests/export.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    assert_eq!(json[0]["email"], "sam@example.com");
+    assert_eq!(json[0]["messages"].as_array().unwrap().len(), 2);
+    assert!(json[0].get("token_hash").is_none());
+    let res = client()
+        .get(format!("{}/admin/requests/export.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "strangers are sent to sign in");
+
+    // Delete: asks first, then removes the request and its messages.
+    let (_, ask) = get(&coach, &app, &format!("/admin/requests/{id}?delete=1")).await;
+    assert!(ask.contains("Delete this request and all its messages"));
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.request_count().await, 0);
+    let (status, _) = get(&client(), &app, &path).await;
+    assert_eq!(status, 404);
+    let (_, audit) = get(&coach, &app, "/admin/audit").await;
+    assert!(audit.contains(&format!("deleted coaching request {id}")));
+}
+
+#[actix_web::test]
+async fn finished_requests_lose_their_personal_details_after_the_retention_period() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("sam@example.com", "203.0.113.1")
+        .await;
+    app.request_and_status_path("robin@example.com", "203.0.113.2")
+        .await;
+    let requests = app.requests().await;
+    let sam = requests
+        .iter()
+        .find(|r| r.email == "sam@example.com")
+        .unwrap()
+        .id;
+    let reader = client();
+    let (_, page) = get(&reader, &app, &path).await;
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/withdraw"),
+        &[("form_token", &field_value(&page, "form_token"))],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // 179 days later: still there.
+    app.state.clock.advance(Duration::days(179));
+    assert_eq!(
+        kintsugi::web::coaching::purge_expired(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    // 181 days later: only the option, the dates and the status remain.
+    app.state.clock.advance(Duration::days(2));
+    assert_eq!(
+        kintsugi::web::coaching::purge_expired(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let row = db::run(&app.pool, move |conn| db::coaching::find(conn, sam))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.name, "");
+    assert_eq!(row.email, "");
+    assert_eq!(row.situation, "");
+    assert_eq!(row.option_title, "A written breakup plan");
+    assert_eq!(row.status, "withdrawn");
+    assert!(row.anonymized_at.is_some());
+    let (status, _) = get(&reader, &app, &path).await;
+    assert_eq!(status, 404, "the private link is dead");
+    // The open request is untouched.
+    let robin = app
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.email == "robin@example.com");
+    assert!(robin.is_some());
+}
+
+#[actix_web::test]
+async fn export_and_erase_by_email_cover_comments_requests_and_subscriptions() {
+    let app = spawn_coaching_app().await;
+    app.request_and_status_path("sam@example.com", "203.0.113.1")
+        .await;
+    app.request_and_status_path("robin@example.com", "203.0.113.2")
+        .await;
+    let reader = client();
+    let token = comment_form_token(&app, &reader, "going-no-contact").await;
+    let res = reader
+        .post(format!(
+            "{}/articles/going-no-contact/comments",
+            app.address
+        ))
+        .header("X-Forwarded-For", "203.0.113.3")
+        .form(&[
+            ("name", "Sam"),
+            ("email", "Sam@Example.com"),
+            ("body", "My question about silence."),
+            ("notify", "1"),
+            ("token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kintsugi"))
+            .args(args)
+            .env("KINTSUGI_CONTENT_DIR", &app.content_dir)
+            .env("KINTSUGI_DATA_DIR", &app.data_dir)
+            .env("KINTSUGI_DATABASE_URL", &app.database_url)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["export", "--email", "sam@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        data["comments"][0]["body_markdown"],
+        "My question about silence."
+    );
+    assert_eq!(data["coaching_requests"][0]["name"], "Sam");
+    assert!(data["subscription"].is_object());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("robin@example.com"));
+
+    let out = run(&["erase", "--email", "SAM@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("erased 1 comment(s), 1 coaching request(s)")
+    );
+    let out = run(&["export", "--email", "sam@example.com"]);
+    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(data["comments"].as_array().unwrap().is_empty());
+    assert!(data["coaching_requests"].as_array().unwrap().is_empty());
+    assert!(data["subscription"].is_null());
+    assert_eq!(data["emails_queued_or_sent"], 0);
+    // Robin's data is untouched.
+    assert_eq!(app.request_count().await, 1);
+}

@@ -687,18 +687,24 @@ async fn the_coach_works_a_request_statuses_replies_notes_templates_and_deletion
     assert_eq!(app.requests().await[0].status, "in-review");
     let csrf = field_value(&detail, "csrf");
 
-    // A template inserts into the reply box.
+    // A template inserts into the reply box, with the reader's name.
     let (_, with_template) = get(
         &coach,
         &app,
         &format!("/admin/requests/{id}?template=30-day-no-contact"),
     )
     .await;
-    assert!(
-        with_template.contains("<textarea id=\"reply-body\" name=\"body\" rows=\"14\" required>#")
-            || with_template.contains("reply-body")
-    );
-    assert!(with_template.contains("Sam"), "the name filled in");
+    let textarea = with_template
+        .split("id=\"reply-body\"")
+        .nth(1)
+        .unwrap()
+        .split("</textarea>")
+        .next()
+        .unwrap();
+    assert!(textarea.contains("Hi Sam,"), "{textarea}");
+    assert!(textarea.contains("## Your boundary"));
+    let (status, _) = get(&coach, &app, &format!("/admin/requests/{id}?template=nope")).await;
+    assert_eq!(status, 404);
 
     // A reply: emailed, and on the status page.
     let res = post(

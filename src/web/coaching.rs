@@ -32,13 +32,6 @@ pub struct FormQuery {
     comment: String,
 }
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
 /// The coaching page with the form as given.
 fn form_page(
     req: &HttpRequest,
@@ -147,7 +140,7 @@ pub async fn send(
     }
     if !form.website.is_empty() {
         tracing::info!("coaching honeypot filled; discarded");
-        return Ok(see_other("/coaching/thanks"));
+        return Ok(super::see_other("/coaching/thanks"));
     }
     let now = Utc::now();
     let settings = &state.settings.comments;
@@ -252,7 +245,7 @@ pub async fn send(
             return Ok(res);
         }
     }
-    Ok(see_other("/coaching/thanks"))
+    Ok(super::see_other("/coaching/thanks"))
 }
 
 /// GET /coaching/thanks
@@ -484,7 +477,7 @@ pub async fn add_message(
     })
     .await?;
     crate::notify::request_event(&state, id, "a new message from the reader").await;
-    Ok(see_other(&format!(
+    Ok(super::see_other(&format!(
         "/requests/{}?done={}#messages",
         token.as_str(),
         "Your%20message%20is%20sent."
@@ -511,7 +504,7 @@ pub async fn withdraw(
         tracing::info!(request = id, "coaching request withdrawn by the reader");
         crate::notify::request_event(&state, id, "the reader withdrew the request").await;
     }
-    Ok(see_other(&format!(
+    Ok(super::see_other(&format!(
         "/requests/{}?done={}",
         token.as_str(),
         "Your%20request%20is%20withdrawn."

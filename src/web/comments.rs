@@ -258,7 +258,7 @@ pub async fn post(
     if !form.website.is_empty() {
         // The honeypot: only bots fill it. Not stored, nothing to tell.
         tracing::info!("comment honeypot filled; discarded");
-        return Ok(see_other(&format!("{article_url}#comments")));
+        return Ok(super::see_other(&format!("{article_url}#comments")));
     }
     let settings = &state.settings.comments;
     let mut view = CommentFormView {
@@ -396,7 +396,7 @@ pub async fn post(
             .take(OWN_COOKIE_ENTRIES - 1)
             .map(|(id, token)| format!("{id}.{token}")),
     );
-    let mut res = see_other(&format!(
+    let mut res = super::see_other(&format!(
         "{article_url}?posted={id}#comment-{id}",
         id = stored.id
     ));
@@ -423,13 +423,6 @@ fn refuse_cross_site(req: &HttpRequest, state: &AppState) -> Result<(), AppError
             "Comments can only be sent from this site's own pages, so nothing was stored.".into(),
         ))
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// The article again, with the reader's input and what needs fixing.
@@ -601,7 +594,7 @@ pub async fn edit(
         )
     })
     .await?;
-    Ok(see_other(&format!(
+    Ok(super::see_other(&format!(
         "/articles/{}?posted={id}#comment-{id}",
         row.article_slug
     )))
@@ -621,7 +614,7 @@ pub async fn delete(
     })
     .await?;
     tracing::info!(comment = id, "comment deleted by its writer");
-    Ok(see_other(&format!(
+    Ok(super::see_other(&format!(
         "/articles/{}#comments",
         row.article_slug
     )))

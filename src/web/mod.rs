@@ -78,6 +78,14 @@ impl AppState {
     }
 }
 
+/// Post/Redirect/Get: a 303 to `location`, never stored.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 /// GET and HEAD (HEAD answers the same headers without a body).
 pub fn get() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))

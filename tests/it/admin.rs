@@ -200,9 +200,7 @@ impl TestApp {
                     .map(|e| {
                         (
                             e.file_name().to_string_lossy().to_string(),
-                            std::fs::read_to_string(e.path())
-                                .unwrap()
-                                .replace("=\r\n", ""),
+                            readable(&std::fs::read_to_string(e.path()).unwrap()),
                         )
                     })
                     .collect()

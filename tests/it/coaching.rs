@@ -111,7 +111,7 @@ impl TestApp {
                     .map(|e| {
                         (
                             e.file_name().to_string_lossy().to_string(),
-                            decode_qp(&std::fs::read_to_string(e.path()).unwrap()),
+                            readable(&std::fs::read_to_string(e.path()).unwrap()),
                         )
                     })
                     .collect()
@@ -182,34 +182,6 @@ impl TestApp {
         assert_eq!(res.status(), 303);
         coach
     }
-}
-
-fn decode_qp(eml: &str) -> String {
-    let Some((headers, body)) = eml.split_once("\r\n\r\n") else {
-        return eml.to_string();
-    };
-    if !headers.contains("quoted-printable") {
-        return eml.to_string();
-    }
-    let joined = body.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' {
-            if let Some(b) = joined
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    format!("{headers}\r\n\r\n{}", String::from_utf8_lossy(&out))
 }
 
 async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {

@@ -295,3 +295,32 @@ pub async fn comment_form_token(app: &TestApp, client: &reqwest::Client, slug: &
         .unwrap()
         .to_string()
 }
+
+/// Decodes a quoted-printable body (headers stay as they are).
+pub fn readable(eml: &str) -> String {
+    let Some((headers, body)) = eml.split_once("\r\n\r\n") else {
+        return eml.to_string();
+    };
+    if !headers.contains("Content-Transfer-Encoding: quoted-printable") {
+        return eml.to_string();
+    }
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() + 1 {
+            if let Some(b) = joined
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    format!("{headers}\r\n\r\n{}", String::from_utf8_lossy(&out))
+}

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
 
 use super::session::{self, Coach};
-use super::{admin_layout, see_other, NO_STORE};
+use super::{admin_layout, see_other};
 use crate::db;
 use crate::domain::admin::{DisplayName, NewPassword};
 use crate::domain::comment::Email;
@@ -480,10 +480,5 @@ pub async fn setup(
         admin = id,
         "coach account created with the setup link; signed in"
     );
-    let mut res = see_other("/admin");
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(NO_STORE),
-    );
-    Ok(res)
+    Ok(see_other("/admin"))
 }

@@ -1,7 +1,5 @@
 //! The coach's admin area: sign-in, the moderation queue, replies and the
 //! audit log. Every page here is personal: never stored by any cache.
-use actix_web::http::header;
-use actix_web::HttpResponse;
 
 use crate::pages::admin::AdminNav;
 use crate::pages::{Layout, Nav};
@@ -12,8 +10,6 @@ pub mod moderation;
 pub mod requests;
 pub mod session;
 
-pub const NO_STORE: &str = "no-store";
-
 /// The frame of an admin page (never indexed).
 pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<'a> {
     let mut layout = state.layout(Some(title), "", path, Nav::None);
@@ -21,12 +17,7 @@ pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<
     layout
 }
 
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .insert_header((header::CACHE_CONTROL, NO_STORE))
-        .finish()
-}
+pub use crate::web::see_other;
 
 /// The admin navigation, with the counts its links show.
 pub async fn nav(

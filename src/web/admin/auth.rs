@@ -229,12 +229,6 @@ pub async fn sign_in(
     }
 }
 
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// POST /admin/logout
 pub async fn sign_out(
     req: HttpRequest,
@@ -242,9 +236,8 @@ pub async fn sign_out(
     session: Session,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form: CsrfForm = crate::web::parse_form(&req, &body)?;
-    let coach: Coach = session::require(&req, &state).await?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, _): (Coach, Vec<(String, String)>) =
+        session::verified_form(&req, &state, &body).await?;
     session.purge();
     tracing::info!(admin = coach.id, "coach signed out");
     Ok(see_other("/admin/login?signed_out=1"))

@@ -394,17 +394,14 @@ async fn comment_page(
 
 /// Parses the bulk form by hand: `ids` repeats.
 struct BulkForm {
-    csrf: String,
     back: String,
     ids: Vec<i64>,
     action: String,
     confirmed: bool,
 }
 
-fn parse_bulk(req: &HttpRequest, body: &[u8]) -> Result<BulkForm, AppError> {
-    let pairs: Vec<(String, String)> = crate::web::parse_form(req, body)?;
+fn parse_bulk(pairs: Vec<(String, String)>) -> BulkForm {
     let mut form = BulkForm {
-        csrf: String::new(),
         back: String::new(),
         ids: Vec::new(),
         action: String::new(),
@@ -413,7 +410,6 @@ fn parse_bulk(req: &HttpRequest, body: &[u8]) -> Result<BulkForm, AppError> {
     let mut one: Option<(String, i64)> = None;
     for (key, value) in pairs {
         match key.as_str() {
-            "csrf" => form.csrf = value,
             "back" => form.back = value,
             "action" => form.action = value,
             "confirmed" => form.confirmed = value == "1",
@@ -437,7 +433,7 @@ fn parse_bulk(req: &HttpRequest, body: &[u8]) -> Result<BulkForm, AppError> {
     }
     form.ids.sort_unstable();
     form.ids.dedup();
-    Ok(form)
+    form
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -455,9 +451,9 @@ pub async fn bulk(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form = parse_bulk(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, pairs): (Coach, Vec<(String, String)>) =
+        session::verified_form(&req, &state, &body).await?;
+    let form = parse_bulk(pairs);
     let back = safe_back(&form.back, "/admin/comments");
     if form.ids.is_empty() {
         return Ok(see_other(&with_done(
@@ -623,8 +619,6 @@ pub async fn delete_form(
 #[derive(serde::Deserialize)]
 pub struct TextForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     body: String,
     #[serde(default)]
     back: String,
@@ -638,9 +632,7 @@ pub async fn reply(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: TextForm = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, form): (Coach, TextForm) = session::verified_form(&req, &state, &body).await?;
     let parent_id = *id;
     let text = match CommentBody::parse(&form.body) {
         Ok(text) => text,
@@ -792,9 +784,7 @@ pub async fn edit(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: TextForm = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, form): (Coach, TextForm) = session::verified_form(&req, &state, &body).await?;
     let id = *id;
     let text = match CommentBody::parse(&form.body) {
         Ok(text) => text,

@@ -354,8 +354,6 @@ pub async fn show(
 #[derive(serde::Deserialize)]
 pub struct CoachForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     body: String,
     #[serde(default)]
     status: String,
@@ -383,9 +381,7 @@ pub async fn set_status(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: CoachForm = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, form): (Coach, CoachForm) = session::verified_form(&req, &state, &body).await?;
     let status = RequestStatus::from_code(&form.status)
         .filter(|s| RequestStatus::COACH_SETS.contains(s))
         .ok_or_else(|| AppError::BadRequest("That is not a status the coach can set.".into()))?;
@@ -424,9 +420,7 @@ pub async fn reply(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: CoachForm = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, form): (Coach, CoachForm) = session::verified_form(&req, &state, &body).await?;
     let row = load(&state, *id).await?;
     if row.anonymized_at.is_some() {
         return Err(AppError::BadRequest(
@@ -483,9 +477,7 @@ pub async fn add_note(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: CoachForm = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, form): (Coach, CoachForm) = session::verified_form(&req, &state, &body).await?;
     let row = load(&state, *id).await?;
     let text = match parse_message(&form.body) {
         Ok(text) => text,
@@ -516,12 +508,6 @@ pub async fn add_note(
     )))
 }
 
-#[derive(serde::Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// POST /admin/requests/{id}/delete: the request and all its messages.
 pub async fn delete(
     req: HttpRequest,
@@ -529,9 +515,8 @@ pub async fn delete(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let coach = session::require(&req, &state).await?;
-    let form: CsrfOnly = crate::web::parse_form(&req, &body)?;
-    session::check_csrf(&req, &state, &coach, &form.csrf)?;
+    let (coach, _): (Coach, Vec<(String, String)>) =
+        session::verified_form(&req, &state, &body).await?;
     let id = *id;
     load(&state, id).await?;
     let (now, who) = (state.clock.now_naive(), coach.clone());

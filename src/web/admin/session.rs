@@ -224,3 +224,23 @@ pub fn check_csrf(
     }
     Ok(())
 }
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The signed-in coach and their form `T`, once the form's CSRF token and
+/// origin are checked: the start of every state-changing admin handler.
+pub async fn verified_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Coach, T), AppError> {
+    let coach = require(req, state).await?;
+    let form: T = crate::web::parse_form(req, body)?;
+    let CsrfField { csrf } = crate::web::parse_form(req, body)?;
+    check_csrf(req, state, &coach, &csrf)?;
+    Ok((coach, form))
+}

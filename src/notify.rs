@@ -224,7 +224,7 @@ pub async fn approve_comment(
     let changed = db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             if db::comments::approve(conn, id)? == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             if let Some((admin_id, admin_name)) = &by {
                 db::admins::audit(
@@ -240,10 +240,10 @@ pub async fn approve_comment(
                 )?;
             }
             let Some((row, markdown)) = db::comments::find(conn, id)? else {
-                return Ok(false);
+                return Ok(None);
             };
             if row.is_private {
-                return Ok(true);
+                return Ok(Some(row.article_slug));
             }
             let title = ctx.title(&row.article_slug);
             let body = ApprovedEmail {
@@ -265,12 +265,15 @@ pub async fn approve_comment(
                 },
             )?;
             ctx.reply_notification(conn, &row, &markdown)?;
-            Ok(true)
+            Ok(Some(row.article_slug))
         })
     })
     .await?;
     state.mail_wake.notify_one();
-    Ok(changed)
+    if let Some(slug) = &changed {
+        state.pages.comments_changed(slug);
+    }
+    Ok(changed.is_some())
 }
 
 // ---- Coaching requests ------------------------------------------------------

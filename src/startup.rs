@@ -81,6 +81,7 @@ impl Application {
             key,
             mail_wake,
             clock: crate::clock::Clock::default(),
+            pages: Default::default(),
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
             .await

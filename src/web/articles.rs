@@ -4,12 +4,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::page_cache::Depends;
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFormView,
     CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
 };
+use askama::Template;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -41,39 +43,39 @@ pub async fn home(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref())?;
-    let library = state.content.library();
-    let now = Utc::now();
-    let (articles, total_pages) = paginate(library.published(now).collect(), page, PAGE_SIZE)?;
-    let counts = comments::counts(&state).await;
-    let path = if page == 1 {
-        "/".to_string()
-    } else {
-        format!("/?page={page}")
-    };
-    let mut layout = state.layout(
-        (page > 1)
-            .then(|| format!("Articles, page {page}"))
-            .as_deref(),
-        "",
-        &path,
-        Nav::Articles,
-    );
-    layout.json_ld = (page == 1).then(|| {
-        JsonLd::new(&serde_json::json!({
-            "@context": "https://schema.org",
-            "@type": "WebSite",
-            "name": state.settings.site.title,
-            "url": state.settings.base_url.join("/"),
-            "potentialAction": {
-                "@type": "SearchAction",
-                "target": state.settings.base_url.join("/search?q={query}"),
-                "query-input": "required name=query",
-            },
-        }))
-    });
-    render_html(
-        &req,
-        &ArticleListPage {
+    let key = format!("/?page={page}");
+    super::cached_page(&req, &state, &key, Depends::AnyComments, || async {
+        let library = state.content.library();
+        let now = Utc::now();
+        let (articles, total_pages) = paginate(library.published(now).collect(), page, PAGE_SIZE)?;
+        let counts = comments::counts(&state).await;
+        let path = if page == 1 {
+            "/".to_string()
+        } else {
+            format!("/?page={page}")
+        };
+        let mut layout = state.layout(
+            (page > 1)
+                .then(|| format!("Articles, page {page}"))
+                .as_deref(),
+            "",
+            &path,
+            Nav::Articles,
+        );
+        layout.json_ld = (page == 1).then(|| {
+            JsonLd::new(&serde_json::json!({
+                "@context": "https://schema.org",
+                "@type": "WebSite",
+                "name": state.settings.site.title,
+                "url": state.settings.base_url.join("/"),
+                "potentialAction": {
+                    "@type": "SearchAction",
+                    "target": state.settings.base_url.join("/search?q={query}"),
+                    "query-input": "required name=query",
+                },
+            }))
+        });
+        let body = ArticleListPage {
             layout,
             heading: if page == 1 {
                 "Latest articles".to_string()
@@ -87,9 +89,12 @@ pub async fn home(
                 .collect(),
             pagination: Pagination::new(page, total_pages, "/"),
             is_home: true,
-        },
-        Caching::Revalidate,
-    )
+        }
+        .render()
+        .map_err(AppError::internal)?;
+        Ok((body, None))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -107,6 +112,9 @@ pub struct ArticleView {
     pub comment_page: usize,
     pub posted: Option<i64>,
     pub reply_to: Option<i64>,
+    /// Set when the page has no personal part: it is served from, and
+    /// stored in, the page cache under this key.
+    pub cache_key: Option<String>,
 }
 
 impl Default for ArticleView {
@@ -117,8 +125,22 @@ impl Default for ArticleView {
             comment_page: 1,
             posted: None,
             reply_to: None,
+            cache_key: None,
         }
     }
+}
+
+/// True when the reader has something of their own on article pages: their
+/// comments, remembered details, or a coach session.
+fn has_personal_part(req: &HttpRequest) -> bool {
+    [
+        comments::OWN_COOKIE,
+        comments::REMEMBER_COOKIE,
+        "kintsugi_admin",
+        "__Host-kintsugi_admin",
+    ]
+    .iter()
+    .any(|name| req.cookie(name).is_some())
 }
 
 pub async fn show(
@@ -128,12 +150,23 @@ pub async fn show(
     query: web::Query<ArticleQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = |raw: &Option<String>| raw.as_deref().and_then(|v| v.parse::<i64>().ok());
-    let view = ArticleView {
+    let mut view = ArticleView {
         comment_page: page_number(query.cpage.as_deref())?,
         posted: id(&query.posted),
         reply_to: id(&query.replyto),
         ..ArticleView::default()
     };
+    if query.posted.is_none() && query.replyto.is_none() && !has_personal_part(&req) {
+        let key = format!("/articles/{slug}?cpage={}", view.comment_page);
+        if let super::page_cache::Lookup::Hit(entry) | super::page_cache::Lookup::Refresh(entry) =
+            state
+                .pages
+                .lookup(&key, state.content.generation(), Utc::now())
+        {
+            return Ok(entry.respond(&req));
+        }
+        view.cache_key = Some(key);
+    }
     article_response(&req, &state, &slug, view).await
 }
 
@@ -144,6 +177,7 @@ pub async fn article_response(
     slug: &str,
     view: ArticleView,
 ) -> Result<HttpResponse, AppError> {
+    let generation = state.content.generation();
     let library = state.content.library();
     let now = Utc::now();
     let article = library.article(slug, now).ok_or(AppError::NotFound)?;
@@ -167,6 +201,7 @@ pub async fn article_response(
             .find(|c| c.id == id && !c.pending)
             .map(|c| (id, c.name.clone()))
     });
+    let loaded_unavailable = loaded.unavailable;
     let (older, newer) = library.neighbours(article, now);
     let related = library.related(article, now, 3);
     let site = &state.settings.site;
@@ -228,6 +263,26 @@ pub async fn article_response(
             coach,
         },
     };
+    if let (Some(key), StatusCode::OK, None, false) = (
+        &view.cache_key,
+        view.status,
+        &page.comments.coach,
+        loaded_unavailable,
+    ) {
+        let token = page.comments.form.token.clone();
+        let body = page.render().map_err(AppError::internal)?;
+        let entry = state.pages.store(
+            key,
+            body,
+            Some(&token),
+            "text/html; charset=utf-8",
+            "public, max-age=0, must-revalidate",
+            Depends::CommentsOf(article.slug.clone()),
+            generation,
+            now,
+        );
+        return Ok(entry.respond(req));
+    }
     if view.status == StatusCode::OK && page.comments.coach.is_none() {
         return render_html(req, &page, Caching::Private);
     }

@@ -386,6 +386,9 @@ pub async fn post(
         }
     };
     tracing::info!(comment = stored.id, status = %stored.status, "comment stored");
+    if stored.status == db::comments::APPROVED {
+        state.pages.comments_changed(&article.slug);
+    }
     crate::notify::after_post(&state, stored.id).await;
 
     let mut own: Vec<String> = vec![format!("{}.{}", stored.id, owner_token)];
@@ -594,6 +597,7 @@ pub async fn edit(
         )
     })
     .await?;
+    state.pages.comments_changed(&row.article_slug);
     Ok(super::see_other(&format!(
         "/articles/{}?posted={id}#comment-{id}",
         row.article_slug
@@ -614,6 +618,7 @@ pub async fn delete(
     })
     .await?;
     tracing::info!(comment = id, "comment deleted by its writer");
+    state.pages.comments_changed(&row.article_slug);
     Ok(super::see_other(&format!(
         "/articles/{}#comments",
         row.article_slug

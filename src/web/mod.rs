@@ -22,6 +22,7 @@ pub mod errors;
 pub mod feeds;
 pub mod health;
 pub mod notifications;
+pub mod page_cache;
 pub mod search;
 pub mod static_files;
 pub mod tags;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// The time for sessions, sign-in limits and setup links (tests move it).
     pub clock: crate::clock::Clock,
+    /// Public pages as bytes, plain and precompressed.
+    pub pages: page_cache::PageCache,
 }
 
 /// Articles per list page.
@@ -76,6 +79,41 @@ impl AppState {
             year: Utc::now().year(),
         }
     }
+}
+
+/// Serves `key` from the page cache when fresh; otherwise renders it with
+/// `render` (which returns the page and its per-second part, if any),
+/// stores and serves it.
+pub async fn cached_page<F, Fut>(
+    req: &HttpRequest,
+    state: &AppState,
+    key: &str,
+    depends: page_cache::Depends,
+    render: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(String, Option<String>), AppError>>,
+{
+    use page_cache::Lookup;
+    let generation = state.content.generation();
+    let now = Utc::now();
+    match state.pages.lookup(key, generation, now) {
+        Lookup::Hit(entry) | Lookup::Refresh(entry) => return Ok(entry.respond(req)),
+        Lookup::Miss => {}
+    }
+    let (body, volatile) = render().await?;
+    let entry = state.pages.store(
+        key,
+        body,
+        volatile.as_deref(),
+        "text/html; charset=utf-8",
+        "public, max-age=0, must-revalidate",
+        depends,
+        generation,
+        now,
+    );
+    Ok(entry.respond(req))
 }
 
 /// Post/Redirect/Get: a 303 to `location`, never stored.

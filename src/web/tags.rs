@@ -3,9 +3,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::articles::{paginate, ListQuery};
+use super::page_cache::Depends;
 use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{ArticleCard, ArticleListPage, Nav, Pagination, TagsPage};
+use askama::Template;
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let library = state.content.library();
@@ -33,30 +35,30 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref())?;
     let library = state.content.library();
-    let now = Utc::now();
-    let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
-    let matching = library
-        .published(now)
-        .filter(|a| a.has_tag(&tag.slug))
-        .collect();
-    let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
-    let counts = super::comments::counts(&state).await;
-    let base = format!("/tags/{}", tag.slug);
-    let path = if page == 1 {
-        base.clone()
-    } else {
-        format!("{base}?page={page}")
-    };
-    let title = format!("Articles about {}", tag.name);
-    let layout = state.layout(
-        Some(&title),
-        &format!("Articles about {}.", tag.name),
-        &path,
-        Nav::Topics,
-    );
-    render_html(
-        &req,
-        &ArticleListPage {
+    let key = format!("/tags/{slug}?page={page}");
+    super::cached_page(&req, &state, &key, Depends::AnyComments, || async {
+        let now = Utc::now();
+        let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
+        let matching = library
+            .published(now)
+            .filter(|a| a.has_tag(&tag.slug))
+            .collect();
+        let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
+        let counts = super::comments::counts(&state).await;
+        let base = format!("/tags/{}", tag.slug);
+        let path = if page == 1 {
+            base.clone()
+        } else {
+            format!("{base}?page={page}")
+        };
+        let title = format!("Articles about {}", tag.name);
+        let layout = state.layout(
+            Some(&title),
+            &format!("Articles about {}.", tag.name),
+            &path,
+            Nav::Topics,
+        );
+        let body = ArticleListPage {
             layout,
             heading: if total_pages > 1 {
                 format!("{title}, page {page} of {total_pages}")
@@ -70,7 +72,10 @@ pub async fn show(
                 .collect(),
             pagination: Pagination::new(page, total_pages, &base),
             is_home: false,
-        },
-        Caching::Revalidate,
-    )
+        }
+        .render()
+        .map_err(AppError::internal)?;
+        Ok((body, None))
+    })
+    .await
 }

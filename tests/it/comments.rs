@@ -89,8 +89,9 @@ impl TestApp {
         (id, page)
     }
 
+    /// Approves as the coach would (the page cache hears of it).
     async fn approve(&self, id: i64) {
-        db::run(&self.pool, move |conn| db::comments::approve(conn, id))
+        kintsugi::notify::approve_comment(&self.state, id, None)
             .await
             .unwrap();
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, a real database per test
 //! (SQLite by default; PostgreSQL when KINTSUGI_TEST_DATABASE_URL is set).
 mod admin;
+mod caching;
 mod cli;
 mod coaching;
 mod comments;

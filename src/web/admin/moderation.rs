@@ -543,6 +543,7 @@ pub async fn bulk(
             } else {
                 back
             };
+            state.pages.all_comments_changed();
             tracing::info!(admin = coach.id, deleted = n, "comments deleted forever");
             return Ok(see_other(&with_done(
                 &back,
@@ -555,6 +556,7 @@ pub async fn bulk(
             ))
         }
     };
+    state.pages.all_comments_changed();
     tracing::info!(admin = coach.id, action = %form.action, "moderation");
     Ok(see_other(&with_done(&back, &message)))
 }
@@ -724,6 +726,7 @@ pub async fn reply(
         .await;
     };
     tracing::info!(admin = coach.id, comment = reply_id, "coach replied");
+    state.pages.comments_changed(&parent.article_slug);
     crate::notify::after_post(&state, reply_id).await;
     if form.back.starts_with("/articles/") {
         return Ok(see_other(&format!(

@@ -1,0 +1,273 @@
+//! Public pages rendered once and kept as bytes, plain and precompressed
+//! (gzip and brotli), so a popular article costs about what a static file
+//! costs.
+//!
+//! Freshness: a change this process makes (a comment approved, moderated,
+//! edited; content reloaded) removes exactly the entries it affects, so
+//! the very next request renders anew. Entries also expire after a second:
+//! that keeps the comment form's issue time honest and bounds how long a
+//! change made by *another* app instance can stay unseen.
+//!
+//! Only pages without a personal part are cached: the handlers send
+//! readers with their own comments, remembered details or a coach session
+//! down the normal rendering path.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+
+/// Which changes make an entry stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Depends {
+    /// Only content (and time).
+    Content,
+    /// The comments of one article (its page, its comments feed).
+    CommentsOf(String),
+    /// Comments anywhere (lists with counts, the site's comments feed).
+    AnyComments,
+}
+
+/// One page as bytes in every encoding.
+pub struct CachedPage {
+    pub content_type: &'static str,
+    plain: Bytes,
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
+    /// Of the page without its per-second form token, so a reload a few
+    /// seconds later still gets a 304.
+    hash: String,
+    /// When this version (this hash) was first served.
+    pub last_modified: DateTime<Utc>,
+    /// The second it was rendered in.
+    second: i64,
+    content_generation: u64,
+    depends: Depends,
+    refreshing: AtomicBool,
+    pub cache_control: &'static str,
+}
+
+/// Seconds an entry is served before it is rendered again.
+const MAX_AGE_SECONDS: i64 = 1;
+
+#[derive(Default)]
+pub struct PageCache {
+    entries: RwLock<HashMap<String, Arc<CachedPage>>>,
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    /// Fresh: serve it.
+    Hit(Arc<CachedPage>),
+    /// Old but usable while this request renders the new one.
+    Refresh(Arc<CachedPage>),
+    Miss,
+}
+
+/// Compresses with both codecs. Brotli at quality 5 takes a millisecond or
+/// two for an article and saves more than gzip at its best.
+fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
+    if body.len() < 1024 {
+        return (None, None);
+    }
+    let gzip = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 3),
+            flate2::Compression::new(6),
+        );
+        encoder
+            .write_all(body)
+            .ok()
+            .and_then(|_| encoder.finish().ok())
+    };
+    let brotli = {
+        let mut out = Vec::with_capacity(body.len() / 4);
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 5,
+            lgwin: 22,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &body[..], &mut out, &params)
+            .ok()
+            .map(|_| out)
+    };
+    (gzip.map(Bytes::from), brotli.map(Bytes::from))
+}
+
+fn hash_of(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("{:016x}{:08x}", hasher.finish(), bytes.len())
+}
+
+/// The encodings a request accepts (q=0 refuses).
+fn accepts(req: &HttpRequest, coding: &str) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
+        })
+}
+
+impl PageCache {
+    pub fn lookup(&self, key: &str, content_generation: u64, now: DateTime<Utc>) -> Lookup {
+        let entry = match self.entries.read() {
+            Ok(map) => map.get(key).cloned(),
+            Err(_) => None,
+        };
+        let Some(entry) = entry else {
+            return Lookup::Miss;
+        };
+        if entry.content_generation != content_generation {
+            return Lookup::Miss;
+        }
+        if now.timestamp() - entry.second < MAX_AGE_SECONDS {
+            return Lookup::Hit(entry);
+        }
+        // Expired: one request renders anew, the others keep serving this
+        // one meanwhile.
+        if entry
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            Lookup::Miss
+        } else {
+            Lookup::Refresh(entry)
+        }
+    }
+
+    /// Stores a rendered page. `volatile` is the part that changes every
+    /// second (the form token): it is left out of the ETag.
+    #[allow(clippy::too_many_arguments)]
+    pub fn store(
+        &self,
+        key: &str,
+        body: String,
+        volatile: Option<&str>,
+        content_type: &'static str,
+        cache_control: &'static str,
+        depends: Depends,
+        content_generation: u64,
+        now: DateTime<Utc>,
+    ) -> Arc<CachedPage> {
+        let hash = match volatile {
+            Some(v) if !v.is_empty() => hash_of(body.replace(v, "").as_bytes()),
+            _ => hash_of(body.as_bytes()),
+        };
+        let previous = self.entries.read().ok().and_then(|m| m.get(key).cloned());
+        let last_modified = match &previous {
+            Some(p) if p.hash == hash => p.last_modified,
+            _ => now,
+        };
+        let (gzip, brotli) = compress(body.as_bytes());
+        let entry = Arc::new(CachedPage {
+            content_type,
+            plain: Bytes::from(body),
+            gzip,
+            brotli,
+            hash,
+            last_modified,
+            second: now.timestamp(),
+            content_generation,
+            depends,
+            refreshing: AtomicBool::new(false),
+            cache_control,
+        });
+        if let Ok(mut map) = self.entries.write() {
+            map.insert(key.to_string(), entry.clone());
+        }
+        entry
+    }
+
+    /// A comment on `slug` changed: its article pages, its feed, and every
+    /// list with comment counts are rendered anew.
+    pub fn comments_changed(&self, slug: &str) {
+        if let Ok(mut map) = self.entries.write() {
+            map.retain(|_, e| match &e.depends {
+                Depends::Content => true,
+                Depends::AnyComments => false,
+                Depends::CommentsOf(s) => s != slug,
+            });
+        }
+    }
+
+    /// Comments changed somewhere (a bulk action): everything that shows
+    /// comments is rendered anew.
+    pub fn all_comments_changed(&self) {
+        if let Ok(mut map) = self.entries.write() {
+            map.retain(|_, e| e.depends == Depends::Content);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl CachedPage {
+    /// The response for `req`: the best encoding it accepts, or a 304 when
+    /// it already has this version.
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        let (body, encoding, suffix) = match (&self.brotli, &self.gzip) {
+            (Some(br), _) if accepts(req, "br") => (br.clone(), Some("br"), "-br"),
+            (_, Some(gz)) if accepts(req, "gzip") => (gz.clone(), Some("gzip"), "-gz"),
+            _ => (self.plain.clone(), None, ""),
+        };
+        let etag = format!("\"{}{suffix}\"", self.hash);
+        let last_modified = self
+            .last_modified
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let not_modified = if req.headers().contains_key(header::IF_NONE_MATCH) {
+            super::if_none_match(req, &etag)
+        } else {
+            req.headers()
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+                .is_some_and(|since| since.timestamp() >= self.last_modified.timestamp())
+        };
+        let mut res = if not_modified {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        };
+        res.insert_header((header::ETAG, etag))
+            .insert_header((header::LAST_MODIFIED, last_modified))
+            .insert_header((header::CACHE_CONTROL, self.cache_control))
+            .insert_header((header::VARY, "Accept-Encoding"));
+        if not_modified {
+            return res.finish();
+        }
+        res.insert_header((header::CONTENT_TYPE, self.content_type));
+        if let Some(encoding) = encoding {
+            res.insert_header((header::CONTENT_ENCODING, encoding));
+        }
+        res.body(body)
+    }
+
+    /// The bytes as rendered (for tests and benchmarks).
+    pub fn plain(&self) -> &Bytes {
+        &self.plain
+    }
+}

@@ -1,0 +1,195 @@
+//! The page cache: bytes in every encoding, conditional requests, and
+//! every change visible on the very next request.
+use std::io::Read;
+
+use crate::helpers::*;
+
+const SLUG: &str = "going-no-contact";
+
+async fn anonymous(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = client().get(format!("{}{path}", app.address));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+async fn post_comment(app: &TestApp, email: &str, body: &str, ip: &str) -> i64 {
+    let reader = client();
+    let token = comment_form_token(app, &reader, SLUG).await;
+    let res = reader
+        .post(format!("{}/articles/{SLUG}/comments", app.address))
+        .header("X-Forwarded-For", ip)
+        .form(&[
+            ("name", "Sam"),
+            ("email", email),
+            ("body", body),
+            ("token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("#comment-")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn pages_come_plain_gzip_or_brotli_with_their_own_etags_and_304s() {
+    let app = spawn_app().await;
+    for path in ["/", &format!("/articles/{SLUG}"), "/tags/healing"] {
+        let plain = anonymous(&app, path, &[]).await;
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none());
+        let last_modified = plain.headers()["last-modified"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let plain_etag = plain.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(
+            plain.headers()["cache-control"],
+            "public, max-age=0, must-revalidate"
+        );
+        let plain_body = plain.text().await.unwrap();
+        let strip_token = |s: &str| -> String {
+            match s.split_once("name=\"token\" value=\"") {
+                Some((a, b)) => format!("{a}{}", &b[b.find('"').unwrap()..]),
+                None => s.to_string(),
+            }
+        };
+
+        let br = anonymous(&app, path, &[("Accept-Encoding", "gzip, deflate, br")]).await;
+        assert_eq!(br.headers()["content-encoding"], "br", "{path}");
+        assert_eq!(br.headers()["vary"], "Accept-Encoding");
+        let br_etag = br.headers()["etag"].to_str().unwrap().to_string();
+        let compressed = br.bytes().await.unwrap();
+        let mut unbr = Vec::new();
+        brotli::BrotliDecompress(&mut &compressed[..], &mut unbr).unwrap();
+        assert_eq!(
+            strip_token(&String::from_utf8(unbr).unwrap()),
+            strip_token(&plain_body)
+        );
+
+        let gz = anonymous(&app, path, &[("Accept-Encoding", "gzip")]).await;
+        assert_eq!(gz.headers()["content-encoding"], "gzip");
+        let gz_etag = gz.headers()["etag"].to_str().unwrap().to_string();
+        let mut ungz = String::new();
+        flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..])
+            .read_to_string(&mut ungz)
+            .unwrap();
+        assert_eq!(strip_token(&ungz), strip_token(&plain_body));
+        assert!(plain_etag != br_etag && br_etag != gz_etag && plain_etag != gz_etag);
+
+        // Conditional requests: 304, no body, for each encoding's tag.
+        for (etag, encoding) in [
+            (&plain_etag, "identity"),
+            (&br_etag, "br"),
+            (&gz_etag, "gzip"),
+        ] {
+            let res = anonymous(
+                &app,
+                path,
+                &[("If-None-Match", etag), ("Accept-Encoding", encoding)],
+            )
+            .await;
+            assert_eq!(res.status(), 304, "{path} {encoding}");
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+        let res = anonymous(&app, path, &[("If-Modified-Since", &last_modified)]).await;
+        assert_eq!(res.status(), 304, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn the_etag_survives_the_form_tokens_second_by_second_renewal() {
+    let app = spawn_app().await;
+    let path = format!("/articles/{SLUG}");
+    let first = anonymous(&app, &path, &[]).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let body = first.text().await.unwrap();
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let again = anonymous(&app, &path, &[]).await;
+    let body_again = again.text().await.unwrap();
+    assert_ne!(body, body_again, "a fresh form token");
+    let res = anonymous(&app, &path, &[("If-None-Match", &etag)]).await;
+    assert_eq!(res.status(), 304);
+}
+
+#[actix_web::test]
+async fn every_change_is_visible_on_the_very_next_request() {
+    let app = spawn_app().await;
+    let article = format!("/articles/{SLUG}");
+    let page = |path: String| {
+        let app = &app;
+        async move { anonymous(app, &path, &[]).await.text().await.unwrap() }
+    };
+    // Warm the cache.
+    assert!(page(article.clone())
+        .await
+        .contains("Questions and comments"));
+    assert!(!page("/".into()).await.contains("1 comment"));
+
+    // A held comment changes nothing public; approving it shows it at once,
+    // on the article and in the counts.
+    let id = post_comment(&app, "sam@example.com", "First words.", "203.0.113.1").await;
+    assert!(!page(article.clone()).await.contains("First words."));
+    kintsugi::notify::approve_comment(&app.state, id, None)
+        .await
+        .unwrap();
+    assert!(page(article.clone()).await.contains("First words."));
+    assert!(page("/".into()).await.contains("1 comment"));
+    assert!(page("/tags/no-contact".into()).await.contains("1 comment"));
+
+    // A known writer is published at once: visible on the next request.
+    post_comment(&app, "sam@example.com", "Second words.", "203.0.113.2").await;
+    assert!(page(article.clone()).await.contains("Second words."));
+    assert!(page("/".into()).await.contains("2 comments"));
+
+    // Content changes (a reload) show at once too.
+    app.write_article(
+        "fresh.md",
+        "title = \"A fresh article\"\ndate = 2026-01-01",
+        "New words.",
+    );
+    app.state.content.reload().unwrap();
+    assert!(page("/".into()).await.contains("A fresh article"));
+}
+
+#[actix_web::test]
+async fn readers_with_something_of_their_own_never_get_the_shared_bytes() {
+    let app = spawn_app().await;
+    let article = format!("/articles/{SLUG}");
+    let _ = anonymous(&app, &article, &[]).await;
+    // The writer's browser (their own-comments cookie) sees their pending
+    // comment; a stranger does not.
+    let reader = client();
+    let token = comment_form_token(&app, &reader, SLUG).await;
+    let res = reader
+        .post(format!("{}/articles/{SLUG}/comments", app.address))
+        .header("X-Forwarded-For", "203.0.113.5")
+        .form(&[
+            ("name", "Kim"),
+            ("email", "kim@example.com"),
+            ("body", "Mine, pending."),
+            ("token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let own = reader
+        .get(format!("{}{article}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.headers()["cache-control"], "private, no-cache");
+    assert!(own.text().await.unwrap().contains("Mine, pending."));
+    let stranger = anonymous(&app, &article, &[]).await.text().await.unwrap();
+    assert!(!stranger.contains("Mine, pending."));
+}

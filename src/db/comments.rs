@@ -185,19 +185,54 @@ pub fn post(
     })
 }
 
-/// The comments a reader may see on an article: approved public ones, and
-/// the given comments of their own (checked by the caller), oldest first.
-pub fn visible_on_article(
-    conn: &mut Db,
-    slug: &str,
-    own_ids: &[i64],
-) -> QueryResult<Vec<CommentRow>> {
+/// A comment's place in its thread, without its text: what is needed to
+/// work out which comments a page of threads holds.
+#[derive(Debug, Clone, Queryable)]
+pub struct ThreadSlot {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub is_private: bool,
+}
+
+impl ThreadSlot {
+    pub fn is_public(&self) -> bool {
+        self.status == APPROVED && !self.is_private
+    }
+}
+
+impl crate::domain::thread::Threaded for ThreadSlot {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn parent_id(&self) -> Option<i64> {
+        self.parent_id
+    }
+}
+
+/// The thread slots a reader may see on an article (approved public ones
+/// and the given ones), from the `(article_slug, status, id)` index.
+pub fn visible_slots(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<Vec<ThreadSlot>> {
     let public = comments::status
         .eq(APPROVED)
         .and(comments::is_private.eq(false));
     comments::table
         .filter(comments::article_slug.eq(slug))
         .filter(public.or(comments::id.eq_any(own_ids)))
+        .order(comments::id.asc())
+        .select((
+            comments::id,
+            comments::parent_id,
+            comments::status,
+            comments::is_private,
+        ))
+        .load(conn)
+}
+
+/// Full rows of the given comments (one page's worth), in id order.
+pub fn rows_by_id(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<CommentRow>> {
+    comments::table
+        .filter(comments::id.eq_any(ids))
         .order(comments::id.asc())
         .select(CommentRow::as_select())
         .load(conn)

@@ -122,6 +122,10 @@ pub struct LoadedComments {
     pub unavailable: bool,
 }
 
+/// The comments of one page of threads. Only the thread outline (ids,
+/// parents, visibility) of the whole article is read; full rows are read
+/// for the page shown, so a long discussion costs little more than a short
+/// one. With `posted`, the page holding that comment is shown.
 pub async fn load_section(
     req: &HttpRequest,
     state: &AppState,
@@ -132,23 +136,55 @@ pub async fn load_section(
     let own = own_comments(req);
     let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
     let slug_owned = slug.to_string();
+    let unavailable = |e: db::DbError| {
+        tracing::warn!(error = %e, "comments unavailable; showing the article without them");
+        LoadedComments {
+            views: Vec::new(),
+            count: 0,
+            pagination: None,
+            newest_url: None,
+            notice: None,
+            unavailable: true,
+        }
+    };
+    let slots = match db::run(&state.pool, move |conn| {
+        db::comments::visible_slots(conn, &slug_owned, &own_ids)
+    })
+    .await
+    {
+        Ok(slots) => slots,
+        Err(e) => return Ok(unavailable(e)),
+    };
+    let count = slots.iter().filter(|s| s.is_public()).count();
+    let threads = thread::threads(slots);
+    let total_pages = threads.len().div_ceil(THREADS_PER_PAGE).max(1);
+    let comment_page = posted
+        .and_then(|id| {
+            threads
+                .iter()
+                .position(|t| t.iter().any(|(_, s)| s.id == id))
+                .map(|i| i / THREADS_PER_PAGE + 1)
+        })
+        .unwrap_or(comment_page);
+    if comment_page > total_pages {
+        return Err(AppError::NotFound);
+    }
+    let page_slots: Vec<(usize, i64)> = threads
+        .into_iter()
+        .skip((comment_page - 1) * THREADS_PER_PAGE)
+        .take(THREADS_PER_PAGE)
+        .flatten()
+        .map(|(depth, slot)| (depth, slot.id))
+        .collect();
+    let mut ids: Vec<i64> = page_slots.iter().map(|(_, id)| *id).collect();
+    ids.extend(posted);
     let rows = match db::run(&state.pool, move |conn| {
-        db::comments::visible_on_article(conn, &slug_owned, &own_ids)
+        db::comments::rows_by_id(conn, &ids)
     })
     .await
     {
         Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(error = %e, "comments unavailable; showing the article without them");
-            return Ok(LoadedComments {
-                views: Vec::new(),
-                count: 0,
-                pagination: None,
-                newest_url: None,
-                notice: None,
-                unavailable: true,
-            });
-        }
+        Err(e) => return Ok(unavailable(e)),
     };
     let is_own = |row: &CommentRow| {
         own.iter().any(|(id, token)| {
@@ -157,11 +193,12 @@ pub async fn load_section(
         })
     };
     let public = |row: &CommentRow| row.status == db::comments::APPROVED && !row.is_private;
-    let rows: Vec<CommentRow> = rows
+    let mut by_id: std::collections::HashMap<i64, CommentRow> = rows
         .into_iter()
         .filter(|r| public(r) || is_own(r))
+        .map(|r| (r.id, r))
         .collect();
-    let notice = posted.map(|id| match rows.iter().find(|r| r.id == id && is_own(r)) {
+    let notice = posted.map(|id| match by_id.get(&id).filter(|r| is_own(r)) {
         Some(row) => {
             let reasons = reasons_from_text(&row.held_reasons);
             PostNotice {
@@ -182,19 +219,11 @@ pub async fn load_section(
             unknown: true,
         },
     });
-    let count = rows.iter().filter(|r| public(r)).count();
-    let threads = thread::threads(rows);
-    let total_pages = threads.len().div_ceil(THREADS_PER_PAGE).max(1);
-    if comment_page > total_pages {
-        return Err(AppError::NotFound);
-    }
     let now = Utc::now();
     let article_url = format!("/articles/{slug}");
-    let views = threads
+    let views = page_slots
         .into_iter()
-        .skip((comment_page - 1) * THREADS_PER_PAGE)
-        .take(THREADS_PER_PAGE)
-        .flatten()
+        .filter_map(|(depth, id)| by_id.remove(&id).map(|row| (depth, row)))
         .map(|(depth, row)| {
             let created: DateTime<Utc> = row.created_at.and_utc();
             let own = is_own(&row);

@@ -12,14 +12,22 @@
 // first, so fewer than ten runs in 15 minutes per server, or signing in waits),
 // approves that comment from the moderation queue, replies to it as the coach, and
 // signs out; the reader sees the comment published with the Coach replies under it.
+// Then a reader with JavaScript on asks for coaching from an article (a refused form
+// first, then one sent), opens the private link from the email the server wrote to
+// OUTBOX_DIR, the coach answers it from the request inbox with a plan template and
+// sets the status, and the reader sees the reply and writes back. The coaching form
+// is refused sooner than 3 s after it was served, so the test waits 4 s too.
 //
 //   cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 \
-//     ADMIN_EMAIL=coach@example.com ADMIN_PASSWORD='...' npm test
+//     ADMIN_EMAIL=coach@example.com ADMIN_PASSWORD='...' \
+//     OUTBOX_DIR=/path/to/data-dir/outbox npm test
 //
 // Environment:
 //   BASE_URL         server to test (default http://127.0.0.1:8080)
 //   ADMIN_EMAIL      the coach account's email (required for the coach journey)
 //   ADMIN_PASSWORD   its password
+//   OUTBOX_DIR       the server's outbox folder, $KINTSUGI_DATA_DIR/outbox (required for
+//                    the coaching request journey: the reader's private link is emailed)
 //   CHROMIUM_PATH    browser binary (default /usr/bin/chromium)
 //   JAVA             java binary for vnu.jar (default "java")
 //
@@ -44,6 +52,7 @@ const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const JAVA = process.env.JAVA || 'java';
 const ADMIN_EMAIL = process.env.ADMIN_EMAIL || '';
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
+const OUTBOX_DIR = process.env.OUTBOX_DIR || '';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -511,6 +520,10 @@ async function runSteps({ browser, context, strict, noJs }) {
   } finally {
     await reader.ctx.close().catch(() => {});
   }
+  // 6d. A coaching request: a reader with JavaScript on asks for a personal plan from
+  // an article, reads the emailed private link, the coach answers from the inbox with
+  // a plan template and sets the status; the reader sees it and writes back.
+  await coachingJourney({ browser, axePage: page, savedHtml });
 
   // 7. Nu Html Checker over every saved page.
   await step(`Nu Html Checker (vnu.jar) on ${savedHtml.length} saved page(s)`, async (t) => {
@@ -1115,6 +1128,616 @@ async function coachJourney({ browser, axePage, savedHtml, reader }) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Coaching requests.
+
+// Clicks (through `action`) on page `p` and waits for the navigation it starts: `res`
+// is the first response (a form's own answer, before any redirect), `final` the page
+// that was shown, `html` exactly what the server sent for it.
+async function navigateOn(p, action) {
+  const isNav = (r) => r.request().isNavigationRequest() && r.frame() === p.mainFrame();
+  const [res, final] = await Promise.all([
+    p.waitForResponse(isNav, { timeout: NAV_TIMEOUT_MS }),
+    p.waitForResponse((r) => isNav(r) && (r.status() < 300 || r.status() >= 400), { timeout: NAV_TIMEOUT_MS }),
+    action(),
+  ]);
+  await p.waitForLoadState('load');
+  return { res, final, html: await final.text().catch(() => '') };
+}
+
+const textOf = async (locator) => norm(await locator.first().textContent().catch(() => ''));
+
+// The mails in OUTBOX_DIR (.eml files the server writes when no SMTP server is set)
+// whose file name ends with `-${kind}.eml` and whose To: names `recipient`, oldest
+// first, each as { file, headers, body } with the body decoded (quoted-printable,
+// base64 or plain) to text.
+function outboxMails(kind, recipient) {
+  let names = [];
+  try {
+    names = fs.readdirSync(OUTBOX_DIR).filter((n) => n.endsWith(`-${kind}.eml`) && !n.startsWith('.'));
+  } catch (err) {
+    if (err.code === 'ENOENT') return []; // nothing was written yet
+    throw err;
+  }
+  return names
+    .sort()
+    .map((n) => ({ file: n, ...parseEml(fs.readFileSync(path.join(OUTBOX_DIR, n), 'latin1')) }))
+    .filter((m) => (m.headers.to || '').toLowerCase().includes(recipient.toLowerCase()));
+}
+
+// Waits (up to 15 s: the server's mail worker writes the file soon after the request)
+// for a mail as `outboxMails` finds it, and for which `accept(mail)` holds.
+async function waitForMail(kind, recipient, accept = () => true) {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const found = outboxMails(kind, recipient).filter(accept);
+    if (found.length || Date.now() > until) return found.at(-1) || null;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// A one-part text message: headers (unfolded, names in lower case) and the body
+// decoded by its Content-Transfer-Encoding. `raw` holds one character per byte.
+function parseEml(raw) {
+  const cut = raw.search(/\r?\n\r?\n/);
+  const head = cut < 0 ? raw : raw.slice(0, cut);
+  const rest = cut < 0 ? '' : raw.slice(cut).replace(/^\r?\n\r?\n/, '');
+  const headers = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const encoding = (headers['content-transfer-encoding'] || '7bit').toLowerCase();
+  let body;
+  if (encoding === 'quoted-printable') body = decodeQuotedPrintable(rest);
+  else if (encoding === 'base64') body = Buffer.from(rest.replace(/\s+/g, ''), 'base64').toString('utf8');
+  else body = Buffer.from(rest, 'latin1').toString('utf8');
+  return { headers, body: body.replace(/\r\n/g, '\n') };
+}
+
+// Quoted-printable (RFC 2045): "=" at the end of a line is a soft line break, "=XX"
+// one byte; the bytes are UTF-8.
+function decodeQuotedPrintable(text) {
+  const joined = text.replace(/=\r?\n/g, '');
+  const bytes = [];
+  for (let i = 0; i < joined.length; i++) {
+    const hex = joined.slice(i + 1, i + 3);
+    if (joined[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(joined.charCodeAt(i) & 0xff);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+// A reader with JavaScript on (in a browser context of their own, the server's
+// Content-Security-Policy enforced, the time zone Europe/Berlin) asks for a personal
+// plan: from an article's “Get a personal plan” link to /coaching, picks an option
+// with its card's “Choose this”, fills the form by its visible labels, sends it once
+// without the consent box ticked (422, the answer next to the box, everything kept)
+// and then ticked (the thank-you page). The email the server wrote to OUTBOX_DIR gives
+// the private status link. The coach (JavaScript off, like the comment journey) signs
+// in, finds the request in /admin/requests, opens it (now “In review” for the reader),
+// starts a reply from a plan template, edits and sends it, saves a private note and
+// sets the status to “Plan ready”. The reader then sees “Plan ready” and the reply with
+// the Coach badge (and an email about it), never the note, and adds a message. Every
+// page is saved for the Nu Html Checker and checked with axe (light and dark).
+async function coachingJourney({ browser, axePage, savedHtml }) {
+  const TIME_ZONE = 'Europe/Berlin';
+  const readerCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light', timezoneId: TIME_ZONE });
+  const coachCtx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  for (const ctx of [readerCtx, coachCtx]) {
+    ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  }
+  const rp = await readerCtx.newPage();
+  const cp = await coachCtx.newPage();
+  const readerWatch = watchPage(rp, { ignoreAborted: true });
+  const coachWatch = watchPage(cp, { ignoreAborted: true });
+
+  // Unique per run, letters only (as in the comment journey): the coach finds the
+  // request by the reader's name, the outbox mail by the reader's email.
+  const tag = Date.now().toString().replace(/\d/g, (d) => 'abcdefghij'[d]);
+  const reader = {
+    name: `Sam ${tag}`,
+    email: `request-${tag}@example.com`,
+    situation:
+      'We were together for two years and she ended it three weeks ago.\n' +
+      `The evenings are the hardest; I keep rereading our old messages. (request check ${tag})`,
+  };
+  const noContactSince = new Date(Date.now() - 14 * 86_400_000).toISOString().slice(0, 10);
+  const OPTION = { slug: 'written-plan', title: 'A written breakup plan' };
+  const PLAN = { slug: '30-day-no-contact', title: 'A 30-day no-contact plan' };
+  const replyMarker = `plan for you ${tag}`;
+  const noteMarker = `private note ${tag}`;
+  const messageMarker = `reader follow-up ${tag}`;
+  // What the coach's detail page (and the reader's “Your answers”) must show.
+  const expectedAnswers = [
+    ['Who ended the relationship', 'They did'],
+    ['Together for', '1 to 3 years'],
+    ['It ended', 'Less than a month ago'],
+    ['Contact right now', `No contact since ${noContactSince}`],
+    ['Hoping for', 'Not sure yet'],
+    ['Preferred way to talk', 'Video call'],
+    ['Time zone', TIME_ZONE],
+  ];
+
+  let article = null; // { path, title } the reader came from
+  let formServedAt = 0;
+  let refused = false; // the 422 page with everything typed is shown
+  let thanked = false;
+  let statusPath = null; // /requests/{token}
+  let requestId = null;
+  let signedIn = false;
+  let replied = false;
+
+  const rHere = () => new URL(rp.url()).pathname + new URL(rp.url()).search;
+  const cHere = () => new URL(cp.url()).pathname + new URL(cp.url()).search;
+  // Waits until COMMENT_WAIT_MS (4 s) have passed since the form was served: the
+  // server refuses a coaching form sent sooner than 3 s (“That was very quick”).
+  const waitSinceServed = async () => {
+    const left = COMMENT_WAIT_MS - (Date.now() - formServedAt);
+    if (left > 0) await rp.waitForTimeout(left);
+  };
+  // Saves the HTML for the Nu Html Checker and runs axe on it (light and dark).
+  const checkServed = async (t, name, html, at) => {
+    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
+    const file = path.join(HTML_DIR, `${name}.html`);
+    fs.writeFileSync(file, html);
+    savedHtml.push(file);
+    for (const scheme of ['light', 'dark']) {
+      const violations = await axeOnServedHtml(axePage, html, scheme, at);
+      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+    }
+  };
+  // The form's fields, found as a person finds them: by their visible labels.
+  const form = () => {
+    const f = rp.locator('form#request-form');
+    const group = (legend) => f.getByRole('group', { name: legend, exact: true });
+    return {
+      el: f,
+      name: f.getByRole('textbox', { name: /^Name\b/ }),
+      email: f.getByRole('textbox', { name: /^Email\b/ }),
+      option: group('Coaching option').getByLabel(new RegExp(`^${OPTION.title}\\b`)),
+      endedBy: group('Who ended the relationship?').getByLabel('They did', { exact: true }),
+      together: group('How long were you together?').getByLabel('1 to 3 years', { exact: true }),
+      endedAgo: group('How long ago did it end?').getByLabel('Less than a month ago', { exact: true }),
+      contact: group('Contact right now').getByLabel('No contact since a date', { exact: true }),
+      since: f.getByLabel('If no contact: since when?', { exact: true }),
+      hope: group('What do you hope for?').getByLabel('Not sure yet', { exact: true }),
+      situation: f.getByLabel('Your situation', { exact: true }),
+      talkVia: group('Preferred way to talk').getByLabel('Video call', { exact: true }),
+      timeZone: f.getByLabel(/^Time zone\b/),
+      adult: f.getByLabel('I am 18 or older', { exact: true }),
+      consent: f.getByLabel(/^I agree that the coach stores\b/),
+      send: f.getByRole('button', { name: 'Send my request', exact: true }),
+    };
+  };
+  // Every answer as typed, to compare before and after the refused post.
+  const formState = async () => {
+    const x = form();
+    return {
+      name: await x.name.inputValue(),
+      email: await x.email.inputValue(),
+      option: await x.option.isChecked(),
+      endedBy: await x.endedBy.isChecked(),
+      together: await x.together.isChecked(),
+      endedAgo: await x.endedAgo.isChecked(),
+      contact: await x.contact.isChecked(),
+      since: await x.since.inputValue(),
+      hope: await x.hope.isChecked(),
+      situation: (await x.situation.inputValue()).replace(/\r\n/g, '\n'),
+      talkVia: await x.talkVia.isChecked(),
+      timeZone: await x.timeZone.inputValue(),
+      adult: await x.adult.isChecked(),
+    };
+  };
+  // The <dt>/<dd> pairs of a description list, as [question, answer].
+  const pairs = async (dl) =>
+    dl.evaluateAll((lists) =>
+      lists.flatMap((list) =>
+        [...list.querySelectorAll('dt')].map((dt) => {
+          const dd = dt.nextElementSibling;
+          const clean = (s) => (s || '').replace(/\s+/g, ' ').trim();
+          return [clean(dt.textContent), clean(dd && dd.tagName === 'DD' ? dd.textContent : '')];
+        }),
+      ),
+    );
+  const pairsNoJs = async (dl) => {
+    // evaluateAll is refused with JavaScript off: read the list item by item.
+    const out = [];
+    const dts = dl.locator('dt');
+    for (let i = 0, n = await dts.count(); i < n; i++) {
+      const dt = dts.nth(i);
+      out.push([norm(await dt.textContent()), norm(await dt.locator('xpath=following-sibling::dd[1]').textContent().catch(() => ''))]);
+    }
+    return out;
+  };
+
+  try {
+    await step('coaching request (JavaScript on): an article’s “Get a personal plan” → /coaching, “Choose this” preselects the option, the time zone is pre-filled', async (t) => {
+      readerWatch.take();
+      const res = await goto(rp, COMMENT_ARTICLE);
+      t.require(res.status() === 200, `GET ${COMMENT_ARTICLE} answered ${res.status()}`);
+      article = { path: COMMENT_ARTICLE, slug: COMMENT_ARTICLE.split('/').pop(), title: await textOf(rp.locator('article h1')) };
+      const link = rp.getByRole('link', { name: 'Get a personal plan', exact: true });
+      t.require((await link.count()) === 1, `no single link “Get a personal plan” on ${COMMENT_ARTICLE} (found ${await link.count()})`);
+      let shown = await navigateOn(rp, () => link.click());
+      let at = new URL(rp.url());
+      t.require(at.pathname === '/coaching', `“Get a personal plan” led to ${rp.url()}, expected /coaching`);
+      t.check(at.searchParams.get('article') === article.slug && at.hash === '#request-form', `“Get a personal plan” led to ${rp.url()}, expected /coaching?article=${article.slug}#request-form`);
+      t.check(shown.final.status() === 200, `GET ${rHere()} answered ${shown.final.status()}`);
+      formServedAt = Date.now();
+      t.require((await rp.locator('form#request-form').count()) === 1, `no form#request-form on ${rHere()}`);
+      const source = await textOf(rp.locator('.request-form__source'));
+      t.check(article.title && source.includes(article.title), `the form does not say the reader came from “${article.title}” (it says “${source}”)`);
+      t.check(!(await form().option.isChecked()), `the option “${OPTION.title}” is already chosen before the reader chose it`);
+
+      // The option cards: each has a price, a format and a “Choose this” link.
+      const cards = rp.locator('section.coaching-options li.option-card');
+      const n = await cards.count();
+      t.check(n >= 1, 'no option cards (section.coaching-options li.option-card) on /coaching');
+      for (let i = 0; i < n; i++) {
+        const c = cards.nth(i);
+        const title = await textOf(c.locator('h3'));
+        t.check((await c.locator('.option-card__price').count()) === 1, `the option card “${title}” shows no price`);
+        t.check((await c.getByRole('link', { name: /^Choose this\b/ }).count()) === 1, `the option card “${title}” has no “Choose this” link`);
+      }
+      // The link's name ends with the option's title (visually hidden), for screen readers.
+      const choose = rp.getByRole('link', { name: new RegExp(`^Choose this\\s*:\\s*${OPTION.title}$`) });
+      t.require((await choose.count()) === 1, `no link “Choose this: ${OPTION.title}” on the option card (${n} card(s))`);
+      shown = await navigateOn(rp, () => choose.click());
+      formServedAt = Date.now();
+      at = new URL(rp.url());
+      t.check(
+        at.pathname === '/coaching' && at.searchParams.get('option') === OPTION.slug && at.searchParams.get('article') === article.slug && at.hash === '#request-form',
+        `“Choose this” led to ${rp.url()}, expected /coaching?option=${OPTION.slug}&article=${article.slug}#request-form`,
+      );
+      t.check(shown.final.status() === 200, `GET ${rHere()} answered ${shown.final.status()}`);
+      t.check(await form().option.isChecked(), `after “Choose this” the radio “${OPTION.title}” is not checked`);
+      const card = rp.locator(`li.option-card#option-${OPTION.slug}`);
+      t.check(((await card.getAttribute('class')) || '').includes('option-card--chosen'), `the card #option-${OPTION.slug} is not marked .option-card--chosen`);
+      t.check((await card.getByRole('link', { name: new RegExp(`^Chosen\\s*:\\s*${OPTION.title}$`) }).count()) === 1, `the chosen card's link does not say “Chosen”`);
+      t.check((await textOf(rp.locator('.request-form__source'))).includes(article.title), 'after “Choose this” the form forgot which article the reader came from');
+
+      // static/js/timezone.js (allowed by the CSP: this context enforces it) pre-fills the zone.
+      const zone = await form().timeZone.inputValue();
+      const offered = await form().timeZone.locator(`option[value="${TIME_ZONE}"]`).count();
+      if (offered) t.check(zone === TIME_ZONE, `the time zone select was not pre-filled with the browser's ${TIME_ZONE} (its value is “${zone}”)`);
+      else t.note(`${TIME_ZONE} is not in the time zone list; the select shows “${zone}”`);
+
+      // A phone: nothing scrolls sideways.
+      await rp.setViewportSize(PHONE);
+      const wide = await rp.evaluate(() => document.documentElement.scrollWidth);
+      t.check(wide <= PHONE.width + 1, `/coaching is ${wide}px wide in a ${PHONE.width}px viewport`);
+      await rp.setViewportSize({ width: 1280, height: 800 });
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await rp.locator('form#request-form').screenshot({ path: path.join(ARTIFACTS, 'coaching-form.png') });
+      t.note('screenshot artifacts/coaching-form.png');
+      for (const problem of readerWatch.take()) t.check(false, problem);
+      await checkServed(t, 'coaching-chosen', shown.html, rHere());
+    });
+
+    await step('coaching form filled by its labels, consent not ticked: the browser holds it; sent anyway → 422, the answer next to the consent box, everything kept', async (t) => {
+      t.require(formServedAt > 0, 'the form was not shown (the previous step failed)');
+      const x = form();
+      await x.name.fill(reader.name);
+      await x.email.fill(reader.email);
+      await x.option.check();
+      await x.endedBy.check();
+      await x.together.check();
+      await x.endedAgo.check();
+      await x.contact.check();
+      await x.since.fill(noContactSince);
+      await x.hope.check();
+      await x.situation.fill(reader.situation);
+      await x.talkVia.check();
+      if ((await x.timeZone.inputValue()) !== TIME_ZONE) await x.timeZone.selectOption(TIME_ZONE);
+      await x.adult.check();
+      t.check(!(await x.consent.isChecked()), 'the consent box is ticked before the reader ticked it');
+      const typed = await formState();
+
+      // The consent box is `required`: a browser does not send the form without it...
+      const held = await x.consent.evaluate((el) => el.validity.valueMissing);
+      t.check(held, 'the consent box is not `required`: the browser would send the form without it');
+      // ...so the server's own answer is checked with the browser's check turned off.
+      await x.el.evaluate((f) => {
+        f.noValidate = true;
+      });
+      await waitSinceServed();
+      const post = await navigateOn(rp, () => x.send.click());
+      formServedAt = Date.now(); // the answer carries a fresh form
+      t.require(post.res.status() === 422, `POST /coaching without consent answered ${post.res.status()}, expected 422` +
+        (post.res.status() === 303 ? ' (the request was accepted without consent!)' : ''));
+      t.check(new URL(rp.url()).pathname === '/coaching', `after the refused post the browser is at ${rp.url()}`);
+      const problem = await textOf(rp.locator('form#request-form .form-problem[role="alert"]'));
+      t.check(/check the answer marked below/i.test(problem), `the .form-problem does not ask to check the one answer marked: “${problem}”` +
+        (/very quick/i.test(problem) ? ' (the form was sent too soon: see COMMENT_WAIT_MS)' : ''));
+      const y = form();
+      const field = rp.locator('form#request-form .field').filter({ has: rp.locator('#request-consent') });
+      t.check(((await field.getAttribute('class')) || '').split(/\s+/).includes('field--error'), 'the consent field is not marked .field--error');
+      const error = field.locator('.field__error');
+      const said = await textOf(error);
+      t.check(/agree to how your answers are handled/i.test(said), `the consent field's error says “${said}”, expected “Please agree to how your answers are handled…”`);
+      const errorId = await error.first().getAttribute('id').catch(() => null);
+      t.check((await y.consent.getAttribute('aria-invalid')) === 'true', 'the consent box has no aria-invalid="true"');
+      const describedBy = ((await y.consent.getAttribute('aria-describedby')) || '').split(/\s+/);
+      t.check(errorId && describedBy.includes(errorId), `the consent box's aria-describedby (${describedBy.join(' ')}) does not name its error #${errorId}`);
+      const others = (await rp.locator('form#request-form .field__error').allTextContents()).map(norm).filter((e) => e !== said);
+      t.check(others.length === 0, `other answers are marked as wrong too: ${JSON.stringify(others)}`);
+      const kept = await formState();
+      for (const [key, value] of Object.entries(typed)) {
+        t.check(kept[key] === value, `after the 422 the answer “${key}” is ${JSON.stringify(kept[key])}, it was ${JSON.stringify(value)}`);
+      }
+      t.check(!(await y.consent.isChecked()), 'after the 422 the consent box is ticked');
+      refused = true;
+      for (const p of readerWatch.take()) t.check(false, p);
+      await checkServed(t, 'coaching-422', post.html, '/coaching');
+    });
+
+    await step('coaching form with consent ticked → 303 /coaching/thanks “Thank you. Your request is safely here.”', async (t) => {
+      t.require(refused, 'no refused form to correct (the previous step failed)');
+      const x = form();
+      await x.consent.check();
+      t.check((await x.situation.inputValue()).replace(/\r\n/g, '\n') === reader.situation, 'the situation text was lost before the second post');
+      await waitSinceServed();
+      const post = await navigateOn(rp, () => x.send.click());
+      t.require(
+        post.res.status() !== 429,
+        'POST /coaching answered 429: too many requests from this address lately; wait a minute and run again',
+      );
+      t.require(post.res.status() === 303, `POST /coaching answered ${post.res.status()}, expected 303` +
+        (post.res.status() === 422 ? `: ${await textOf(rp.locator('.form-problem, .field__error'))}` : ''));
+      t.require(new URL(rp.url()).pathname === '/coaching/thanks', `after sending the browser is at ${rp.url()}, expected /coaching/thanks`);
+      thanked = true;
+      t.check(post.final.status() === 200, `GET /coaching/thanks answered ${post.final.status()}`);
+      const h1 = await textOf(rp.locator('h1'));
+      t.check(h1 === 'Thank you. Your request is safely here.', `the thank-you page's <h1> is “${h1}”`);
+      t.check(/email with a private link/i.test(await textOf(rp.locator('main'))), 'the thank-you page does not mention the email with the private link');
+      for (const p of readerWatch.take()) t.check(false, p);
+      await checkServed(t, 'coaching-thanks', post.html, '/coaching/thanks');
+    });
+
+    await step('the reader’s email (OUTBOX_DIR, quoted-printable decoded) → the private link /requests/{token}: “Received”, their situation', async (t) => {
+      t.require(thanked, 'the request was not sent (an earlier step failed)');
+      t.require(OUTBOX_DIR, 'OUTBOX_DIR is not set: pass the server\'s outbox folder ($KINTSUGI_DATA_DIR/outbox) to npm test');
+      const mail = await waitForMail('request-received', reader.email);
+      t.require(mail, `no request-received mail to ${reader.email} in ${OUTBOX_DIR} after 15 s`);
+      t.note(`mail ${mail.file} (${mail.headers['content-transfer-encoding'] || '7bit'})`);
+      t.check(mail.body.includes(`Hello ${reader.name},`), `the email does not greet “${reader.name}”`);
+      t.check(mail.body.includes(OPTION.title), `the email does not name the option “${OPTION.title}”`);
+      t.check(!mail.body.includes(`request check ${tag}`), 'the email repeats the reader’s situation text (it should carry only the link)');
+      const links = [...mail.body.matchAll(/https?:\/\/\S+?\/requests\/([0-9a-f]{64})(?![0-9a-zA-Z])/g)];
+      t.require(links.length >= 1, `no link …/requests/{64 hex} in the email:\n${mail.body.slice(0, 800)}`);
+      t.check(new Set(links.map((l) => l[1])).size === 1, 'the email has different status links');
+      statusPath = `/requests/${links[0][1]}`;
+      const linkOrigin = new URL(links[0][0]).origin;
+      // The link is opened on BASE_URL; a server with KINTSUGI_BASE_URL set writes its own address.
+      if (linkOrigin !== new URL(BASE_URL).origin) t.note(`the email's link is on ${linkOrigin}; opening ${statusPath} on ${BASE_URL}`);
+      const res = await goto(rp, statusPath);
+      t.require(res.status() === 200, `GET /requests/{token} answered ${res.status()}, expected 200`);
+      t.check((await textOf(rp.locator('h1'))) === 'Your coaching request', `the status page's <h1> is “${await textOf(rp.locator('h1'))}”`);
+      const pill = await textOf(rp.locator('.request-status__state .status-pill'));
+      t.check(pill === 'Received', `the status page shows the status “${pill}”, expected Received`);
+      t.check((await textOf(rp.locator('p.lead'))).includes(OPTION.title), `the status page does not name the option “${OPTION.title}”`);
+      const shown = (await rp.locator('.request-status__answers dd.pre-wrap').first().textContent().catch(() => '')).replace(/\r\n/g, '\n');
+      t.check(shown.trim() === reader.situation, `the status page does not show the reader's situation as written: ${JSON.stringify(shown.slice(0, 120))}`);
+      const answers = Object.fromEntries(await pairs(rp.locator('.request-status__answers dl')));
+      for (const [q, a] of expectedAnswers) t.check(answers[q] === a, `“Your answers” says ${q}: “${answers[q]}”, expected “${a}”`);
+      t.check((await rp.getByRole('heading', { name: 'Add a message', exact: true }).count()) === 1, 'no “Add a message” form on the status page');
+      t.check((await rp.getByRole('button', { name: 'Withdraw my request', exact: true }).count()) === 1, 'no “Withdraw my request” button on the status page');
+      const del = rp.getByRole('link', { name: /^delete this request/i });
+      t.check((await del.count()) === 1 && (await del.getAttribute('href')) === `${statusPath}/delete`, 'no link to /requests/{token}/delete on the status page');
+      t.check((await rp.locator('meta[name="robots"][content*="noindex"]').count()) === 1, 'the private status page is not marked noindex');
+      t.check((await goto(rp, `/requests/${'0'.repeat(64)}`)).status() === 404, 'a made-up status token does not answer 404');
+      readerWatch.take(); // the 404 page's own document
+      const again = await goto(rp, statusPath);
+      for (const p of readerWatch.take()) t.check(false, p);
+      await checkServed(t, 'request-status-received', await again.text().catch(() => ''), statusPath);
+    });
+
+    await step('coach (JavaScript off): /admin/requests asks to sign in, then lists the request as Received; opening it shows every answer and makes it “In review” for the reader', async (t) => {
+      t.require(thanked, 'the request was not sent (an earlier step failed)');
+      t.require(ADMIN_EMAIL && ADMIN_PASSWORD, 'ADMIN_EMAIL and ADMIN_PASSWORD are not set (see the coach journey)');
+      const res = await goto(cp, '/admin/requests');
+      const login = new URL(cp.url());
+      t.require(login.pathname === '/admin/login', `GET /admin/requests without signing in ended at ${cp.url()} (${res.status()}), expected /admin/login`);
+      t.check(login.searchParams.get('next') === '/admin/requests', `the sign-in address ${cp.url()} has no ?next=/admin/requests`);
+      await cp.getByLabel('Email', { exact: true }).fill(ADMIN_EMAIL);
+      await cp.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+      let shown = await navigateOn(cp, () => cp.getByRole('button', { name: 'Sign in', exact: true }).click());
+      t.require(shown.res.status() === 303, `POST /admin/login answered ${shown.res.status()}, expected 303` +
+        (shown.res.status() === 429 ? ' (too many failed sign-ins from this address: wait 15 minutes)' : ''));
+      signedIn = true;
+      t.check(new URL(cp.url()).pathname === '/admin/requests', `after signing in the browser is at ${cp.url()}, expected /admin/requests (the ?next=)`);
+      const nav = cp.getByRole('navigation', { name: 'Admin' });
+      const navLink = nav.getByRole('link', { name: /^Requests\b/ });
+      t.require((await navLink.count()) === 1, 'no “Requests” link in the admin navigation');
+      const count = await textOf(navLink.locator('.count'));
+      t.check(Number(count) >= 1, `the admin navigation's Requests link does not count the new request (“${count}”)`);
+      shown = await navigateOn(cp, () => navLink.click());
+      t.require(new URL(cp.url()).pathname === '/admin/requests', `the Requests link led to ${cp.url()}`);
+      t.check(shown.final.status() === 200, `GET ${cHere()} answered ${shown.final.status()}`);
+      t.check((await textOf(cp.locator('h1'))) === 'Coaching requests', `the inbox's <h1> is “${await textOf(cp.locator('h1'))}”`);
+      t.check((await navLink.getAttribute('aria-current')) === 'page', 'the Requests link is not aria-current="page" in the inbox');
+      const item = cp.locator('ol.admin-list li.admin-item').filter({ hasText: reader.name });
+      t.require((await item.count()) === 1, `the request from “${reader.name}” is not listed once in /admin/requests (found ${await item.count()})`);
+      const status = await textOf(item.locator('.admin-item__status'));
+      t.check(status === 'Received', `the inbox shows the request as “${status}”, expected Received`);
+      const itemText = await textOf(item);
+      t.check(itemText.includes(OPTION.title), `the inbox item does not name the option “${OPTION.title}”`);
+      t.check(itemText.includes(article.title), `the inbox item does not say the reader came from “${article.title}”`);
+      t.check(!itemText.includes('request check'), 'the inbox list shows the reader’s situation text');
+      const open = item.getByRole('link', { name: reader.name, exact: true });
+      const href = await open.getAttribute('href');
+      t.require(/^\/admin\/requests\/\d+$/.test(href || ''), `the inbox item's link is “${href}”, expected /admin/requests/{id}`);
+      requestId = Number(href.split('/').pop());
+      await checkServed(t, 'admin-requests', shown.html, '/admin/requests');
+
+      shown = await navigateOn(cp, () => open.click());
+      t.require(new URL(cp.url()).pathname === href, `the inbox link led to ${cp.url()}, expected ${href}`);
+      t.check(shown.final.status() === 200, `GET ${href} answered ${shown.final.status()}`);
+      t.check((await textOf(cp.locator('h1'))) === `Request from ${reader.name}`, `the request page's <h1> is “${await textOf(cp.locator('h1'))}”`);
+      const facts = Object.fromEntries(await pairsNoJs(cp.locator('dl.request-facts')));
+      const want = [
+        ['Option', OPTION.title],
+        ['Status', 'In review'],
+        ['Email', reader.email],
+        ['Came from', article.title],
+        ...expectedAnswers,
+      ];
+      for (const [q, a] of want) t.check(facts[q] === a, `the request page says ${q}: “${facts[q]}”, expected “${a}”`);
+      t.check(/^Given /.test(facts.Consent || ''), `the request page does not record the consent (“${facts.Consent}”)`);
+      const situation = await textOf(cp.locator('.request-situation'));
+      t.check(situation === norm(reader.situation), `“Their situation” shows “${situation.slice(0, 120)}”, expected the reader's text`);
+      t.check((await cp.locator('a[href="/admin/requests"]').filter({ hasText: 'All requests' }).count()) === 1, 'no “← All requests” link on the request page');
+      for (const p of coachWatch.take()) t.check(false, p);
+      await checkServed(t, 'admin-request', shown.html, href);
+
+      // Opening it moved it on: the reader's page says so.
+      t.require(statusPath, 'the reader has no status link to check “In review” with (the email step failed)');
+      await goto(rp, statusPath);
+      const pill = await textOf(rp.locator('.request-status__state .status-pill'));
+      t.check(pill === 'In review', `after the coach opened the request the reader's page shows “${pill}”, expected In review`);
+      for (const p of readerWatch.take()) t.check(false, p);
+    });
+
+    await step('coach: “Start from a template” fills “Your reply”, edited and sent (Coach badge); a private note; the status set to “Plan ready”', async (t) => {
+      t.require(signedIn && requestId, 'the coach is not on the request (an earlier step failed)');
+      const href = `/admin/requests/${requestId}`;
+      const templates = cp.locator('form#reply .plan-templates');
+      t.require(/^Start from a template:/.test(await textOf(templates)), `no “Start from a template:” line in the reply form on ${href}`);
+      const use = templates.getByRole('link', { name: PLAN.title, exact: true });
+      t.require((await use.count()) === 1, `no template link “${PLAN.title}”`);
+      let shown = await navigateOn(cp, () => use.click());
+      let at = new URL(cp.url());
+      t.check(at.pathname === href && at.searchParams.get('template') === PLAN.slug && at.hash === '#reply', `the template link led to ${cp.url()}, expected ${href}?template=${PLAN.slug}#reply`);
+      t.check(shown.final.status() === 200, `GET ${cHere()} answered ${shown.final.status()}`);
+      const box = cp.locator('form#reply').getByLabel('Your reply', { exact: true });
+      t.require((await box.count()) === 1, 'no field labelled “Your reply” in the reply form');
+      const template = (await box.inputValue()).replace(/\r\n/g, '\n');
+      t.check(template.startsWith(`Hi ${reader.name},`), `the template does not start with “Hi ${reader.name},” ([name] filled in): ${JSON.stringify(template.slice(0, 60))}`);
+      t.check(!template.includes('[name]'), 'the template still has a [name] placeholder');
+      t.check(template.includes('## Your boundary'), `the reply box does not hold the “${PLAN.title}” template`);
+      await checkServed(t, 'admin-request-template', shown.html, `${href}?template=${PLAN.slug}`);
+
+      // The coach edits the template: fills in a placeholder and adds a last line.
+      const placeholder = '[short reference to their situation]';
+      t.check(template.includes(placeholder), `the template has no “${placeholder}” to fill in`);
+      const reply = `${template.replace(placeholder, 'how hard the evenings are right now').trimEnd()}\n\nI'm here if anything in it does not fit. (${replyMarker})`;
+      await box.fill(reply);
+      shown = await navigateOn(cp, () => cp.locator('form#reply').getByRole('button', { name: 'Send the reply', exact: true }).click());
+      t.check(shown.res.status() === 303, `POST ${href}/reply answered ${shown.res.status()}, expected 303`);
+      at = new URL(cp.url());
+      t.check(at.pathname === href && at.hash === '#messages', `after replying the browser is at ${cp.url()}, expected ${href}?done=…#messages`);
+      let notice = await textOf(cp.locator('.notice[role="status"]'));
+      t.check(notice === 'Your reply is sent.', `after replying the notice is “${notice}”, expected “Your reply is sent.”`);
+      const mine = cp.locator('ol.message-list li.message--coach').filter({ hasText: replyMarker });
+      if (t.check((await mine.count()) === 1, 'the reply is not listed under “Messages” on the request page')) {
+        t.check((await textOf(mine.locator('.badge'))) === 'Coach', 'the reply listed on the request page has no Coach badge');
+        const body = await textOf(mine.locator('.message__body'));
+        t.check(body.includes('how hard the evenings are right now') && !body.includes('## '), `the reply is not shown as the edited, rendered Markdown: “${body.slice(0, 120)}”`);
+        // Rendered like a comment: lists stay lists (headings become plain paragraphs).
+        t.check((await mine.locator('.message__body li').count()) >= 1, 'the reply’s Markdown list items are not rendered as <li>');
+      }
+      replied = true;
+      await checkServed(t, 'admin-request-replied', shown.html, href);
+
+      const note = cp.getByLabel('Add a note', { exact: true });
+      t.require((await note.count()) === 1, 'no field labelled “Add a note” on the request page');
+      await note.fill(`Seems steady; check in after week 1. (${noteMarker})`);
+      shown = await navigateOn(cp, () => cp.getByRole('button', { name: 'Save the note', exact: true }).click());
+      t.check(shown.res.status() === 303, `POST ${href}/notes answered ${shown.res.status()}, expected 303`);
+      notice = await textOf(cp.locator('.notice[role="status"]'));
+      t.check(notice === 'The note is saved.', `after saving the note the notice is “${notice}”`);
+      const notes = cp.locator('section').filter({ has: cp.locator('h2#notes') });
+      t.check((await notes.locator('li.message--note').filter({ hasText: noteMarker }).count()) === 1, 'the note is not listed under “Private notes”');
+
+      const select = cp.getByLabel('Status', { exact: true });
+      t.require((await select.count()) === 1, 'no select labelled “Status” on the request page');
+      await select.selectOption({ label: 'Plan ready' });
+      shown = await navigateOn(cp, () => cp.getByRole('button', { name: 'Change the status', exact: true }).click());
+      t.check(shown.res.status() === 303, `POST ${href}/status answered ${shown.res.status()}, expected 303`);
+      t.check(new URL(cp.url()).pathname === href, `after changing the status the browser is at ${cp.url()}`);
+      notice = await textOf(cp.locator('.notice[role="status"]'));
+      t.check(notice === 'The status is changed; the reader is emailed.', `after changing the status the notice is “${notice}”`);
+      const facts = Object.fromEntries(await pairsNoJs(cp.locator('dl.request-facts')));
+      t.check(facts.Status === 'Plan ready', `after changing it the request page shows the status “${facts.Status}”, expected Plan ready`);
+      t.check((await select.inputValue()) === 'plan-ready', `the Status select shows “${await select.inputValue()}” after the change`);
+      for (const p of coachWatch.take()) t.check(false, p);
+      await checkServed(t, 'admin-request-plan-ready', shown.html, href);
+
+      // Back in the inbox, the new status is listed.
+      await goto(cp, '/admin/requests');
+      const item = cp.locator('ol.admin-list li.admin-item').filter({ hasText: reader.name });
+      t.check((await textOf(item.locator('.admin-item__status'))) === 'Plan ready', `the inbox lists the request as “${await textOf(item.locator('.admin-item__status'))}” after the change`);
+    });
+
+    await step('the reader’s page after the coach answered: “Plan ready”, the reply with the Coach badge (and emailed), no private note; “Add a message” lists it', async (t) => {
+      t.require(statusPath && replied, 'no status page or no coach reply (an earlier step failed)');
+      readerWatch.take();
+      let res = await rp.reload({ waitUntil: 'load' });
+      if (new URL(rp.url()).pathname !== statusPath) res = await goto(rp, statusPath);
+      t.require(res && res.status() === 200, `GET /requests/{token} answered ${res && res.status()}`);
+      const pill = await textOf(rp.locator('.request-status__state .status-pill'));
+      t.check(pill === 'Plan ready', `the reader's page shows the status “${pill}”, expected Plan ready`);
+      t.check(/your plan is ready/i.test(await textOf(rp.locator('.request-status__state'))), 'the reader’s page does not explain “Plan ready”');
+      const coach = rp.locator('ol.message-list li.message--coach').filter({ hasText: replyMarker });
+      if (t.check((await coach.count()) === 1, 'the coach’s reply is not listed on the reader’s page')) {
+        t.check((await textOf(coach.locator('.message__meta .badge'))) === 'Coach', 'the coach’s reply on the reader’s page has no Coach badge');
+        t.check((await textOf(coach.locator('.message__body'))).includes(`Hi ${reader.name},`), 'the reply on the reader’s page does not greet them by name');
+      }
+      t.check(!(await textOf(rp.locator('main'))).includes(noteMarker), 'the coach’s PRIVATE NOTE is shown on the reader’s page');
+
+      const mail = await waitForMail('request-update', reader.email, (m) => m.body.includes(replyMarker));
+      if (t.check(mail, `no request-update mail to ${reader.email} with the coach's reply in ${OUTBOX_DIR}`)) {
+        t.check(mail.body.includes(`${statusPath}`), 'the reply email does not carry the private link');
+        t.check(!mail.body.includes(noteMarker), 'the reply email carries the private note');
+      }
+      const statusMail = await waitForMail('request-update', reader.email, (m) => /now: Plan ready/.test(m.body));
+      t.check(statusMail, `no request-update mail to ${reader.email} saying the request is now Plan ready`);
+
+      const box = rp.getByLabel('Something you forgot, or a question for the coach', { exact: true });
+      t.require((await box.count()) === 1, 'no field “Something you forgot, or a question for the coach” under “Add a message”');
+      const message = `Thank you, I will start tomorrow. Is it all right to keep one photo? (${messageMarker})`;
+      await box.fill(message);
+      const sent = await navigateOn(rp, () => rp.getByRole('button', { name: 'Send the message', exact: true }).click());
+      t.check(sent.res.status() === 303, `POST /requests/{token}/messages answered ${sent.res.status()}, expected 303`);
+      const at = new URL(rp.url());
+      t.check(at.pathname === statusPath && at.hash === '#messages', `after sending the message the browser is at ${at.pathname}${at.hash}`);
+      const notice = await textOf(rp.locator('.notice[role="status"]'));
+      t.check(notice === 'Your message is sent.', `after sending the message the notice is “${notice}”`);
+      const mine = rp.locator('ol.message-list li.message--reader').filter({ hasText: messageMarker });
+      if (t.check((await mine.count()) === 1, 'the reader’s message is not listed on their page')) {
+        t.check((await textOf(mine.locator('.message__meta strong'))) === reader.name, `the message is not signed “${reader.name}”`);
+        t.check((await mine.locator('.badge').count()) === 0, 'the reader’s message carries a badge');
+      }
+      const order = await rp.locator('ol.message-list > li').evaluateAll((els) => els.map((e) => e.className));
+      const coachAt = order.findIndex((c) => c.includes('message--coach'));
+      const readerAt = order.findIndex((c) => c.includes('message--reader'));
+      t.check(coachAt >= 0 && coachAt < readerAt, `the messages are not in the order they were written: ${JSON.stringify(order)}`);
+      t.check((await box.inputValue()) === '', 'the message box still holds the sent message');
+      for (const p of readerWatch.take()) t.check(false, p);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await rp.screenshot({ path: path.join(ARTIFACTS, 'request-status.png'), fullPage: true });
+      t.note('screenshot artifacts/request-status.png');
+      await checkServed(t, 'request-status-answered', sent.html, statusPath);
+
+      // The coach sees the reader's message on the request page.
+      if (signedIn) {
+        await goto(cp, `/admin/requests/${requestId}`);
+        const theirs = cp.locator('ol.message-list li.message--reader').filter({ hasText: messageMarker });
+        t.check((await theirs.count()) === 1, 'the reader’s message is not on the coach’s request page');
+      }
+    });
+  } finally {
+    await readerCtx.close().catch(() => {});
+    await coachCtx.close().catch(() => {});
+  }
+}
+
 // axe needs script injection, so it runs in the JavaScript (CSP-bypassing) context on
 // exactly the HTML the no-JavaScript browser was sent, served at the page's own
 // address (the article's unless `at` says otherwise) so that its stylesheets load
@@ -1150,7 +1773,7 @@ function summary() {
   console.log('\nSummary');
   for (const r of passed) console.log(`  ✓ ${r.name}`);
   for (const r of failed) console.log(`  ✗ ${r.name} (${r.failures.length} problem(s))`);
-  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, comments.png, comments-mobile.png, comments-coach-reply.png, html/)`);
+  console.log(`Artifacts: ${path.relative(process.cwd(), ARTIFACTS) || '.'}/ (article.png, home-mobile.png, comments.png, comments-mobile.png, comments-coach-reply.png, coaching-form.png, request-status.png, html/)`);
   console.log(`e2e: ${passed.length} passed, ${failed.length} failed`);
   return failed.length === 0 && results.length > 0 ? 0 : 1;
 }

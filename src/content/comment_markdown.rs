@@ -29,7 +29,11 @@ impl SafeHtml {
 
 fn cleaner() -> &'static ammonia::Builder<'static> {
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
-    CLEANER.get_or_init(|| {
+    CLEANER.get_or_init(comment_allowlist)
+}
+
+fn comment_allowlist() -> ammonia::Builder<'static> {
+    {
         let mut b = ammonia::Builder::empty();
         b.add_tags([
             "p",
@@ -53,6 +57,17 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
         .link_rel(Some("nofollow ugc noopener"))
         .strip_comments(true);
         b
+    }
+}
+
+/// The comment allowlist plus headings, for the messages of a coaching
+/// request (a plan has sections).
+fn message_cleaner() -> &'static ammonia::Builder<'static> {
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    CLEANER.get_or_init(|| {
+        let mut b = comment_allowlist();
+        b.add_tags(["h3", "h4", "h5"]);
+        b
     })
 }
 
@@ -66,6 +81,22 @@ pub fn sanitize(html: &str) -> SafeHtml {
 
 /// Renders a reader's comment.
 pub fn render_comment(markdown: &str) -> SafeHtml {
+    render(markdown, false)
+}
+
+/// Renders a message of a coaching request: like a comment, but headings
+/// stay headings (shifted one level down, under the page's own).
+pub fn render_message(markdown: &str) -> SafeHtml {
+    render(markdown, true)
+}
+
+fn render(markdown: &str, headings: bool) -> SafeHtml {
+    use pulldown_cmark::HeadingLevel;
+    let shift = |level: HeadingLevel| match level {
+        HeadingLevel::H1 | HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        _ => HeadingLevel::H5,
+    };
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let events = Parser::new_ext(markdown, options).map(|event| match event {
         // Raw HTML is shown as the text the reader typed.
@@ -83,6 +114,13 @@ pub fn render_comment(markdown: &str) -> SafeHtml {
             id,
         }),
         Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+        Event::Start(Tag::Heading { level, .. }) if headings => Event::Start(Tag::Heading {
+            level: shift(level),
+            id: None,
+            classes: Vec::new(),
+            attrs: Vec::new(),
+        }),
+        Event::End(TagEnd::Heading(level)) if headings => Event::End(TagEnd::Heading(shift(level))),
         // Headings read as ordinary paragraphs in a comment.
         Event::Start(Tag::Heading { .. }) => Event::Start(Tag::Paragraph),
         Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Paragraph),
@@ -90,13 +128,28 @@ pub fn render_comment(markdown: &str) -> SafeHtml {
     });
     let mut html = String::with_capacity(markdown.len() + 64);
     pulldown_cmark::html::push_html(&mut html, events);
-    sanitize(&html)
+    let html = html.replace('\u{feff}', "");
+    let cleaner = if headings {
+        message_cleaner()
+    } else {
+        cleaner()
+    };
+    SafeHtml(cleaner.clean(&html).to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn messages_keep_their_headings_comments_do_not() {
+        let md = "## Week one\n\nRest.\n\n<script>x</script>";
+        let message = render_message(md).into_string();
+        assert!(message.contains("<h3>Week one</h3>"), "{message}");
+        assert!(!message.contains("<script"));
+        assert!(render_comment(md).into_string().contains("<p>Week one</p>"));
+    }
 
     #[test]
     fn markdown_basics_survive() {

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::{render_html, AppState, Caching};
-use crate::content::comment_markdown::{render_comment, SafeHtml};
+use crate::content::comment_markdown::{render_message, SafeHtml};
 use crate::db::{self, coaching::RequestRow};
 use crate::domain::coaching::{
     self as domain, CoachingForm, NewCoachingRequest, RequestErrors, RequestStatus,
@@ -470,7 +470,7 @@ pub async fn add_message(
             .await
         }
     };
-    let html = render_comment(&text).into_string();
+    let html = render_message(&text).into_string();
     let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
     db::run(&state.pool, move |conn| {
         db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)

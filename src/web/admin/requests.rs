@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, Utc};
 
 use super::session::{self, Coach};
 use super::{admin_layout, nav, see_other};
-use crate::content::comment_markdown::{render_comment, SafeHtml};
+use crate::content::comment_markdown::{render_message, SafeHtml};
 use crate::db::{self, coaching::RequestRow};
 use crate::domain::coaching::{parse_message, RequestStatus};
 use crate::error::AppError;
@@ -283,7 +283,7 @@ async fn detail_page(
                 row.consent_at.and_utc().format("%B %-d, %Y, %H:%M UTC"),
                 row.privacy_version
             ),
-            situation: render_comment(&row.situation),
+            situation: render_message(&row.situation),
             source_article,
             source_comment: comment
                 .map(|(c, _)| (c.id, c.author_name, SafeHtml::from_stored(c.body_html))),
@@ -445,7 +445,7 @@ pub async fn reply(
             .await
         }
     };
-    let html = render_comment(&text).into_string();
+    let html = render_message(&text).into_string();
     let (rid, now, who) = (row.id, state.clock.now_naive(), coach.clone());
     let markdown = text.clone();
     let action = format!("replied to coaching request {rid}");
@@ -497,7 +497,7 @@ pub async fn add_note(
             .await
         }
     };
-    let html = render_comment(&text).into_string();
+    let html = render_message(&text).into_string();
     let (rid, now, name) = (row.id, state.clock.now_naive(), coach.name.clone());
     db::run(&state.pool, move |conn| {
         db::coaching::add_message(conn, rid, db::coaching::NOTE, &name, &text, &html, now)

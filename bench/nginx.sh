@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Kintsugi next to nginx serving the very same bytes, in one run on one
+# machine, loopback only, every run bounded in time.
+#
+#   bench/nginx.sh [seconds-per-run] [connections]
+#
+# 1. Starts Kintsugi (release build) on the sample content with 100
+#    approved comments on one article, saves the bytes it serves (plain and
+#    gzip), then starts nginx serving those files (gzip_static), one after
+#    the other on the same machine.
+# 2. Measures requests/s and p50/p99 at 32 connections: the article (plain
+#    and gzip) against nginx with the same bytes; home; search; a cache
+#    miss (the first request after a new comment); comment posts per
+#    second through many client addresses (behind the trusted local proxy).
+# 3. Prints each Kintsugi figure next to nginx's as a ratio, and how the
+#    article's p50/p99 and the process's memory grow with 10..10,000
+#    comments on one article and with 10..10,000 articles.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-5}
+CONNECTIONS=${2:-32}
+THREADS=2
+ARTICLE=/articles/going-no-contact
+
+need() { command -v "$1" >/dev/null || apt-get install -y "$2" >/dev/null || (apt-get update >/dev/null && apt-get install -y "$2" >/dev/null); }
+need wrk wrk
+need nginx nginx-light
+cargo build --release --bin kintsugi >/dev/null
+
+WORK=$(mktemp -d /tmp/kintsugi-nginx.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_kintsugi DATA_DIR CONTENT_DIR -> sets KPORT, KPID; prints start-up seconds
+start_kintsugi() {
+  KPORT=$(free_port)
+  local t0; t0=$(date +%s.%N)
+  KINTSUGI_BIND="127.0.0.1:$KPORT" KINTSUGI_DATA_DIR="$1" KINTSUGI_CONTENT_DIR="$2" \
+    KINTSUGI_WATCH_CONTENT=false KINTSUGI_LOG=warn KINTSUGI_TRUSTED_PROXIES=127.0.0.1 \
+    KINTSUGI_COMMENT_MIN_SECONDS=0 ./target/release/kintsugi serve >"$1/server.log" 2>&1 &
+  KPID=$!
+  PIDS+=("$KPID")
+  for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$KPORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+  STARTUP=$(python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.2f}')" "$t0")
+}
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+# bench NAME URL [wrk args] -> WORK/NAME.{rps,p50,p99}
+bench() {
+  local name=$1 url=$2; shift 2
+  curl -fsS -o /dev/null "$url" "$@" 2>/dev/null || true
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$WORK/$name.txt"
+  awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt" >"$WORK/$name.rps"
+  awk '$1=="50%" {print $2}' "$WORK/$name.txt" >"$WORK/$name.p50"
+  awk '$1=="99%" {print $2}' "$WORK/$name.txt" >"$WORK/$name.p99"
+  printf '  %-26s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$(cat "$WORK/$name.rps")" "$(cat "$WORK/$name.p50")" "$(cat "$WORK/$name.p99")"
+}
+ms() { # wrk latency (e.g. 1.23ms, 456.00us, 1.2s) -> milliseconds
+  python3 -c "import sys,re; v=sys.argv[1]; n=float(re.sub('[a-z]+','',v)); u=re.sub('[0-9.]+','',v); print(n*{'us':0.001,'ms':1,'s':1000}[u])" "$1"
+}
+ratio() { # label kintsugi-name nginx-name
+  python3 - "$1" "$WORK/$2" "$WORK/$3" <<'PY'
+import sys,re
+def ms(v):
+    n=float(re.sub('[a-z]+','',v)); u=re.sub('[0-9.]+','',v)
+    return n*{'us':0.001,'ms':1,'s':1000}[u]
+label,k,n=sys.argv[1:]
+r=lambda p,e: open(p+e).read().strip()
+print(f"  {label:<26} {float(r(k,'.rps'))/float(r(n,'.rps')):5.2f}x nginx's req/s   p99 {ms(r(k,'.p99'))/ms(r(n,'.p99')):5.2f}x nginx's")
+PY
+}
+
+# seed_comments DB SLUG N: N approved comments straight into SQLite (threads
+# of one question and two replies), as a busy article would have.
+seed_comments() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sqlite3, sys, datetime
+db = sqlite3.connect(sys.argv[1]); slug = sys.argv[2]; n = int(sys.argv[3])
+now = datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M:%S')
+body = "<p>Seed comment with <em>a little</em> Markdown and a question at the end?</p>\n"
+rows = []
+root = None
+for i in range(n):
+    rows.append(i)
+cur = db.cursor()
+for i in range(n):
+    if i % 3 == 0:
+        cur.execute("INSERT INTO comments (article_slug, depth, author_name, author_email, body_markdown, body_html, status, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (slug, 0, f"Reader {i}", f"r{i}@example.com", "Seed", body, "approved", now))
+        root = cur.lastrowid
+    else:
+        cur.execute("INSERT INTO comments (article_slug, parent_id, root_id, reply_to_id, depth, author_name, author_email, body_markdown, body_html, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (slug, root, root, root, 1, f"Reader {i}", f"r{i}@example.com", "Seed", body, "approved", now))
+db.commit()
+PY
+}
+
+echo "Kintsugi $(git rev-parse --short HEAD 2>/dev/null || echo '?') next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
+
+# ---- Kintsugi with 100 comments on the article -------------------------------
+mkdir -p "$WORK/k" "$WORK/www"
+start_kintsugi "$WORK/k" content
+BASE="http://127.0.0.1:$KPORT"
+seed_comments "$WORK/k/kintsugi.sqlite3" going-no-contact 100
+sleep 1.2 # the page cache renews within a second
+curl -fsS "$BASE$ARTICLE" -o "$WORK/www/article.html"
+curl -fsS "$BASE/" -o "$WORK/www/index.html"
+curl -fsS "$BASE/search?q=contact" -o "$WORK/www/search.html"
+grep -q 'comment--depth-1' "$WORK/www/article.html" || { echo "the seeded comments are not on the page" >&2; exit 1; }
+for f in article index search; do gzip -6 -k "$WORK/www/$f.html"; done
+printf '  article: %s bytes (%s gzipped), home %s, search %s\n' "$(wc -c <"$WORK/www/article.html")" "$(wc -c <"$WORK/www/article.html.gz")" "$(wc -c <"$WORK/www/index.html")" "$(wc -c <"$WORK/www/search.html")"
+
+echo "Kintsugi:"
+bench k-article "$BASE$ARTICLE"
+bench k-article-gzip "$BASE$ARTICLE" -H "Accept-Encoding: gzip"
+bench k-article-br "$BASE$ARTICLE" -H "Accept-Encoding: br"
+bench k-home "$BASE/"
+bench k-search "$BASE/search?q=contact"
+
+# A cache miss: the first request after a new (published) comment.
+TOKEN=$(curl -fsS "$BASE$ARTICLE" | grep -o 'name="token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+python3 - "$BASE" "$ARTICLE" "$TOKEN" "$WORK/k/kintsugi.sqlite3" >"$WORK/miss.txt" <<'PY'
+import sys, time, urllib.request, urllib.parse, sqlite3, statistics
+base, article, token, dbpath = sys.argv[1:]
+class NoRedirect(urllib.request.HTTPErrorProcessor):
+    def http_response(self, req, resp): return resp
+opener = urllib.request.build_opener(NoRedirect)
+times = []
+for i in range(60):
+    # No long digit runs: they read as a phone number and hold the comment.
+    # A reply in the first thread, so it stays on the first comment page.
+    data = urllib.parse.urlencode({"name": "Known", "email": "r0@example.com", "body": f"Miss test {i}", "parent": "1", "token": token}).encode()
+    req = urllib.request.Request(base + article + "/comments", data=data, headers={"X-Forwarded-For": f"10.99.{i // 250}.{i % 250 + 1}"})
+    posted = opener.open(req)
+    posted.read()
+    if posted.status != 303 or "posted=" not in (posted.headers.get("location") or ""):
+        sys.exit(f"posting a comment failed: {posted.status} {posted.headers.get('location')}")
+    t0 = time.perf_counter()
+    body = urllib.request.urlopen(base + article).read()
+    times.append((time.perf_counter() - t0) * 1000)
+    assert f"Miss test {i}<".encode() in body, "the new comment must be on the very next page"
+times.sort()
+print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.99) - 1]:.2f}")
+PY
+read -r MISS_P50 MISS_P99 <"$WORK/miss.txt"
+printf '  %-26s %10s         p50 %6.2fms   p99 %6.2fms  (sequential, each after a new comment)\n' "cache miss" "" "$MISS_P50" "$MISS_P99"
+
+# Comment posts through many addresses.
+cat >"$WORK/post.lua" <<LUA
+local counter = 0
+offset = 0
+function setup(thread) thread:set("offset", math.random(1, 1000000) * 1000) end
+function init(args) offset = tonumber(offset) or 0 end
+request = function()
+  counter = counter + 1
+  local n = offset + counter
+  local headers = {}
+  headers["Content-Type"] = "application/x-www-form-urlencoded"
+  headers["X-Forwarded-For"] = "10." .. (math.floor(n / 65536) % 250 + 1) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
+  return wrk.format("POST", "$ARTICLE/comments", headers, "name=Bench&email=b" .. n .. "%40example.com&body=Load+test+" .. n .. "&token=$TOKEN")
+end
+LUA
+before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
+bench k-posts "$BASE" -s "$WORK/post.lua"
+after=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
+echo "  stored during the post run: $((after - before)) comments ($(( (after - before) / DURATION ))/s, SQLite, synchronous=FULL)"
+kill "$KPID" 2>/dev/null || true
+
+# ---- nginx with the same bytes -------------------------------------------------
+NPORT=$(free_port)
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { text/html html; }
+  default_type text/html;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  gzip_static on;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $WORK/www;
+    location / { }
+  }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+PIDS+=("$(cat "$WORK/nginx.pid" 2>/dev/null || echo 0)")
+sleep 0.3
+NBASE="http://127.0.0.1:$NPORT"
+echo "nginx (the same bytes):"
+bench n-article "$NBASE/article.html"
+bench n-article-gzip "$NBASE/article.html" -H "Accept-Encoding: gzip"
+bench n-home "$NBASE/index.html"
+bench n-search "$NBASE/search.html"
+nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true
+
+echo "Ratios (Kintsugi / nginx, same run):"
+ratio "article, 100 comments" k-article n-article
+ratio "article, gzip" k-article-gzip n-article-gzip
+ratio "home" k-home n-home
+ratio "search" k-search n-search
+
+# ---- How cost grows ------------------------------------------------------------
+echo "Growth: comments on one article (p50 / p99 of the article page, process memory):"
+for n in 10 100 1000 10000; do
+  mkdir -p "$WORK/g$n"
+  start_kintsugi "$WORK/g$n" content
+  seed_comments "$WORK/g$n/kintsugi.sqlite3" going-no-contact "$n"
+  sleep 1.2
+  bench "g$n" "http://127.0.0.1:$KPORT$ARTICLE" >/dev/null
+  printf '  %6s comments   %10s req/s   p50 %8s   p99 %8s   RSS %4s MB\n' "$n" "$(cat "$WORK/g$n.rps")" "$(cat "$WORK/g$n.p50")" "$(cat "$WORK/g$n.p99")" "$(rss_mb "$KPID")"
+  kill "$KPID" 2>/dev/null || true
+done
+echo "Growth: articles (start-up, home page, process memory):"
+for n in 10 100 1000 10000; do
+  mkdir -p "$WORK/a$n/content/articles" "$WORK/a$n/data"
+  python3 - "$WORK/a$n/content/articles" "$n" <<'PY'
+import sys, os
+d, n = sys.argv[1], int(sys.argv[2])
+para = "Breakups rearrange the days. Small routines, kind words and time help more than any grand gesture. " * 6
+for i in range(n):
+    with open(os.path.join(d, f"article-{i}.md"), "w") as f:
+        f.write(f'+++\ntitle = "Article number {i}"\ndate = 2025-{i % 12 + 1:02d}-{i % 28 + 1:02d}\ntags = ["tag {i % 20}", "healing"]\n+++\n\n{para}\n\n## A section\n\n{para}\n\n## Another\n\n- one\n- two\n')
+PY
+  start_kintsugi "$WORK/a$n/data" "$WORK/a$n/content"
+  bench "a$n" "http://127.0.0.1:$KPORT/" >/dev/null
+  printf '  %6s articles   start-up %5ss   home %10s req/s   p99 %8s   RSS %4s MB\n' "$n" "$STARTUP" "$(cat "$WORK/a$n.rps")" "$(cat "$WORK/a$n.p99")" "$(rss_mb "$KPID")"
+  kill "$KPID" 2>/dev/null || true
+done

@@ -44,56 +44,64 @@ pub async fn home(
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref())?;
     let key = format!("/?page={page}");
-    super::cached_page(&req, &state, &key, Depends::AnyComments, || async {
-        let library = state.content.library();
-        let now = Utc::now();
-        let (articles, total_pages) = paginate(library.published(now).collect(), page, PAGE_SIZE)?;
-        let counts = comments::counts(&state).await;
-        let path = if page == 1 {
-            "/".to_string()
-        } else {
-            format!("/?page={page}")
-        };
-        let mut layout = state.layout(
-            (page > 1)
-                .then(|| format!("Articles, page {page}"))
-                .as_deref(),
-            "",
-            &path,
-            Nav::Articles,
-        );
-        layout.json_ld = (page == 1).then(|| {
-            JsonLd::new(&serde_json::json!({
-                "@context": "https://schema.org",
-                "@type": "WebSite",
-                "name": state.settings.site.title,
-                "url": state.settings.base_url.join("/"),
-                "potentialAction": {
-                    "@type": "SearchAction",
-                    "target": state.settings.base_url.join("/search?q={query}"),
-                    "query-input": "required name=query",
-                },
-            }))
-        });
-        let body = ArticleListPage {
-            layout,
-            heading: if page == 1 {
-                "Latest articles".to_string()
+    super::cached_page(
+        &req,
+        &state,
+        &key,
+        Depends::AnyComments,
+        Caching::Revalidate,
+        || async {
+            let library = state.content.library();
+            let now = Utc::now();
+            let (articles, total_pages) =
+                paginate(library.published(now).collect(), page, PAGE_SIZE)?;
+            let counts = comments::counts(&state).await;
+            let path = if page == 1 {
+                "/".to_string()
             } else {
-                format!("Latest articles, page {page} of {total_pages}")
-            },
-            intro: (page == 1).then(|| state.settings.site.tagline.clone()),
-            articles: articles
-                .iter()
-                .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
-                .collect(),
-            pagination: Pagination::new(page, total_pages, "/"),
-            is_home: true,
-        }
-        .render()
-        .map_err(AppError::internal)?;
-        Ok((body, None))
-    })
+                format!("/?page={page}")
+            };
+            let mut layout = state.layout(
+                (page > 1)
+                    .then(|| format!("Articles, page {page}"))
+                    .as_deref(),
+                "",
+                &path,
+                Nav::Articles,
+            );
+            layout.json_ld = (page == 1).then(|| {
+                JsonLd::new(&serde_json::json!({
+                    "@context": "https://schema.org",
+                    "@type": "WebSite",
+                    "name": state.settings.site.title,
+                    "url": state.settings.base_url.join("/"),
+                    "potentialAction": {
+                        "@type": "SearchAction",
+                        "target": state.settings.base_url.join("/search?q={query}"),
+                        "query-input": "required name=query",
+                    },
+                }))
+            });
+            let body = ArticleListPage {
+                layout,
+                heading: if page == 1 {
+                    "Latest articles".to_string()
+                } else {
+                    format!("Latest articles, page {page} of {total_pages}")
+                },
+                intro: (page == 1).then(|| state.settings.site.tagline.clone()),
+                articles: articles
+                    .iter()
+                    .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                    .collect(),
+                pagination: Pagination::new(page, total_pages, "/"),
+                is_home: true,
+            }
+            .render()
+            .map_err(AppError::internal)?;
+            Ok((body, None))
+        },
+    )
     .await
 }
 
@@ -276,7 +284,7 @@ pub async fn article_response(
             body,
             Some(&token),
             "text/html; charset=utf-8",
-            "public, max-age=0, must-revalidate",
+            Caching::Revalidate.header(),
             Depends::CommentsOf(article.slug.clone()),
             generation,
             now,

@@ -89,6 +89,7 @@ pub async fn cached_page<F, Fut>(
     state: &AppState,
     key: &str,
     depends: page_cache::Depends,
+    caching: Caching,
     render: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -108,7 +109,7 @@ where
         body,
         volatile.as_deref(),
         "text/html; charset=utf-8",
-        "public, max-age=0, must-revalidate",
+        caching.header(),
         depends,
         generation,
         now,
@@ -156,6 +157,17 @@ pub enum Caching {
     NoStore,
 }
 
+impl Caching {
+    /// The `Cache-Control` value.
+    pub fn header(self) -> &'static str {
+        match self {
+            Caching::Revalidate => "public, max-age=0, must-revalidate",
+            Caching::Private => "private, no-cache",
+            Caching::NoStore => "no-store",
+        }
+    }
+}
+
 /// Renders a template as an HTML response with a strong ETag, answering
 /// 304 when the browser already has these exact bytes.
 pub fn render_html(
@@ -180,11 +192,7 @@ pub fn respond(
     content_type: &'static str,
     caching: Caching,
 ) -> HttpResponse {
-    let cache_control = match caching {
-        Caching::Revalidate => "public, max-age=0, must-revalidate",
-        Caching::Private => "private, no-cache",
-        Caching::NoStore => "no-store",
-    };
+    let cache_control = caching.header();
     let hash = body_hash(&body);
     let gzipped = if body.len() >= 1024 && accepts_gzip(req) {
         gzip(&body)

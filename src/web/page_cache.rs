@@ -52,6 +52,8 @@ pub struct CachedPage {
 
 /// Seconds an entry is served before it is rendered again.
 const MAX_AGE_SECONDS: i64 = 1;
+/// More entries than this (searches are many) and the cache starts over.
+const MAX_ENTRIES: usize = 4096;
 
 #[derive(Default)]
 pub struct PageCache {
@@ -190,6 +192,9 @@ impl PageCache {
             cache_control,
         });
         if let Ok(mut map) = self.entries.write() {
+            if map.len() >= MAX_ENTRIES && !map.contains_key(key) {
+                map.clear();
+            }
             map.insert(key.to_string(), entry.clone());
         }
         entry

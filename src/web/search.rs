@@ -4,10 +4,12 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::articles::paginate;
-use super::{page_number, render_html, AppState, Caching};
+use super::page_cache::Depends;
+use super::{page_number, AppState, Caching};
 use crate::content::search::{highlight, snippet, Query};
 use crate::error::AppError;
 use crate::pages::{Date, Nav, Pagination, SearchPage, SearchResultView};
+use askama::Template;
 
 /// Results per page.
 const RESULTS_PER_PAGE: usize = 20;
@@ -35,63 +37,76 @@ pub async fn search(
         .take(MAX_QUERY_CHARS)
         .collect();
     let raw = raw.trim().to_string();
-    let query = Query::parse(&raw);
-    let library = state.content.library();
-    let now = Utc::now();
-    let hits = if query.is_empty() {
-        Vec::new()
-    } else {
-        library.search(&query, now)
-    };
-    let total = hits.len();
-    let (hits, total_pages) = paginate(hits, page, RESULTS_PER_PAGE)?;
-    let results = hits
-        .into_iter()
-        .map(|a| SearchResultView {
-            url: a.url(),
-            title: highlight(&a.title, &query),
-            snippet: snippet(&a.plain_text, &query, 36)
-                .unwrap_or_else(|| highlight(&a.summary_text, &query)),
-            date: Date::new(a.date),
-            tags: &a.tags,
-        })
-        .collect();
-    let title = if raw.is_empty() {
-        "Search".to_string()
-    } else {
-        format!("Search: {raw}")
-    };
-    let mut layout = state.layout(Some(&title), "Search the articles.", "/search", Nav::None);
-    layout.query = raw.clone();
-    layout.noindex = true;
-    let base = format!("/search?q={}", encode_query(&raw));
-    let mut pagination = Pagination::new(page, total_pages, &base);
-    // The base already has a query string: page links continue it.
-    pagination.prev_url = (page > 1).then(|| {
-        if page == 2 {
-            base.clone()
-        } else {
-            format!("{base}&page={}", page - 1)
-        }
-    });
-    pagination.next_url = (page < total_pages).then(|| format!("{base}&page={}", page + 1));
-    let suggestions = if total == 0 {
-        library.tags(now)
-    } else {
-        Vec::new()
-    };
-    render_html(
+    // Results depend on the content only: kept as bytes like other pages,
+    // but never stored by the browser (a search can be a private thing).
+    let key = format!("/search?q={}&page={page}", encode_query(&raw));
+    super::cached_page(
         &req,
-        &SearchPage {
-            layout,
-            query: raw,
-            total,
-            results,
-            pagination,
-            suggestions,
-        },
+        &state,
+        &key,
+        Depends::Content,
         Caching::NoStore,
+        || async {
+            let query = Query::parse(&raw);
+            let library = state.content.library();
+            let now = Utc::now();
+            let hits = if query.is_empty() {
+                Vec::new()
+            } else {
+                library.search(&query, now)
+            };
+            let total = hits.len();
+            let (hits, total_pages) = paginate(hits, page, RESULTS_PER_PAGE)?;
+            let results = hits
+                .into_iter()
+                .map(|a| SearchResultView {
+                    url: a.url(),
+                    title: highlight(&a.title, &query),
+                    snippet: snippet(&a.plain_text, &query, 36)
+                        .unwrap_or_else(|| highlight(&a.summary_text, &query)),
+                    date: Date::new(a.date),
+                    tags: &a.tags,
+                })
+                .collect();
+            let title = if raw.is_empty() {
+                "Search".to_string()
+            } else {
+                format!("Search: {raw}")
+            };
+            let mut layout =
+                state.layout(Some(&title), "Search the articles.", "/search", Nav::None);
+            layout.query = raw.clone();
+            layout.noindex = true;
+            let base = format!("/search?q={}", encode_query(&raw));
+            let mut pagination = Pagination::new(page, total_pages, &base);
+            // The base already has a query string: page links continue it.
+            pagination.prev_url = (page > 1).then(|| {
+                if page == 2 {
+                    base.clone()
+                } else {
+                    format!("{base}&page={}", page - 1)
+                }
+            });
+            pagination.next_url = (page < total_pages).then(|| format!("{base}&page={}", page + 1));
+            let suggestions = if total == 0 {
+                library.tags(now)
+            } else {
+                Vec::new()
+            };
+            let body = SearchPage {
+                layout,
+                query: raw.clone(),
+                total,
+                results,
+                pagination,
+                suggestions,
+            }
+            .render()
+            .map_err(AppError::internal)?;
+            Ok((body, None))
+        },
     )
+    .await
 }
 
 /// Percent-encodes a query-string value.

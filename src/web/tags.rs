@@ -36,46 +36,53 @@ pub async fn show(
     let page = page_number(query.page.as_deref())?;
     let library = state.content.library();
     let key = format!("/tags/{slug}?page={page}");
-    super::cached_page(&req, &state, &key, Depends::AnyComments, || async {
-        let now = Utc::now();
-        let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
-        let matching = library
-            .published(now)
-            .filter(|a| a.has_tag(&tag.slug))
-            .collect();
-        let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
-        let counts = super::comments::counts(&state).await;
-        let base = format!("/tags/{}", tag.slug);
-        let path = if page == 1 {
-            base.clone()
-        } else {
-            format!("{base}?page={page}")
-        };
-        let title = format!("Articles about {}", tag.name);
-        let layout = state.layout(
-            Some(&title),
-            &format!("Articles about {}.", tag.name),
-            &path,
-            Nav::Topics,
-        );
-        let body = ArticleListPage {
-            layout,
-            heading: if total_pages > 1 {
-                format!("{title}, page {page} of {total_pages}")
+    super::cached_page(
+        &req,
+        &state,
+        &key,
+        Depends::AnyComments,
+        Caching::Revalidate,
+        || async {
+            let now = Utc::now();
+            let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
+            let matching = library
+                .published(now)
+                .filter(|a| a.has_tag(&tag.slug))
+                .collect();
+            let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
+            let counts = super::comments::counts(&state).await;
+            let base = format!("/tags/{}", tag.slug);
+            let path = if page == 1 {
+                base.clone()
             } else {
-                title
-            },
-            intro: None,
-            articles: articles
-                .iter()
-                .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
-                .collect(),
-            pagination: Pagination::new(page, total_pages, &base),
-            is_home: false,
-        }
-        .render()
-        .map_err(AppError::internal)?;
-        Ok((body, None))
-    })
+                format!("{base}?page={page}")
+            };
+            let title = format!("Articles about {}", tag.name);
+            let layout = state.layout(
+                Some(&title),
+                &format!("Articles about {}.", tag.name),
+                &path,
+                Nav::Topics,
+            );
+            let body = ArticleListPage {
+                layout,
+                heading: if total_pages > 1 {
+                    format!("{title}, page {page} of {total_pages}")
+                } else {
+                    title
+                },
+                intro: None,
+                articles: articles
+                    .iter()
+                    .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                    .collect(),
+                pagination: Pagination::new(page, total_pages, &base),
+                is_home: false,
+            }
+            .render()
+            .map_err(AppError::internal)?;
+            Ok((body, None))
+        },
+    )
     .await
 }

@@ -45,7 +45,9 @@ impl From<DbError> for AppError {
         match e {
             DbError::NotFound => Self::NotFound,
             DbError::Unavailable(_) | DbError::Canceled => Self::Unavailable(e.into()),
-            DbError::Query(_) | DbError::Migration(_) => Self::Internal(e.into()),
+            DbError::Query(_) | DbError::Migration(_) | DbError::Commit(_) => {
+                Self::Internal(e.into())
+            }
         }
     }
 }

@@ -73,6 +73,7 @@ impl Application {
             settings.mail.from.clone(),
             Duration::from_secs(2),
         );
+        let pool_for_writer = pool.clone();
         let state = web::Data::new(AppState {
             settings,
             content: content.clone(),
@@ -82,6 +83,7 @@ impl Application {
             mail_wake,
             clock: crate::clock::Clock::default(),
             pages: Default::default(),
+            writer: db::writer::Writer::start(&pool_for_writer),
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
             .await

@@ -18,6 +18,7 @@ pub mod migrations;
 pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;
+pub mod writer;
 
 pub use diesel::result::{Error as DbQueryError, QueryResult};
 
@@ -120,6 +121,8 @@ pub enum DbError {
     Canceled,
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error("the transaction could not be committed: {0}")]
+    Commit(String),
 }
 
 impl From<diesel::result::Error> for DbError {

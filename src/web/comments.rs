@@ -359,14 +359,16 @@ pub async fn post(
         ip_hash: state.key.ip_hash(&ip),
         now: now.naive_utc(),
     };
-    let outcome = db::run(&state.pool, move |conn| {
-        match db::comments::post(conn, &record, db::comments::PostLimits::default()) {
-            Ok(stored) => Ok(Ok(stored)),
-            Err(db::comments::PostRefused::Db(e)) => Err(e),
-            Err(refused) => Ok(Err(refused)),
-        }
-    })
-    .await?;
+    let outcome = state
+        .writer
+        .write(&state.pool, move |conn| {
+            match db::comments::post(conn, &record, db::comments::PostLimits::default()) {
+                Ok(stored) => Ok(Ok(stored)),
+                Err(db::comments::PostRefused::Db(e)) => Err(e),
+                Err(refused) => Ok(Err(refused)),
+            }
+        })
+        .await?;
     let stored = match outcome {
         Ok(stored) => stored,
         Err(db::comments::PostRefused::RateLimited(wait)) => {

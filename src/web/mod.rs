@@ -40,6 +40,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Public pages as bytes, plain and precompressed.
     pub pages: page_cache::PageCache,
+    /// Group commit of comment posts (SQLite).
+    pub writer: crate::db::writer::Writer,
 }
 
 /// Articles per list page.

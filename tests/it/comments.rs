@@ -539,6 +539,42 @@ async fn fifty_parallel_posts_from_one_address_store_exactly_one() {
 }
 
 #[actix_web::test]
+async fn sixty_parallel_posts_from_sixty_addresses_are_all_stored_and_acknowledged() {
+    // On SQLite these share commits (group commit); every 303 is a stored row.
+    let app = std::rc::Rc::new(spawn_app().await);
+    let mut tokens = Vec::new();
+    for _ in 0..60 {
+        tokens.push(comment_form_token(&app, &app.client, SLUG).await);
+    }
+    let mut handles = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let app = app.clone();
+        handles.push(actix_web::rt::spawn(async move {
+            app.client
+                .post(format!("{}/articles/{SLUG}/comments", app.address))
+                .header("X-Forwarded-For", format!("198.18.0.{}", i + 1))
+                .form(&[
+                    ("name", "Crowd".to_string()),
+                    ("email", format!("crowd{i}@example.com")),
+                    ("body", format!("Parallel comment number {i}")),
+                    ("token", token),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    assert_eq!(app.stored_count().await, 60);
+}
+
+#[actix_web::test]
 async fn replies_nest_three_levels_and_deeper_ones_say_whom_they_answer() {
     let app = spawn_app().await;
     let (a, _) = app

@@ -42,6 +42,10 @@ pub struct CachedPage {
     hash: String,
     /// When this version (this hash) was first served.
     pub last_modified: DateTime<Utc>,
+    /// Header values made once, not on every request: the ETag of each
+    /// encoding (plain, gzip, brotli) and Last-Modified.
+    etags: [header::HeaderValue; 3],
+    last_modified_header: header::HeaderValue,
     /// The second it was rendered in.
     second: i64,
     content_generation: u64,
@@ -178,7 +182,20 @@ impl PageCache {
             _ => now,
         };
         let (gzip, brotli) = compress(body.as_bytes());
+        let etag = |suffix: &str| {
+            header::HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
+                .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
+        };
+        let etags = [etag(""), etag("-gz"), etag("-br")];
+        let last_modified_header = header::HeaderValue::from_str(
+            &last_modified
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        )
+        .unwrap_or_else(|_| header::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
         let entry = Arc::new(CachedPage {
+            etags,
+            last_modified_header,
             content_type,
             plain: Bytes::from(body),
             gzip,
@@ -233,18 +250,14 @@ impl CachedPage {
     /// The response for `req`: the best encoding it accepts, or a 304 when
     /// it already has this version.
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
-        let (body, encoding, suffix) = match (&self.brotli, &self.gzip) {
-            (Some(br), _) if accepts(req, "br") => (br.clone(), Some("br"), "-br"),
-            (_, Some(gz)) if accepts(req, "gzip") => (gz.clone(), Some("gzip"), "-gz"),
-            _ => (self.plain.clone(), None, ""),
+        let (body, encoding, etag) = match (&self.brotli, &self.gzip) {
+            (Some(br), _) if accepts(req, "br") => (br, Some("br"), &self.etags[2]),
+            (_, Some(gz)) if accepts(req, "gzip") => (gz, Some("gzip"), &self.etags[1]),
+            _ => (&self.plain, None, &self.etags[0]),
         };
-        let etag = format!("\"{}{suffix}\"", self.hash);
-        let last_modified = self
-            .last_modified
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
         let not_modified = if req.headers().contains_key(header::IF_NONE_MATCH) {
-            super::if_none_match(req, &etag)
+            etag.to_str()
+                .is_ok_and(|etag| super::if_none_match(req, etag))
         } else {
             req.headers()
                 .get(header::IF_MODIFIED_SINCE)
@@ -257,8 +270,8 @@ impl CachedPage {
         } else {
             HttpResponse::Ok()
         };
-        res.insert_header((header::ETAG, etag))
-            .insert_header((header::LAST_MODIFIED, last_modified))
+        res.insert_header((header::ETAG, etag.clone()))
+            .insert_header((header::LAST_MODIFIED, self.last_modified_header.clone()))
             .insert_header((header::CACHE_CONTROL, self.cache_control))
             .insert_header((header::VARY, "Accept-Encoding"));
         if not_modified {
@@ -268,7 +281,7 @@ impl CachedPage {
         if let Some(encoding) = encoding {
             res.insert_header((header::CONTENT_ENCODING, encoding));
         }
-        res.body(body)
+        res.body(body.clone())
     }
 
     /// The bytes as rendered (for tests and benchmarks).

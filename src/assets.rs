@@ -5,19 +5,10 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-/// One static file as served.
-#[derive(Debug)]
-pub struct Asset {
-    pub bytes: &'static [u8],
-    pub content_type: &'static str,
-    pub etag: String,
-    /// Compressed once at start; None when gzip would not help.
-    pub gzipped: Option<actix_web::web::Bytes>,
-    pub gzip_etag: String,
-}
+/// One static file as served: plain, gzip and brotli, made once at start.
+pub type Asset = crate::web::page_cache::CachedPage;
 
 /// Every static file, by hashed URL and by source name.
-#[derive(Debug)]
 pub struct Assets {
     by_url: HashMap<String, Asset>,
     urls: HashMap<&'static str, String>,
@@ -48,6 +39,7 @@ const FILES: &[(&str, &[u8], &str)] = &[
 
 impl Assets {
     pub fn load() -> Self {
+        let started = chrono::Utc::now();
         let mut by_url = HashMap::new();
         let mut urls = HashMap::new();
         for &(name, bytes, content_type) in FILES {
@@ -59,15 +51,7 @@ impl Assets {
             };
             by_url.insert(
                 url.clone(),
-                Asset {
-                    bytes,
-                    content_type,
-                    etag: format!("\"{hash}\""),
-                    gzipped: crate::web::gzip(bytes)
-                        .filter(|gz| gz.len() < bytes.len())
-                        .map(Into::into),
-                    gzip_etag: format!("\"{hash}-gz\""),
-                },
+                Asset::static_file(bytes, hash, content_type, started),
             );
             urls.insert(name, url);
         }

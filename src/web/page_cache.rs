@@ -181,33 +181,16 @@ impl PageCache {
             Some(p) if p.hash == hash => p.last_modified,
             _ => now,
         };
-        let (gzip, brotli) = compress(body.as_bytes());
-        let etag = |suffix: &str| {
-            header::HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
-                .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
-        };
-        let etags = [etag(""), etag("-gz"), etag("-br")];
-        let last_modified_header = header::HeaderValue::from_str(
-            &last_modified
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string(),
-        )
-        .unwrap_or_else(|_| header::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-        let entry = Arc::new(CachedPage {
-            etags,
-            last_modified_header,
-            content_type,
-            plain: Bytes::from(body),
-            gzip,
-            brotli,
+        let entry = Arc::new(CachedPage::new(
+            Bytes::from(body),
             hash,
+            content_type,
+            cache_control,
             last_modified,
-            second: now.timestamp(),
+            now.timestamp(),
             content_generation,
             depends,
-            refreshing: AtomicBool::new(false),
-            cache_control,
-        });
+        ));
         if let Ok(mut map) = self.entries.write() {
             if map.len() >= MAX_ENTRIES && !map.contains_key(key) {
                 map.clear();
@@ -247,6 +230,66 @@ impl PageCache {
 }
 
 impl CachedPage {
+    /// A page (or static file) in every encoding, compressed now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        plain: Bytes,
+        hash: String,
+        content_type: &'static str,
+        cache_control: &'static str,
+        last_modified: DateTime<Utc>,
+        second: i64,
+        content_generation: u64,
+        depends: Depends,
+    ) -> Self {
+        let (gzip, brotli) = compress(&plain);
+        let etag = |suffix: &str| {
+            header::HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
+                .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
+        };
+        let etags = [etag(""), etag("-gz"), etag("-br")];
+        let last_modified_header = header::HeaderValue::from_str(
+            &last_modified
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        )
+        .unwrap_or_else(|_| header::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+        Self {
+            content_type,
+            plain,
+            gzip,
+            brotli,
+            hash,
+            last_modified,
+            etags,
+            last_modified_header,
+            second,
+            content_generation,
+            depends,
+            refreshing: AtomicBool::new(false),
+            cache_control,
+        }
+    }
+
+    /// A static file: never expires here, cached by browsers for a year.
+    pub fn static_file(
+        bytes: &'static [u8],
+        hash: String,
+        content_type: &'static str,
+        since: DateTime<Utc>,
+    ) -> Self {
+        Self::new(
+            Bytes::from_static(bytes),
+            hash,
+            content_type,
+            "public, max-age=31536000, immutable",
+            since,
+            i64::MAX,
+            0,
+            Depends::Content,
+        )
+    }
+
     /// The response for `req`: the best encoding it accepts, or a 304 when
     /// it already has this version.
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {

@@ -193,3 +193,31 @@ async fn readers_with_something_of_their_own_never_get_the_shared_bytes() {
     let stranger = anonymous(&app, &article, &[]).await.text().await.unwrap();
     assert!(!stranger.contains("Mine, pending."));
 }
+
+#[actix_web::test]
+async fn static_files_come_precompressed_with_last_modified_and_304s() {
+    let app = spawn_app().await;
+    let css = app.state.assets.url("css/site.css").to_string();
+    let br = anonymous(&app, &css, &[("Accept-Encoding", "br, gzip")]).await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(
+        br.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(br.headers().contains_key("last-modified"));
+    let etag = br.headers()["etag"].to_str().unwrap().to_string();
+    let bytes = br.bytes().await.unwrap();
+    let mut css_text = Vec::new();
+    brotli::BrotliDecompress(&mut &bytes[..], &mut css_text).unwrap();
+    assert_eq!(css_text, include_bytes!("../../static/css/site.css"));
+    let again = anonymous(
+        &app,
+        &css,
+        &[("Accept-Encoding", "br"), ("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(again.status(), 304);
+    let gz = anonymous(&app, &css, &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+}

@@ -50,6 +50,7 @@ pub async fn home(
         &key,
         Depends::AnyComments,
         Caching::Revalidate,
+        super::HTML,
         || async {
             let library = state.content.library();
             let now = Utc::now();

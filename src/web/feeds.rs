@@ -3,6 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+use super::page_cache::Depends;
 use super::{respond, AppState, Caching};
 use crate::content::comment_markdown::SafeHtml;
 use crate::db::{self, comments::CommentRow};
@@ -19,40 +20,46 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 pub async fn atom(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let library = state.content.library();
-    let now = Utc::now();
-    let base = &state.settings.base_url;
-    let entries = library
-        .published(now)
-        .take(FEED_ENTRIES)
-        .map(|a| FeedEntry {
-            url: base.join(&a.url()),
-            title: &a.title,
-            published: rfc3339(a.date),
-            updated: rfc3339(a.last_changed()),
-            summary: &a.summary_text,
-            content_html: &a.html,
-            tags: &a.tags,
-        })
-        .collect();
-    let feed = AtomFeed {
-        site: &state.settings.site,
-        home_url: base.join("/"),
-        self_url: base.join("/feed.xml"),
-        updated: rfc3339(
-            library
-                .last_changed(now)
-                .unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or(now)),
-        ),
-        entries,
-    };
-    let body = feed.render().map_err(AppError::internal)?;
-    Ok(respond(
+    super::cached_page(
         &req,
-        body.into_bytes(),
-        "application/atom+xml; charset=utf-8",
+        &state,
+        "/feed.xml",
+        Depends::Content,
         Caching::Revalidate,
-    ))
+        super::ATOM,
+        || async {
+            let library = state.content.library();
+            let now = Utc::now();
+            let base = &state.settings.base_url;
+            let entries = library
+                .published(now)
+                .take(FEED_ENTRIES)
+                .map(|a| FeedEntry {
+                    url: base.join(&a.url()),
+                    title: &a.title,
+                    published: rfc3339(a.date),
+                    updated: rfc3339(a.last_changed()),
+                    summary: &a.summary_text,
+                    content_html: &a.html,
+                    tags: &a.tags,
+                })
+                .collect();
+            let feed = AtomFeed {
+                site: &state.settings.site,
+                home_url: base.join("/"),
+                self_url: base.join("/feed.xml"),
+                updated: rfc3339(
+                    library
+                        .last_changed(now)
+                        .unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or(now)),
+                ),
+                entries,
+            };
+            let body = feed.render().map_err(AppError::internal)?;
+            Ok((body, None))
+        },
+    )
+    .await
 }
 
 pub async fn sitemap(
@@ -119,19 +126,24 @@ pub async fn site_comments(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = db::run(&state.pool, |conn| {
-        db::comments::latest_public(conn, None, COMMENT_FEED_ENTRIES)
-    })
-    .await?;
-    let title = format!("Comments on {}", state.settings.site.title);
-    comments_feed(
+    super::cached_page(
         &req,
         &state,
-        title,
-        "/".into(),
-        "/comments.xml".into(),
-        rows,
+        "/comments.xml",
+        Depends::AnyComments,
+        Caching::Revalidate,
+        super::ATOM,
+        || async {
+            let rows = db::run(&state.pool, |conn| {
+                db::comments::latest_public(conn, None, COMMENT_FEED_ENTRIES)
+            })
+            .await?;
+            let title = format!("Comments on {}", state.settings.site.title);
+            let body = comments_feed(&state, title, "/".into(), "/comments.xml".into(), rows)?;
+            Ok((body, None))
+        },
     )
+    .await
 }
 
 /// `/articles/{slug}/comments.xml`: the newest approved comments on one article.
@@ -140,34 +152,46 @@ pub async fn article_comments(
     state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let library = state.content.library();
-    let article = library
-        .article(&slug, Utc::now())
-        .ok_or(AppError::NotFound)?;
-    let owned_slug = article.slug.clone();
-    let rows = db::run(&state.pool, move |conn| {
-        db::comments::latest_public(conn, Some(&owned_slug), COMMENT_FEED_ENTRIES)
-    })
-    .await?;
-    let url = article.url();
-    comments_feed(
+    let key = format!("/articles/{slug}/comments.xml");
+    let depends = Depends::CommentsOf(slug.to_string());
+    super::cached_page(
         &req,
         &state,
-        format!("Comments on “{}”", article.title),
-        url.clone(),
-        format!("{url}/comments.xml"),
-        rows,
+        &key,
+        depends,
+        Caching::Revalidate,
+        super::ATOM,
+        || async {
+            let library = state.content.library();
+            let article = library
+                .article(&slug, Utc::now())
+                .ok_or(AppError::NotFound)?;
+            let owned_slug = article.slug.clone();
+            let rows = db::run(&state.pool, move |conn| {
+                db::comments::latest_public(conn, Some(&owned_slug), COMMENT_FEED_ENTRIES)
+            })
+            .await?;
+            let url = article.url();
+            let body = comments_feed(
+                &state,
+                format!("Comments on “{}”", article.title),
+                url.clone(),
+                format!("{url}/comments.xml"),
+                rows,
+            )?;
+            Ok((body, None))
+        },
     )
+    .await
 }
 
 fn comments_feed(
-    req: &HttpRequest,
     state: &AppState,
     title: String,
     alternate_path: String,
     self_path: String,
     rows: Vec<CommentRow>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<String, AppError> {
     let library = state.content.library();
     let now = Utc::now();
     let base = &state.settings.base_url;
@@ -192,7 +216,7 @@ fn comments_feed(
         .map(|e| e.updated.clone())
         .max()
         .unwrap_or_else(|| rfc3339(library.last_changed(now).unwrap_or(now)));
-    let body = CommentsFeed {
+    CommentsFeed {
         site: &state.settings.site,
         title,
         alternate_url: base.join(&alternate_path),
@@ -201,11 +225,5 @@ fn comments_feed(
         entries,
     }
     .render()
-    .map_err(AppError::internal)?;
-    Ok(respond(
-        req,
-        body.into_bytes(),
-        "application/atom+xml; charset=utf-8",
-        Caching::Revalidate,
-    ))
+    .map_err(AppError::internal)
 }

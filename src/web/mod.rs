@@ -83,6 +83,9 @@ impl AppState {
     }
 }
 
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const ATOM: &str = "application/atom+xml; charset=utf-8";
+
 /// Serves `key` from the page cache when fresh; otherwise renders it with
 /// `render` (which returns the page and its per-second part, if any),
 /// stores and serves it.
@@ -92,6 +95,7 @@ pub async fn cached_page<F, Fut>(
     key: &str,
     depends: page_cache::Depends,
     caching: Caching,
+    content_type: &'static str,
     render: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -110,7 +114,7 @@ where
         key,
         body,
         volatile.as_deref(),
-        "text/html; charset=utf-8",
+        content_type,
         caching.header(),
         depends,
         generation,

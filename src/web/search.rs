@@ -46,6 +46,7 @@ pub async fn search(
         &key,
         Depends::Content,
         Caching::NoStore,
+        super::HTML,
         || async {
             let query = Query::parse(&raw);
             let library = state.content.library();

@@ -42,6 +42,7 @@ pub async fn show(
         &key,
         Depends::AnyComments,
         Caching::Revalidate,
+        super::HTML,
         || async {
             let now = Utc::now();
             let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;

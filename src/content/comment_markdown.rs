@@ -73,10 +73,14 @@ fn message_cleaner() -> &'static ammonia::Builder<'static> {
 
 /// Cleans any HTML to the comment allowlist.
 pub fn sanitize(html: &str) -> SafeHtml {
+    clean_with(cleaner(), html)
+}
+
+fn clean_with(cleaner: &ammonia::Builder<'static>, html: &str) -> SafeHtml {
     // A byte-order mark is invisible junk, and the HTML parser drops it
     // only at the start: drop it everywhere so cleaning is idempotent.
     let html = html.replace('\u{feff}', "");
-    SafeHtml(cleaner().clean(&html).to_string())
+    SafeHtml(cleaner.clean(&html).to_string())
 }
 
 /// Renders a reader's comment.

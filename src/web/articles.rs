@@ -142,11 +142,12 @@ impl Default for ArticleView {
 /// True when the reader has something of their own on article pages: their
 /// comments, remembered details, or a coach session.
 fn has_personal_part(req: &HttpRequest) -> bool {
+    use super::admin::session::{COOKIE, SECURE_COOKIE};
     [
         comments::OWN_COOKIE,
         comments::REMEMBER_COOKIE,
-        "kintsugi_admin",
-        "__Host-kintsugi_admin",
+        COOKIE,
+        SECURE_COOKIE,
     ]
     .iter()
     .any(|name| req.cookie(name).is_some())

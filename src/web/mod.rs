@@ -200,7 +200,7 @@ pub fn respond(
 ) -> HttpResponse {
     let cache_control = caching.header();
     let hash = body_hash(&body);
-    let gzipped = if body.len() >= 1024 && accepts_gzip(req) {
+    let gzipped = if body.len() >= 1024 && accepts(req, "gzip") {
         gzip(&body)
     } else {
         None
@@ -229,38 +229,43 @@ pub fn respond(
     }
 }
 
-fn body_hash(body: &[u8]) -> String {
+/// A strong ETag value for some bytes (not cryptographic: it only tells
+/// versions apart).
+pub fn body_hash(body: &[u8]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut hasher);
     format!("{:016x}{:08x}", hasher.finish(), body.len())
 }
 
-/// True when `Accept-Encoding` allows gzip (and does not give it q=0).
-pub fn accepts_gzip(req: &HttpRequest) -> bool {
+/// True when `Accept-Encoding` allows `coding` (and does not give it q=0).
+pub fn accepts(req: &HttpRequest, coding: &str) -> bool {
     req.headers()
         .get_all(header::ACCEPT_ENCODING)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|item| {
             let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
+            let name = parts.next().unwrap_or("").trim();
             let refused = parts.any(|p| {
                 p.trim()
                     .strip_prefix("q=")
                     .and_then(|q| q.trim().parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
         })
 }
 
-/// Fast gzip (level 1: most of the saving for little CPU).
+/// Fast gzip (level 1: most of the saving for little CPU), for pages
+/// compressed on every request.
 pub fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    gzip_at(bytes, flate2::Compression::fast())
+}
+
+/// Gzip at a chosen level (the page cache compresses once, so harder).
+pub fn gzip_at(bytes: &[u8], level: flate2::Compression) -> Option<Vec<u8>> {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 3),
-        flate2::Compression::fast(),
-    );
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), level);
     encoder.write_all(bytes).ok()?;
     encoder.finish().ok()
 }

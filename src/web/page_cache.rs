@@ -79,17 +79,7 @@ fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
     if body.len() < 1024 {
         return (None, None);
     }
-    let gzip = {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 3),
-            flate2::Compression::new(6),
-        );
-        encoder
-            .write_all(body)
-            .ok()
-            .and_then(|_| encoder.finish().ok())
-    };
+    let gzip = super::gzip_at(body, flate2::Compression::new(6));
     let brotli = {
         let mut out = Vec::with_capacity(body.len() / 4);
         let params = brotli::enc::BrotliEncoderParams {
@@ -102,32 +92,6 @@ fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
             .map(|_| out)
     };
     (gzip.map(Bytes::from), brotli.map(Bytes::from))
-}
-
-fn hash_of(bytes: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("{:016x}{:08x}", hasher.finish(), bytes.len())
-}
-
-/// The encodings a request accepts (q=0 refuses).
-fn accepts(req: &HttpRequest, coding: &str) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
-        })
 }
 
 impl PageCache {
@@ -173,8 +137,8 @@ impl PageCache {
         now: DateTime<Utc>,
     ) -> Arc<CachedPage> {
         let hash = match volatile {
-            Some(v) if !v.is_empty() => hash_of(body.replace(v, "").as_bytes()),
-            _ => hash_of(body.as_bytes()),
+            Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
+            _ => super::body_hash(body.as_bytes()),
         };
         let previous = self.entries.read().ok().and_then(|m| m.get(key).cloned());
         let last_modified = match &previous {
@@ -294,8 +258,8 @@ impl CachedPage {
     /// it already has this version.
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let (body, encoding, etag) = match (&self.brotli, &self.gzip) {
-            (Some(br), _) if accepts(req, "br") => (br, Some("br"), &self.etags[2]),
-            (_, Some(gz)) if accepts(req, "gzip") => (gz, Some("gzip"), &self.etags[1]),
+            (Some(br), _) if super::accepts(req, "br") => (br, Some("br"), &self.etags[2]),
+            (_, Some(gz)) if super::accepts(req, "gzip") => (gz, Some("gzip"), &self.etags[1]),
             _ => (&self.plain, None, &self.etags[0]),
         };
         let not_modified = if req.headers().contains_key(header::IF_NONE_MATCH) {

@@ -19,24 +19,44 @@ pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<
 
 pub use crate::web::see_other;
 
-/// The admin navigation, with the counts its links show.
-pub async fn nav(
-    state: &AppState,
-    coach: &session::Coach,
-    current: &'static str,
-) -> Result<AdminNav, crate::error::AppError> {
-    let (counts, new_requests) = crate::db::run(&state.pool, |conn| {
+/// What the admin navigation and the dashboard count.
+pub struct AdminCounts {
+    pub queue: crate::db::comments::QueueCounts,
+    /// Coaching requests nobody has opened yet.
+    pub new_requests: i64,
+}
+
+/// Reads the counts, in one trip to the database.
+pub async fn counts(state: &AppState) -> Result<AdminCounts, crate::error::AppError> {
+    let (queue, new_requests) = crate::db::run(&state.pool, |conn| {
         Ok((
             crate::db::comments::queue_counts(conn)?,
             crate::db::coaching::count_new(conn)?,
         ))
     })
     .await?;
-    Ok(AdminNav {
+    Ok(AdminCounts {
+        queue,
+        new_requests,
+    })
+}
+
+/// The admin navigation from counts already read.
+pub fn nav_from(coach: &session::Coach, current: &'static str, counts: &AdminCounts) -> AdminNav {
+    AdminNav {
         coach_name: coach.name.clone(),
         csrf: coach.csrf.clone(),
         current,
-        pending: counts.pending + counts.private,
-        new_requests,
-    })
+        pending: counts.queue.pending + counts.queue.private,
+        new_requests: counts.new_requests,
+    }
+}
+
+/// The admin navigation, with the counts its links show.
+pub async fn nav(
+    state: &AppState,
+    coach: &session::Coach,
+    current: &'static str,
+) -> Result<AdminNav, crate::error::AppError> {
+    Ok(nav_from(coach, current, &counts(state).await?))
 }

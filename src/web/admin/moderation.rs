@@ -36,25 +36,20 @@ const TABS: &[(&str, &str, Queue)] = &[
     ("all", "All", Queue::All),
 ];
 
-/// The coach's page frame values shared by every admin page.
-async fn counts(state: &AppState) -> Result<db::comments::QueueCounts, AppError> {
-    Ok(db::run(&state.pool, db::comments::queue_counts).await?)
-}
-
 /// GET /admin
 pub async fn dashboard(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let coach = session::require(&req, &state).await?;
-    let counts = counts(&state).await?;
+    let counts = super::counts(&state).await?;
     render_html(
         &req,
         &DashboardPage {
             layout: admin_layout(&state, "Dashboard", "/admin"),
-            nav: nav(&state, &coach, "dashboard").await?,
-            counts,
-            new_requests: db::run(&state.pool, db::coaching::count_new).await?,
+            nav: super::nav_from(&coach, "dashboard", &counts),
+            counts: counts.queue,
+            new_requests: counts.new_requests,
         },
         Caching::NoStore,
     )
@@ -174,14 +169,15 @@ pub async fn queue(
         email: (!email.is_empty()).then(|| email.clone()),
     };
     let offset = (page - 1) * QUEUE_PAGE_SIZE;
-    let (rows, total, context, counts) = db::run(&state.pool, move |conn| {
+    let (rows, total, context) = db::run(&state.pool, move |conn| {
         let (rows, total) =
             db::comments::queue_page(conn, queue, &filter, offset, QUEUE_PAGE_SIZE)?;
         let context = context_of(conn, &rows)?;
-        let counts = db::comments::queue_counts(conn)?;
-        Ok((rows, total, context, counts))
+        Ok((rows, total, context))
     })
     .await?;
+    let all_counts = super::counts(&state).await?;
+    let counts = &all_counts.queue;
     let total_pages = (total as usize).div_ceil(QUEUE_PAGE_SIZE as usize).max(1);
     if page as usize > total_pages {
         return Err(AppError::NotFound);
@@ -233,7 +229,7 @@ pub async fn queue(
         &req,
         &QueuePage {
             layout: admin_layout(&state, &heading, "/admin/comments"),
-            nav: nav(&state, &coach, "comments").await?,
+            nav: super::nav_from(&coach, "comments", &all_counts),
             tabs,
             current_tab: tab_key,
             heading,

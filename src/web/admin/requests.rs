@@ -325,17 +325,16 @@ pub async fn show(
         None => String::new(),
     };
     // Opening a new request moves it to "in review".
-    let row = if row.status == RequestStatus::Received.code() {
+    let mut row = row;
+    if row.status == RequestStatus::Received.code() {
         let (rid, now) = (row.id, state.clock.now_naive());
         db::run(&state.pool, move |conn| {
             db::coaching::set_status(conn, rid, RequestStatus::InReview, now)
         })
         .await?;
         crate::notify::request_update(&state, row.id, None, Some(RequestStatus::InReview)).await;
-        load(&state, row.id).await?
-    } else {
-        row
-    };
+        row.status = RequestStatus::InReview.code().to_string();
+    }
     detail_page(
         &req,
         &state,

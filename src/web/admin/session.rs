@@ -128,13 +128,12 @@ impl SessionStore for DbSessionStore {
     }
 }
 
-/// The session cookie's name: `__Host-` prefixed whenever it is Secure.
+/// The session cookie's names: `__Host-` prefixed whenever it is Secure.
+pub const COOKIE: &str = "kintsugi_admin";
+pub const SECURE_COOKIE: &str = "__Host-kintsugi_admin";
+
 pub fn cookie_name(https: bool) -> String {
-    if https {
-        "__Host-kintsugi_admin".to_string()
-    } else {
-        "kintsugi_admin".to_string()
-    }
+    if https { SECURE_COOKIE } else { COOKIE }.to_string()
 }
 
 /// The signed-in coach, as handlers see them.

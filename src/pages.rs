@@ -261,6 +261,15 @@ impl CommentFormView {
     }
 }
 
+/// The reader's own fields of the comment form (name, email, comment,
+/// checkboxes), also included by the article page. Rendered alone, it lets
+/// a cached page take a remembered reader's details (`web::articles`).
+#[derive(Template)]
+#[template(path = "partials/comment_fields.html")]
+pub struct CommentFields<'a> {
+    pub form: &'a CommentFormView,
+}
+
 pub struct CommentSection<'a> {
     pub slug: &'a str,
     pub action: String,

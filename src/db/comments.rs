@@ -238,6 +238,16 @@ pub fn rows_by_id(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<CommentRow>> {
         .load(conn)
 }
 
+/// The articles these comments are on (any status): tells whether a
+/// reader's own comments touch a page.
+pub fn articles_of(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<String>> {
+    comments::table
+        .filter(comments::id.eq_any(ids))
+        .select(comments::article_slug)
+        .distinct()
+        .load(conn)
+}
+
 /// Approved public comments per article.
 pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
     comments::table

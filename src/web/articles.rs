@@ -4,12 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::page_cache::Depends;
+use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
+use crate::db;
 use crate::error::AppError;
 use crate::pages::{
-    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFormView,
-    CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
+    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
+    CommentFormView, CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
 };
 use askama::Template;
 
@@ -139,18 +140,86 @@ impl Default for ArticleView {
     }
 }
 
-/// True when the reader has something of their own on article pages: their
-/// comments, remembered details, or a coach session.
-fn has_personal_part(req: &HttpRequest) -> bool {
+/// What of the reader's own an article page shows.
+enum Personal {
+    /// Nothing: the shared cached bytes.
+    Nothing,
+    /// Only their remembered name and email: the cached page with the
+    /// form's fields swapped for theirs.
+    Remembered(String, String),
+    /// Their comments on this article, or the coach's controls: the page is
+    /// rendered for them.
+    Rendered,
+}
+
+async fn personal_part(req: &HttpRequest, state: &AppState, slug: &str) -> Personal {
     use super::admin::session::{COOKIE, SECURE_COOKIE};
-    [
-        comments::OWN_COOKIE,
-        comments::REMEMBER_COOKIE,
-        COOKIE,
-        SECURE_COOKIE,
-    ]
-    .iter()
-    .any(|name| req.cookie(name).is_some())
+    if req.cookie(COOKIE).is_some() || req.cookie(SECURE_COOKIE).is_some() {
+        return Personal::Rendered;
+    }
+    let own: Vec<i64> = comments::own_comments(req)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    if !own.is_empty() {
+        // Their comments elsewhere change nothing here (one indexed read).
+        let on = db::run(&state.pool, move |conn| {
+            db::comments::articles_of(conn, &own)
+        })
+        .await;
+        match on {
+            Ok(slugs) if !slugs.iter().any(|s| s == slug) => {}
+            _ => return Personal::Rendered,
+        }
+    }
+    match comments::remembered(req) {
+        Some((name, email)) => Personal::Remembered(name, email),
+        None => Personal::Nothing,
+    }
+}
+
+/// The cached page as this reader gets it: as is, or with their remembered
+/// name and email in the comment form (private to them, gzipped on the
+/// way out). None when the form's fields cannot be found in the bytes.
+fn respond_cached(
+    req: &HttpRequest,
+    entry: &CachedPage,
+    remembered: Option<(String, String)>,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some((name, email)) = remembered else {
+        return Ok(Some(entry.respond(req)));
+    };
+    let blank = CommentFields {
+        form: &CommentFormView::default(),
+    }
+    .render()
+    .map_err(AppError::internal)?;
+    let theirs = CommentFields {
+        form: &CommentFormView {
+            name,
+            email,
+            remember: true,
+            ..CommentFormView::default()
+        },
+    }
+    .render()
+    .map_err(AppError::internal)?;
+    let Some(page) = std::str::from_utf8(entry.plain()).ok() else {
+        return Ok(None);
+    };
+    let Some(at) = page.find(&blank) else {
+        return Ok(None);
+    };
+    let mut body = Vec::with_capacity(page.len() + theirs.len());
+    body.extend_from_slice(&page.as_bytes()[..at]);
+    body.extend_from_slice(theirs.as_bytes());
+    body.extend_from_slice(&page.as_bytes()[at + blank.len()..]);
+    Ok(Some(super::respond(
+        req,
+        body,
+        entry.content_type,
+        Caching::Private,
+    )))
 }
 
 pub async fn show(
@@ -166,18 +235,62 @@ pub async fn show(
         reply_to: id(&query.replyto),
         ..ArticleView::default()
     };
-    if query.posted.is_none() && query.replyto.is_none() && !has_personal_part(&req) {
-        let key = format!("/articles/{slug}?cpage={}", view.comment_page);
-        if let super::page_cache::Lookup::Hit(entry) | super::page_cache::Lookup::Refresh(entry) =
-            state
-                .pages
-                .lookup(&key, state.content.generation(), Utc::now())
-        {
-            return Ok(entry.respond(&req));
+    let personal = if query.posted.is_none() && query.replyto.is_none() {
+        personal_part(&req, &state, &slug).await
+    } else {
+        Personal::Rendered
+    };
+    let remembered = match personal {
+        Personal::Rendered => return article_response(&req, &state, &slug, view).await,
+        Personal::Nothing => None,
+        Personal::Remembered(name, email) => Some((name, email)),
+    };
+    let comment_page = view.comment_page;
+    let for_them = || ArticleView {
+        comment_page,
+        ..ArticleView::default()
+    };
+    let key = format!("/articles/{slug}?cpage={comment_page}");
+    let entry = match state
+        .pages
+        .lookup(&key, state.content.generation(), Utc::now())
+    {
+        Lookup::Hit(entry) | Lookup::Refresh(entry) => entry,
+        Lookup::Miss => {
+            view.cache_key = Some(key);
+            match render_shared(&req, &state, &slug, view).await? {
+                Ok(entry) => entry,
+                // Not cacheable now (comments unavailable): rendered for
+                // this reader only.
+                Err(response) if remembered.is_none() => return Ok(response),
+                Err(_) => return article_response(&req, &state, &slug, for_them()).await,
+            }
         }
-        view.cache_key = Some(key);
+    };
+    match respond_cached(&req, &entry, remembered)? {
+        Some(response) => Ok(response),
+        None => article_response(&req, &state, &slug, for_them()).await,
     }
-    article_response(&req, &state, &slug, view).await
+}
+
+/// Renders the shared page into the cache. `Err` holds the response when
+/// the page could not be cached (its comments could not be read).
+async fn render_shared(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    slug: &str,
+    view: ArticleView,
+) -> Result<Result<std::sync::Arc<CachedPage>, HttpResponse>, AppError> {
+    match build_page(req, state, slug, view).await? {
+        Built::Cached(entry) => Ok(Ok(entry)),
+        Built::Response(response) => Ok(Err(response)),
+    }
+}
+
+/// An article page, rendered: kept in the page cache, or for one reader.
+enum Built {
+    Cached(std::sync::Arc<CachedPage>),
+    Response(HttpResponse),
 }
 
 /// Renders an article page with its comment section.
@@ -187,6 +300,18 @@ pub async fn article_response(
     slug: &str,
     view: ArticleView,
 ) -> Result<HttpResponse, AppError> {
+    Ok(match build_page(req, state, slug, view).await? {
+        Built::Cached(entry) => entry.respond(req),
+        Built::Response(response) => response,
+    })
+}
+
+async fn build_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    slug: &str,
+    view: ArticleView,
+) -> Result<Built, AppError> {
     let generation = state.content.generation();
     let library = state.content.library();
     let now = Utc::now();
@@ -200,9 +325,11 @@ pub async fn article_response(
             name: c.name,
             csrf: c.csrf,
         });
-    let mut form = view
-        .form
-        .unwrap_or_else(|| comments::blank_form(req, state, &article.slug));
+    // The shared page never carries a reader's remembered details.
+    let mut form = view.form.unwrap_or_else(|| match view.cache_key {
+        Some(_) => comments::shared_form(state, &article.slug),
+        None => comments::blank_form(req, state, &article.slug),
+    });
     let reply_to = form.reply_to.as_ref().map(|(id, _)| *id).or(view.reply_to);
     form.reply_to = reply_to.and_then(|id| {
         loaded
@@ -281,25 +408,29 @@ pub async fn article_response(
     ) {
         let token = page.comments.form.token.clone();
         let body = page.render().map_err(AppError::internal)?;
-        let entry = state.pages.store(
-            key,
-            body,
-            Some(&token),
-            "text/html; charset=utf-8",
-            Caching::Revalidate.header(),
-            Depends::CommentsOf(article.slug.clone()),
-            generation,
-            now,
-        );
-        return Ok(entry.respond(req));
+        let entry = state
+            .pages
+            .store_off_thread(super::page_cache::NewPage {
+                key: key.clone(),
+                body,
+                volatile: Some(token),
+                content_type: super::HTML,
+                cache_control: Caching::Revalidate.header(),
+                depends: Depends::CommentsOf(article.slug.clone()),
+                content_generation: generation,
+                now,
+            })
+            .await
+            .map_err(AppError::internal)?;
+        return Ok(Built::Cached(entry));
     }
     if view.status == StatusCode::OK && page.comments.coach.is_none() {
-        return render_html(req, &page, Caching::Private);
+        return render_html(req, &page, Caching::Private).map(Built::Response);
     }
     // A form sent back with problems: never a 304, never stored.
     let mut res = render_html(req, &page, Caching::NoStore)?;
     *res.status_mut() = view.status;
-    Ok(res)
+    Ok(Built::Response(res))
 }
 
 /// `/about`, `/privacy`, `/coaching` and any other `content/pages/*.md`.

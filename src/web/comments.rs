@@ -93,12 +93,17 @@ pub fn remembered(req: &HttpRequest) -> Option<(String, String)> {
     Some((name.to_string(), email.to_string()))
 }
 
-/// A fresh, empty comment form (prefilled from the remember cookie).
-pub fn blank_form(req: &HttpRequest, state: &AppState, slug: &str) -> CommentFormView {
-    let mut form = CommentFormView {
+/// A fresh, empty comment form, the same for every reader.
+pub fn shared_form(state: &AppState, slug: &str) -> CommentFormView {
+    CommentFormView {
         token: FormToken::issue(&state.key, &form_scope(slug), Utc::now().timestamp()),
         ..CommentFormView::default()
-    };
+    }
+}
+
+/// A fresh, empty comment form (prefilled from the remember cookie).
+pub fn blank_form(req: &HttpRequest, state: &AppState, slug: &str) -> CommentFormView {
+    let mut form = shared_form(state, slug);
     if let Some((name, email)) = remembered(req) {
         form.name = name;
         form.email = email;

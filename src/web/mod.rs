@@ -39,7 +39,7 @@ pub struct AppState {
     /// The time for sessions, sign-in limits and setup links (tests move it).
     pub clock: crate::clock::Clock,
     /// Public pages as bytes, plain and precompressed.
-    pub pages: page_cache::PageCache,
+    pub pages: std::sync::Arc<page_cache::PageCache>,
     /// Group commit of comment posts (SQLite).
     pub writer: crate::db::writer::Writer,
 }
@@ -110,16 +110,20 @@ where
         Lookup::Miss => {}
     }
     let (body, volatile) = render().await?;
-    let entry = state.pages.store(
-        key,
-        body,
-        volatile.as_deref(),
-        content_type,
-        caching.header(),
-        depends,
-        generation,
-        now,
-    );
+    let entry = state
+        .pages
+        .store_off_thread(page_cache::NewPage {
+            key: key.to_string(),
+            body,
+            volatile,
+            content_type,
+            cache_control: caching.header(),
+            depends,
+            content_generation: generation,
+            now,
+        })
+        .await
+        .map_err(AppError::internal)?;
     Ok(entry.respond(req))
 }
 

@@ -8,11 +8,12 @@
 //! that keeps the comment form's issue time honest and bounds how long a
 //! change made by *another* app instance can stay unseen.
 //!
-//! Only pages without a personal part are cached: the handlers send
-//! readers with their own comments, remembered details or a coach session
-//! down the normal rendering path.
+//! Only the shared page is cached. A reader whose only personal part is
+//! their remembered name and email gets the cached page with those spliced
+//! into the form (`web::articles`); readers with their own comments on the
+//! page, or the signed-in coach, get the page rendered for them.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use actix_web::http::header;
@@ -62,6 +63,29 @@ const MAX_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub struct PageCache {
     entries: RwLock<HashMap<String, Arc<CachedPage>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Lookups since start: served from the cache, or rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// A rendered page on its way into the cache.
+pub struct NewPage {
+    pub key: String,
+    pub body: String,
+    /// The part that changes every second (the form token): left out of
+    /// the ETag.
+    pub volatile: Option<String>,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+    pub depends: Depends,
+    pub content_generation: u64,
+    pub now: DateTime<Utc>,
 }
 
 /// What a lookup found.
@@ -96,6 +120,16 @@ fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
 
 impl PageCache {
     pub fn lookup(&self, key: &str, content_generation: u64, now: DateTime<Utc>) -> Lookup {
+        let found = self.find(key, content_generation, now);
+        let counter = match found {
+            Lookup::Miss => &self.misses,
+            _ => &self.hits,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn find(&self, key: &str, content_generation: u64, now: DateTime<Utc>) -> Lookup {
         let entry = match self.entries.read() {
             Ok(map) => map.get(key).cloned(),
             Err(_) => None,
@@ -122,25 +156,32 @@ impl PageCache {
         }
     }
 
-    /// Stores a rendered page. `volatile` is the part that changes every
-    /// second (the form token): it is left out of the ETag.
-    #[allow(clippy::too_many_arguments)]
-    pub fn store(
-        &self,
-        key: &str,
-        body: String,
-        volatile: Option<&str>,
-        content_type: &'static str,
-        cache_control: &'static str,
-        depends: Depends,
-        content_generation: u64,
-        now: DateTime<Utc>,
-    ) -> Arc<CachedPage> {
-        let hash = match volatile {
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stores a rendered page, compressing it first. That takes a
+    /// millisecond or more for a long page, so callers on the async workers
+    /// go through [`PageCache::store_off_thread`].
+    pub fn store(&self, page: NewPage) -> Arc<CachedPage> {
+        let NewPage {
+            key,
+            body,
+            volatile,
+            content_type,
+            cache_control,
+            depends,
+            content_generation,
+            now,
+        } = page;
+        let hash = match volatile.as_deref() {
             Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
             _ => super::body_hash(body.as_bytes()),
         };
-        let previous = self.entries.read().ok().and_then(|m| m.get(key).cloned());
+        let previous = self.entries.read().ok().and_then(|m| m.get(&key).cloned());
         let last_modified = match &previous {
             Some(p) if p.hash == hash => p.last_modified,
             _ => now,
@@ -156,12 +197,23 @@ impl PageCache {
             depends,
         ));
         if let Ok(mut map) = self.entries.write() {
-            if map.len() >= MAX_ENTRIES && !map.contains_key(key) {
+            if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
                 map.clear();
             }
-            map.insert(key.to_string(), entry.clone());
+            map.insert(key, entry.clone());
         }
         entry
+    }
+
+    /// [`PageCache::store`] on the blocking pool: hashing and compressing
+    /// a page must not hold up the worker's other connections (it showed
+    /// as a p99 spike once a second, when entries renew).
+    pub async fn store_off_thread(
+        self: &Arc<Self>,
+        page: NewPage,
+    ) -> Result<Arc<CachedPage>, actix_web::error::BlockingError> {
+        let cache = self.clone();
+        actix_web::web::block(move || cache.store(page)).await
     }
 
     /// A comment on `slug` changed: its article pages, its feed, and every
@@ -277,16 +329,30 @@ impl CachedPage {
         } else {
             HttpResponse::Ok()
         };
+        // `from_static`: a `&str` header value would be copied into a new
+        // allocation on every response (dhat showed three per hit).
         res.insert_header((header::ETAG, etag.clone()))
             .insert_header((header::LAST_MODIFIED, self.last_modified_header.clone()))
-            .insert_header((header::CACHE_CONTROL, self.cache_control))
-            .insert_header((header::VARY, "Accept-Encoding"));
+            .insert_header((
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static(self.cache_control),
+            ))
+            .insert_header((
+                header::VARY,
+                header::HeaderValue::from_static("Accept-Encoding"),
+            ));
         if not_modified {
             return res.finish();
         }
-        res.insert_header((header::CONTENT_TYPE, self.content_type));
+        res.insert_header((
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(self.content_type),
+        ));
         if let Some(encoding) = encoding {
-            res.insert_header((header::CONTENT_ENCODING, encoding));
+            res.insert_header((
+                header::CONTENT_ENCODING,
+                header::HeaderValue::from_static(encoding),
+            ));
         }
         res.body(body.clone())
     }

@@ -185,48 +185,167 @@ pub fn post(
     })
 }
 
-/// A comment's place in its thread, without its text: what is needed to
-/// work out which comments a page of threads holds.
-#[derive(Debug, Clone, Queryable)]
-pub struct ThreadSlot {
-    pub id: i64,
-    pub parent_id: Option<i64>,
-    pub status: String,
-    pub is_private: bool,
+/// One page of an article's threads, read without reading the rest.
+///
+/// A thread starts at a *head*: a comment the reader may see whose parent
+/// they may not see (a top-level comment, or a reply whose parent was
+/// taken down). Threads are ordered by their head, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadPage {
+    /// The heads on this page, in order.
+    pub heads: Vec<i64>,
+    /// Every comment the reader may see in those threads' trees (it can
+    /// hold a few comments of other threads of the same tree, which the
+    /// caller leaves out when it builds the threads).
+    pub rows: Vec<CommentRow>,
+    /// Threads in all, for the page count.
+    pub threads: i64,
+    /// Comments anyone may see, in all.
+    pub public_count: i64,
 }
 
-impl ThreadSlot {
-    pub fn is_public(&self) -> bool {
-        self.status == APPROVED && !self.is_private
-    }
-}
+diesel::alias!(comments as parents: ParentsAlias);
 
-impl crate::domain::thread::Threaded for ThreadSlot {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn parent_id(&self) -> Option<i64> {
-        self.parent_id
-    }
-}
-
-/// The thread slots a reader may see on an article (approved public ones
-/// and the given ones), from the `(article_slug, status, id)` index.
-pub fn visible_slots(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<Vec<ThreadSlot>> {
-    let public = comments::status
-        .eq(APPROVED)
-        .and(comments::is_private.eq(false));
+/// The heads of an article's threads, as a reader with `own_ids` sees
+/// them: visible comments with no visible parent.
+fn heads_query<'a>(
+    slug: &'a str,
+    own_ids: &'a [i64],
+) -> comments::BoxedQuery<'a, super::DbBackend> {
+    let visible_parent = parents
+        .filter(
+            parents
+                .field(comments::id)
+                .nullable()
+                .eq(comments::parent_id),
+        )
+        .filter(
+            parents
+                .field(comments::status)
+                .eq(APPROVED)
+                .and(parents.field(comments::is_private).eq(false))
+                .or(parents.field(comments::id).eq_any(own_ids)),
+        );
     comments::table
+        .into_boxed()
         .filter(comments::article_slug.eq(slug))
-        .filter(public.or(comments::id.eq_any(own_ids)))
+        .filter(
+            comments::status
+                .eq(APPROVED)
+                .and(comments::is_private.eq(false))
+                .or(comments::id.eq_any(own_ids)),
+        )
+        .filter(diesel::dsl::not(diesel::dsl::exists(visible_parent)))
+}
+
+/// Page `page` (from 0) of an article's threads, `per_page` threads a
+/// page, as a reader with `own_ids` sees them. The heads come from the
+/// `(article_slug, id)` order and stop at the page; the rows are those of
+/// the page's trees (`root_id` index). The cost follows the page, not the
+/// article, except for two counts.
+pub fn thread_page(
+    conn: &mut Db,
+    slug: &str,
+    own_ids: &[i64],
+    page: i64,
+    per_page: i64,
+) -> QueryResult<ThreadPage> {
+    let threads: i64 = heads_query(slug, own_ids).count().get_result(conn)?;
+    let public_count: i64 = comments::table
+        .filter(comments::article_slug.eq(slug))
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .count()
+        .get_result(conn)?;
+    let heads: Vec<(i64, Option<i64>)> = heads_query(slug, own_ids)
         .order(comments::id.asc())
+        .offset(page * per_page)
+        .limit(per_page)
+        .select((comments::id, comments::root_id))
+        .load(conn)?;
+    if heads.is_empty() {
+        return Ok(ThreadPage {
+            threads,
+            public_count,
+            ..ThreadPage::default()
+        });
+    }
+    let head_ids: Vec<i64> = heads.iter().map(|(id, _)| *id).collect();
+    let roots: Vec<i64> = heads.iter().map(|(id, root)| root.unwrap_or(*id)).collect();
+    // By primary key and the `root_id` index alone (any other condition
+    // here led SQLite to walk the whole article); who may see what is
+    // sorted out below, on a page's worth of rows.
+    let mut rows: Vec<CommentRow> = comments::table
+        .filter(
+            comments::id
+                .eq_any(&head_ids)
+                .or(comments::root_id.eq_any(&roots)),
+        )
+        .select(CommentRow::as_select())
+        .load(conn)?;
+    rows.retain(|r| {
+        r.article_slug == slug
+            && ((r.status == APPROVED && !r.is_private) || own_ids.contains(&r.id))
+    });
+    rows.sort_by_key(|r| r.id);
+    Ok(ThreadPage {
+        heads: head_ids,
+        rows,
+        threads,
+        public_count,
+    })
+}
+
+/// The page (from 0) holding comment `id` on an article, as a reader with
+/// `own_ids` sees it; None when they cannot see it.
+pub fn page_of(
+    conn: &mut Db,
+    slug: &str,
+    own_ids: &[i64],
+    id: i64,
+    per_page: i64,
+) -> QueryResult<Option<i64>> {
+    let Some(root) = comments::table
+        .filter(comments::article_slug.eq(slug))
+        .filter(comments::id.eq(id))
+        .select(comments::root_id)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .map(|root| root.unwrap_or(id))
+    else {
+        return Ok(None);
+    };
+    // Its tree, to find the head of its thread.
+    // By primary key and the `root_id` index alone, as in `thread_page`.
+    let tree: Vec<(i64, Option<i64>, String, bool)> = comments::table
+        .filter(comments::id.eq(root).or(comments::root_id.eq(root)))
         .select((
             comments::id,
             comments::parent_id,
             comments::status,
             comments::is_private,
         ))
-        .load(conn)
+        .load(conn)?;
+    let visible: std::collections::HashMap<i64, Option<i64>> = tree
+        .into_iter()
+        .filter(|(id, _, status, private)| (status == APPROVED && !private) || own_ids.contains(id))
+        .map(|(id, parent, _, _)| (id, parent))
+        .collect();
+    let mut head = id;
+    if !visible.contains_key(&head) {
+        return Ok(None);
+    }
+    while let Some(parent) = visible.get(&head).copied().flatten() {
+        if !visible.contains_key(&parent) {
+            break;
+        }
+        head = parent;
+    }
+    let before: i64 = heads_query(slug, own_ids)
+        .filter(comments::id.lt(head))
+        .count()
+        .get_result(conn)?;
+    Ok(Some(before / per_page))
 }
 
 /// Full rows of the given comments (one page's worth), in id order.

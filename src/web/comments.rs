@@ -127,10 +127,9 @@ pub struct LoadedComments {
     pub unavailable: bool,
 }
 
-/// The comments of one page of threads. Only the thread outline (ids,
-/// parents, visibility) of the whole article is read; full rows are read
-/// for the page shown, so a long discussion costs little more than a short
-/// one. With `posted`, the page holding that comment is shown.
+/// The comments of one page of threads, read a page at a time
+/// (`db::comments::thread_page`), so a long discussion costs about what a
+/// short one does. With `posted`, the page holding that comment is shown.
 pub async fn load_section(
     req: &HttpRequest,
     state: &AppState,
@@ -152,45 +151,34 @@ pub async fn load_section(
             unavailable: true,
         }
     };
-    let slots = match db::run(&state.pool, move |conn| {
-        db::comments::visible_slots(conn, &slug_owned, &own_ids)
+    let per_page = THREADS_PER_PAGE as i64;
+    let loaded = db::run(&state.pool, move |conn| {
+        // After posting, the page holding the new comment.
+        let page = match posted {
+            Some(id) => db::comments::page_of(conn, &slug_owned, &own_ids, id, per_page)?
+                .unwrap_or(comment_page as i64 - 1),
+            None => comment_page as i64 - 1,
+        };
+        let mut found = db::comments::thread_page(conn, &slug_owned, &own_ids, page, per_page)?;
+        // The posted comment's row even when it is not shown (its notice
+        // says what happened to it).
+        if let Some(id) = posted.filter(|id| !found.rows.iter().any(|r| r.id == *id)) {
+            found.rows.extend(db::comments::rows_by_id(conn, &[id])?);
+        }
+        Ok((page as usize + 1, found))
     })
-    .await
-    {
-        Ok(slots) => slots,
+    .await;
+    let (comment_page, found) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => return Ok(unavailable(e)),
     };
-    let count = slots.iter().filter(|s| s.is_public()).count();
-    let threads = thread::threads(slots);
-    let total_pages = threads.len().div_ceil(THREADS_PER_PAGE).max(1);
-    let comment_page = posted
-        .and_then(|id| {
-            threads
-                .iter()
-                .position(|t| t.iter().any(|(_, s)| s.id == id))
-                .map(|i| i / THREADS_PER_PAGE + 1)
-        })
-        .unwrap_or(comment_page);
+    let count = found.public_count as usize;
+    let total_pages = (found.threads as usize).div_ceil(THREADS_PER_PAGE).max(1);
     if comment_page > total_pages {
         return Err(AppError::NotFound);
     }
-    let page_slots: Vec<(usize, i64)> = threads
-        .into_iter()
-        .skip((comment_page - 1) * THREADS_PER_PAGE)
-        .take(THREADS_PER_PAGE)
-        .flatten()
-        .map(|(depth, slot)| (depth, slot.id))
-        .collect();
-    let mut ids: Vec<i64> = page_slots.iter().map(|(_, id)| *id).collect();
-    ids.extend(posted);
-    let rows = match db::run(&state.pool, move |conn| {
-        db::comments::rows_by_id(conn, &ids)
-    })
-    .await
-    {
-        Ok(rows) => rows,
-        Err(e) => return Ok(unavailable(e)),
-    };
+    let heads = found.heads;
+    let rows = found.rows;
     let is_own = |row: &CommentRow| {
         own.iter().any(|(id, token)| {
             *id == row.id
@@ -198,7 +186,7 @@ pub async fn load_section(
         })
     };
     let public = |row: &CommentRow| row.status == db::comments::APPROVED && !row.is_private;
-    let mut by_id: std::collections::HashMap<i64, CommentRow> = rows
+    let by_id: std::collections::HashMap<i64, CommentRow> = rows
         .into_iter()
         .filter(|r| public(r) || is_own(r))
         .map(|r| (r.id, r))
@@ -226,9 +214,19 @@ pub async fn load_section(
     });
     let now = Utc::now();
     let article_url = format!("/articles/{slug}");
-    let views = page_slots
-        .into_iter()
-        .filter_map(|(depth, id)| by_id.remove(&id).map(|row| (depth, row)))
+    // Threads of this page only: rows of other threads of the same trees
+    // (and a posted comment shown elsewhere) start threads not listed.
+    let shown: Vec<CommentRow> = by_id.into_values().collect();
+    let mut threads: std::collections::HashMap<i64, Vec<(usize, CommentRow)>> =
+        thread::threads(shown)
+            .into_iter()
+            .filter_map(|t| t.first().map(|(_, head)| head.id).map(|id| (id, t)))
+            .filter(|(id, _)| heads.contains(id))
+            .collect();
+    let views = heads
+        .iter()
+        .filter_map(|id| threads.remove(id))
+        .flatten()
         .map(|(depth, row)| {
             let created: DateTime<Utc> = row.created_at.and_utc();
             let own = is_own(&row);

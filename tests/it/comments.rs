@@ -980,3 +980,111 @@ async fn a_comment_form_sent_from_another_site_is_refused_and_nothing_stored() {
         .await;
     assert_eq!(res.status(), 303);
 }
+
+/// Page by page, the threads read a page at a time are exactly the
+/// threads of the whole discussion (every comment a reader may see, put in
+/// threads in memory): with replies whose parent was taken down, private
+/// and held comments, the reader's own held ones, and a parent deleted for
+/// good.
+#[actix_web::test]
+async fn thread_pages_are_the_whole_discussion_cut_in_pages() {
+    use diesel::prelude::*;
+    use kintsugi::db::schema::comments;
+    use kintsugi::domain::thread;
+    let app = spawn_app().await;
+    let statuses = [
+        "approved", "approved", "approved", "pending", "trash", "spam",
+    ];
+    let mut seed: u64 = 42;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let mut placed: Vec<(i64, Option<i64>)> = Vec::new(); // (id, root)
+    let mut conn = app.pool.get().unwrap();
+    for i in 0..400 {
+        let parent = (!placed.is_empty() && next() % 3 != 0).then(|| placed[next() % placed.len()]);
+        let (parent_sql, root) = match parent {
+            Some((pid, proot)) => (pid.to_string(), Some(proot.unwrap_or(pid))),
+            None => ("NULL".to_string(), None),
+        };
+        let root_sql = root.map_or("NULL".to_string(), |r| r.to_string());
+        let status = statuses[next() % statuses.len()];
+        let private = if next() % 10 == 0 { "TRUE" } else { "FALSE" };
+        diesel::sql_query(format!(
+            "INSERT INTO comments (article_slug, parent_id, root_id, depth, author_name, \
+             author_email, body_markdown, body_html, status, is_private, created_at) VALUES \
+             ('{SLUG}', {parent_sql}, {root_sql}, 0, 'N{i}', 'n{i}@example.com', 'b', \
+             '<p>b</p>', '{status}', {private}, CURRENT_TIMESTAMP)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let id: i64 = comments::table
+            .select(diesel::dsl::max(comments::id))
+            .first::<Option<i64>>(&mut conn)
+            .unwrap()
+            .unwrap();
+        placed.push((id, root));
+    }
+    // A parent deleted for good: its replies' parent becomes NULL.
+    let gone = placed[5].0;
+    diesel::sql_query(format!(
+        "UPDATE comments SET parent_id = NULL WHERE parent_id = {gone}"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(format!("DELETE FROM comments WHERE id = {gone}"))
+        .execute(&mut conn)
+        .unwrap();
+    let all: Vec<db::comments::CommentRow> = comments::table
+        .filter(comments::article_slug.eq(SLUG))
+        .select(db::comments::CommentRow::as_select())
+        .load(&mut conn)
+        .unwrap();
+    // Readers: a stranger, and one whose own comments include held ones.
+    let own: Vec<i64> = all
+        .iter()
+        .filter(|r| r.status != "approved")
+        .map(|r| r.id)
+        .step_by(3)
+        .collect();
+    for own_ids in [Vec::new(), own] {
+        let visible: Vec<db::comments::CommentRow> = all
+            .iter()
+            .filter(|r| (r.status == "approved" && !r.is_private) || own_ids.contains(&r.id))
+            .cloned()
+            .collect();
+        let expected: Vec<Vec<(usize, i64)>> = thread::threads(visible)
+            .into_iter()
+            .map(|t| t.into_iter().map(|(d, r)| (d, r.id)).collect())
+            .collect();
+        let per_page = 7;
+        let mut got: Vec<Vec<(usize, i64)>> = Vec::new();
+        for page in 0.. {
+            let found =
+                db::comments::thread_page(&mut conn, SLUG, &own_ids, page, per_page).unwrap();
+            assert_eq!(found.threads as usize, expected.len());
+            if found.heads.is_empty() {
+                break;
+            }
+            let mut threads: std::collections::HashMap<i64, Vec<(usize, i64)>> =
+                thread::threads(found.rows)
+                    .into_iter()
+                    .map(|t| (t[0].1.id, t.into_iter().map(|(d, r)| (d, r.id)).collect()))
+                    .collect();
+            got.extend(found.heads.iter().map(|h| threads.remove(h).unwrap()));
+            // Every comment of the page's threads knows its page.
+            for thread in &got[got.len() - found.heads.len()..] {
+                for (_, id) in thread {
+                    assert_eq!(
+                        db::comments::page_of(&mut conn, SLUG, &own_ids, *id, per_page).unwrap(),
+                        Some(page)
+                    );
+                }
+            }
+        }
+        assert_eq!(got, expected);
+    }
+}

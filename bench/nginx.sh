@@ -108,6 +108,35 @@ db.commit()
 PY
 }
 
+# miss BASE COUNT -> "p50 p99" in ms of the first article request after each of
+# COUNT new (published) comments: a cache miss every time.
+miss() {
+TOKEN=$(curl -fsS "$1$ARTICLE" | grep -o 'name="token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+python3 - "$1" "$ARTICLE" "$TOKEN" "$2" <<'PY'
+import sys, time, urllib.request, urllib.parse, sqlite3, statistics
+base, article, token, count = sys.argv[1:]
+class NoRedirect(urllib.request.HTTPErrorProcessor):
+    def http_response(self, req, resp): return resp
+opener = urllib.request.build_opener(NoRedirect)
+times = []
+for i in range(int(count)):
+    # No long digit runs: they read as a phone number and hold the comment.
+    # A reply in the first thread, so it stays on the first comment page.
+    data = urllib.parse.urlencode({"name": "Known", "email": "r0@example.com", "body": f"Miss test {i}", "parent": "1", "token": token}).encode()
+    req = urllib.request.Request(base + article + "/comments", data=data, headers={"X-Forwarded-For": f"10.99.{i // 250}.{i % 250 + 1}"})
+    posted = opener.open(req)
+    posted.read()
+    if posted.status != 303 or "posted=" not in (posted.headers.get("location") or ""):
+        sys.exit(f"posting a comment failed: {posted.status} {posted.headers.get('location')}")
+    t0 = time.perf_counter()
+    body = urllib.request.urlopen(base + article).read()
+    times.append((time.perf_counter() - t0) * 1000)
+    assert f"Miss test {i}<".encode() in body, "the new comment must be on the very next page"
+times.sort()
+print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.99) - 1]:.2f}")
+PY
+}
+
 echo "Kintsugi $(git rev-parse --short HEAD 2>/dev/null || echo '?') next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
 
 # ---- Kintsugi with 100 comments on the article -------------------------------
@@ -136,30 +165,7 @@ bench k-tag "$BASE$TAG"
 bench k-search "$BASE/search?q=contact"
 
 # A cache miss: the first request after a new (published) comment.
-TOKEN=$(curl -fsS "$BASE$ARTICLE" | grep -o 'name="token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
-python3 - "$BASE" "$ARTICLE" "$TOKEN" "$WORK/k/kintsugi.sqlite3" >"$WORK/miss.txt" <<'PY'
-import sys, time, urllib.request, urllib.parse, sqlite3, statistics
-base, article, token, dbpath = sys.argv[1:]
-class NoRedirect(urllib.request.HTTPErrorProcessor):
-    def http_response(self, req, resp): return resp
-opener = urllib.request.build_opener(NoRedirect)
-times = []
-for i in range(60):
-    # No long digit runs: they read as a phone number and hold the comment.
-    # A reply in the first thread, so it stays on the first comment page.
-    data = urllib.parse.urlencode({"name": "Known", "email": "r0@example.com", "body": f"Miss test {i}", "parent": "1", "token": token}).encode()
-    req = urllib.request.Request(base + article + "/comments", data=data, headers={"X-Forwarded-For": f"10.99.{i // 250}.{i % 250 + 1}"})
-    posted = opener.open(req)
-    posted.read()
-    if posted.status != 303 or "posted=" not in (posted.headers.get("location") or ""):
-        sys.exit(f"posting a comment failed: {posted.status} {posted.headers.get('location')}")
-    t0 = time.perf_counter()
-    body = urllib.request.urlopen(base + article).read()
-    times.append((time.perf_counter() - t0) * 1000)
-    assert f"Miss test {i}<".encode() in body, "the new comment must be on the very next page"
-times.sort()
-print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.99) - 1]:.2f}")
-PY
+miss "$BASE" 60 >"$WORK/miss.txt"
 read -r MISS_P50 MISS_P99 <"$WORK/miss.txt"
 printf '  %-26s %10s         p50 %6.2fms   p99 %6.2fms  (sequential, each after a new comment)\n' "cache miss" "" "$MISS_P50" "$MISS_P99"
 
@@ -229,14 +235,16 @@ ratio "tag page" k-tag n-tag
 ratio "search" k-search n-search
 
 # ---- How cost grows ------------------------------------------------------------
-echo "Growth: comments on one article (p50 / p99 of the article page, process memory):"
+echo "Growth: comments on one article (p50 / p99 of the article page, a cache miss, process memory):"
 for n in $SIZES; do
   mkdir -p "$WORK/g$n"
   start_kintsugi "$WORK/g$n" content
   seed_comments "$WORK/g$n/kintsugi.sqlite3" going-no-contact "$n"
   sleep 1.2
   bench "g$n" "http://127.0.0.1:$KPORT$ARTICLE" >/dev/null
-  printf '  %6s comments   %10s req/s   p50 %8s   p99 %8s   RSS %4s MB\n' "$n" "$(cat "$WORK/g$n.rps")" "$(cat "$WORK/g$n.p50")" "$(cat "$WORK/g$n.p99")" "$(rss_mb "$KPID")"
+  miss "http://127.0.0.1:$KPORT" 20 >"$WORK/gmiss$n.txt"
+  read -r GMISS _ <"$WORK/gmiss$n.txt"
+  printf '  %6s comments   %10s req/s   p50 %8s   p99 %8s   miss p50 %6.2fms   RSS %4s MB\n' "$n" "$(cat "$WORK/g$n.rps")" "$(cat "$WORK/g$n.p50")" "$(cat "$WORK/g$n.p99")" "$GMISS" "$(rss_mb "$KPID")"
   kill "$KPID" 2>/dev/null || true
 done
 echo "Growth: articles (start-up, home page, process memory):"

@@ -255,7 +255,9 @@ pub async fn thanks(
 ) -> Result<HttpResponse, AppError> {
     let mut layout = state.layout(Some("Thank you"), "", "/coaching/thanks", Nav::Coaching);
     layout.noindex = true;
-    render_html(&req, &ThanksPage { layout }, Caching::Revalidate)
+    // Nothing personal on it, but it says a request was just sent from
+    // this browser: kept out of every cache, like the rest of coaching.
+    render_html(&req, &ThanksPage { layout }, Caching::NoStore)
 }
 
 // ---- The private status page ------------------------------------------------

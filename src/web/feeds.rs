@@ -4,7 +4,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::page_cache::Depends;
-use super::{respond, AppState, Caching};
+use super::{AppState, Caching};
 use crate::content::comment_markdown::SafeHtml;
 use crate::db::{self, comments::CommentRow};
 use crate::error::AppError;
@@ -66,56 +66,68 @@ pub async fn sitemap(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let library = state.content.library();
-    let now = Utc::now();
-    let base = &state.settings.base_url;
-    let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
-    let mut urls = vec![SitemapUrl {
-        loc: base.join("/"),
-        lastmod: library.last_changed(now).map(day),
-    }];
-    let mut pages: Vec<_> = library.pages().collect();
-    pages.sort_by(|a, b| a.slug.cmp(&b.slug));
-    urls.extend(pages.into_iter().map(|p| SitemapUrl {
-        loc: base.join(&p.url()),
-        lastmod: p.updated.map(day),
-    }));
-    urls.push(SitemapUrl {
-        loc: base.join("/tags"),
-        lastmod: None,
-    });
-    urls.extend(library.tags(now).into_iter().map(|(t, _)| SitemapUrl {
-        loc: base.join(&format!("/tags/{}", t.slug)),
-        lastmod: None,
-    }));
-    urls.extend(library.published(now).map(|a| SitemapUrl {
-        loc: base.join(&a.url()),
-        lastmod: Some(day(a.last_changed())),
-    }));
-    let body = Sitemap { urls }.render().map_err(AppError::internal)?;
-    Ok(respond(
+    super::cached_page(
         &req,
-        body.into_bytes(),
-        "application/xml; charset=utf-8",
+        &state,
+        "/sitemap.xml",
+        Depends::Content,
         Caching::Revalidate,
-    ))
+        "application/xml; charset=utf-8",
+        || async {
+            let library = state.content.library();
+            let now = Utc::now();
+            let base = &state.settings.base_url;
+            let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+            let mut urls = vec![SitemapUrl {
+                loc: base.join("/"),
+                lastmod: library.last_changed(now).map(day),
+            }];
+            let mut pages: Vec<_> = library.pages().collect();
+            pages.sort_by(|a, b| a.slug.cmp(&b.slug));
+            urls.extend(pages.into_iter().map(|p| SitemapUrl {
+                loc: base.join(&p.url()),
+                lastmod: p.updated.map(day),
+            }));
+            urls.push(SitemapUrl {
+                loc: base.join("/tags"),
+                lastmod: None,
+            });
+            urls.extend(library.tags(now).into_iter().map(|(t, _)| SitemapUrl {
+                loc: base.join(&format!("/tags/{}", t.slug)),
+                lastmod: None,
+            }));
+            urls.extend(library.published(now).map(|a| SitemapUrl {
+                loc: base.join(&a.url()),
+                lastmod: Some(day(a.last_changed())),
+            }));
+            let body = Sitemap { urls }.render().map_err(AppError::internal)?;
+            Ok((body, None))
+        },
+    )
+    .await
 }
 
 pub async fn robots(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let body = Robots {
-        sitemap_url: state.settings.base_url.join("/sitemap.xml"),
-    }
-    .render()
-    .map_err(AppError::internal)?;
-    Ok(respond(
+    super::cached_page(
         &req,
-        body.into_bytes(),
-        "text/plain; charset=utf-8",
+        &state,
+        "/robots.txt",
+        Depends::Content,
         Caching::Revalidate,
-    ))
+        "text/plain; charset=utf-8",
+        || async {
+            let body = Robots {
+                sitemap_url: state.settings.base_url.join("/sitemap.xml"),
+            }
+            .render()
+            .map_err(AppError::internal)?;
+            Ok((body, None))
+        },
+    )
+    .await
 }
 
 /// Entries in a comments feed.

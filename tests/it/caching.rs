@@ -284,3 +284,44 @@ async fn static_files_come_precompressed_with_last_modified_and_304s() {
     let gz = anonymous(&app, &css, &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
 }
+
+/// Public pages may be kept by browsers and CDNs and revalidated with a
+/// cheap 304; admin, coaching and request-status pages, and anything
+/// answering a form, are never stored anywhere.
+#[actix_web::test]
+async fn cache_control_lets_public_pages_revalidate_and_keeps_the_rest_out_of_caches() {
+    let app = spawn_app().await;
+    let public = "public, max-age=0, must-revalidate";
+    for path in [
+        "/",
+        "/articles/going-no-contact",
+        "/tags",
+        "/feed.xml",
+        "/comments.xml",
+        "/sitemap.xml",
+        "/robots.txt",
+        "/about",
+    ] {
+        let res = anonymous(&app, path, &[]).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["cache-control"], public, "{path}");
+        assert!(res.headers().contains_key("etag"), "{path}");
+        // Conditional requests answer 304 with no body.
+        let etag = res.headers()["etag"].to_str().unwrap().to_string();
+        let again = anonymous(&app, path, &[("If-None-Match", &etag)]).await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    for path in [
+        "/search?q=contact",
+        "/coaching",
+        "/coaching/thanks",
+        "/admin/login",
+        "/admin",
+        "/admin/comments",
+        "/requests/0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let res = anonymous(&app, path, &[]).await;
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+    }
+}

@@ -10,7 +10,9 @@
 #    gzip), then starts nginx serving those files (gzip_static), one after
 #    the other on the same machine.
 # 2. Measures requests/s and p50/p99 at 32 connections: the article (plain
-#    and gzip) against nginx with the same bytes; home; search; a cache
+#    and gzip), home, a tag page and search against nginx with the same
+#    bytes (Kintsugi and nginx alternate, three rounds each, medians kept,
+#    so a noisy moment on a shared machine hits both sides); a cache
 #    miss (the first request after a new comment); comment posts per
 #    second through many client addresses (behind the trusted local proxy).
 # 3. Prints each Kintsugi figure next to nginx's as a ratio, and how the
@@ -33,7 +35,8 @@ WORK=$(mktemp -d /tmp/kintsugi-nginx.XXXXXX)
 # every nginx figure would be of a 403 page.
 chmod 755 "$WORK"
 SIZES="10 100 1000 10000"
-if [ "${SMOKE:-0}" = 1 ]; then SIZES="10 100"; fi
+ROUNDS=3
+if [ "${SMOKE:-0}" = 1 ]; then SIZES="10 100"; ROUNDS=1; fi
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -156,41 +159,7 @@ curl -fsS -H 'Accept-Encoding: gzip' "$BASE$ARTICLE" -o "$WORK/www/article.html.
 for f in index search tag; do gzip -6 -k "$WORK/www/$f.html"; done
 printf '  article: %s bytes (%s gzipped), home %s, %s %s, search %s\n' "$(wc -c <"$WORK/www/article.html")" "$(wc -c <"$WORK/www/article.html.gz")" "$(wc -c <"$WORK/www/index.html")" "$TAG" "$(wc -c <"$WORK/www/tag.html")" "$(wc -c <"$WORK/www/search.html")"
 
-echo "Kintsugi:"
-bench k-article "$BASE$ARTICLE"
-bench k-article-gzip "$BASE$ARTICLE" -H "Accept-Encoding: gzip"
-bench k-article-br "$BASE$ARTICLE" -H "Accept-Encoding: br"
-bench k-home "$BASE/"
-bench k-tag "$BASE$TAG"
-bench k-search "$BASE/search?q=contact"
-
-# A cache miss: the first request after a new (published) comment.
-miss "$BASE" 60 >"$WORK/miss.txt"
-read -r MISS_P50 MISS_P99 <"$WORK/miss.txt"
-printf '  %-26s %10s         p50 %6.2fms   p99 %6.2fms  (sequential, each after a new comment)\n' "cache miss" "" "$MISS_P50" "$MISS_P99"
-
-# Comment posts through many addresses.
-cat >"$WORK/post.lua" <<LUA
-local counter = 0
-offset = 0
-function setup(thread) thread:set("offset", math.random(1, 1000000) * 1000) end
-function init(args) offset = tonumber(offset) or 0 end
-request = function()
-  counter = counter + 1
-  local n = offset + counter
-  local headers = {}
-  headers["Content-Type"] = "application/x-www-form-urlencoded"
-  headers["X-Forwarded-For"] = "10." .. (math.floor(n / 65536) % 250 + 1) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
-  return wrk.format("POST", "$ARTICLE/comments", headers, "name=Bench&email=b" .. n .. "%40example.com&body=Load+test+" .. n .. "&token=$TOKEN")
-end
-LUA
-before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
-bench k-posts "$BASE" -s "$WORK/post.lua"
-after=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
-echo "  stored during the post run: $((after - before)) comments ($(( (after - before) / DURATION ))/s, SQLite, synchronous=FULL)"
-kill "$KPID" 2>/dev/null || true
-
-# ---- nginx with the same bytes -------------------------------------------------
+# ---- nginx with the same bytes, beside Kintsugi ---------------------------------
 NPORT=$(free_port)
 cat >"$WORK/nginx.conf" <<CONF
 worker_processes auto;
@@ -219,20 +188,79 @@ NBASE="http://127.0.0.1:$NPORT"
 # nginx must serve exactly the bytes measured above.
 curl -fsS "$NBASE/article.html" | cmp -s - "$WORK/www/article.html" || { echo "nginx does not serve the saved article" >&2; exit 1; }
 curl -fsS -H 'Accept-Encoding: gzip' "$NBASE/article.html" | cmp -s - "$WORK/www/article.html.gz" || { echo "nginx does not serve the saved gzip" >&2; exit 1; }
-echo "nginx (the same bytes):"
-bench n-article "$NBASE/article.html"
-bench n-article-gzip "$NBASE/article.html" -H "Accept-Encoding: gzip"
-bench n-home "$NBASE/index.html"
-bench n-tag "$NBASE/tag.html"
-bench n-search "$NBASE/search.html"
+
+# pair NAME KINTSUGI-URL NGINX-URL [wrk args]: both, one after the other,
+# ROUNDS times, so a noisy moment on this shared machine hits both sides;
+# the medians of the rounds are kept (k-NAME.*, n-NAME.*).
+pair() {
+  local name=$1 kurl=$2 nurl=$3; shift 3
+  for r in $(seq 1 "$ROUNDS"); do
+    bench "k-$name-$r" "$kurl" "$@" >/dev/null
+    bench "n-$name-$r" "$nurl" "$@" >/dev/null
+  done
+  python3 - "$WORK" "$name" "$ROUNDS" <<'PY'
+import re, statistics, sys
+work, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def ms(v):
+    n = float(re.sub('[a-z]+', '', v)); u = re.sub('[0-9.]+', '', v)
+    return n * {'us': 0.001, 'ms': 1, 's': 1000}[u]
+line = []
+for side in ("k", "n"):
+    read = lambda r, e: open(f"{work}/{side}-{name}-{r}.{e}").read().strip()
+    rps = statistics.median(float(read(r, "rps")) for r in range(1, rounds + 1))
+    out = {"rps": f"{rps:.2f}"}
+    for q in ("p50", "p99"):
+        out[q] = f"{statistics.median(ms(read(r, q)) for r in range(1, rounds + 1)):.2f}ms"
+    for e, v in out.items():
+        open(f"{work}/{side}-{name}.{e}", "w").write(v + "\n")
+    line.append(f"{'Kintsugi' if side == 'k' else 'nginx'} {out['rps']:>9} req/s p50 {out['p50']:>7} p99 {out['p99']:>7}")
+print(f"  {name:<13} " + "   |   ".join(line))
+PY
+}
+
+echo "Kintsugi next to nginx, the same bytes (medians of $ROUNDS alternating rounds):"
+pair article "$BASE$ARTICLE" "$NBASE/article.html"
+pair article-gzip "$BASE$ARTICLE" "$NBASE/article.html" -H "Accept-Encoding: gzip"
+pair home "$BASE/" "$NBASE/index.html"
+pair tag "$BASE$TAG" "$NBASE/tag.html"
+pair search "$BASE/search?q=contact" "$NBASE/search.html"
 nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true
 
-echo "Ratios (Kintsugi / nginx, same run):"
+echo "Ratios (Kintsugi / nginx):"
 ratio "article, 100 comments" k-article n-article
 ratio "article, gzip" k-article-gzip n-article-gzip
 ratio "home" k-home n-home
 ratio "tag page" k-tag n-tag
 ratio "search" k-search n-search
+
+echo "Kintsugi only:"
+bench k-article-br "$BASE$ARTICLE" -H "Accept-Encoding: br"
+
+# A cache miss: the first request after a new (published) comment.
+miss "$BASE" 60 >"$WORK/miss.txt"
+read -r MISS_P50 MISS_P99 <"$WORK/miss.txt"
+printf '  %-26s %10s         p50 %6.2fms   p99 %6.2fms  (sequential, each after a new comment)\n' "cache miss" "" "$MISS_P50" "$MISS_P99"
+
+# Comment posts through many addresses.
+cat >"$WORK/post.lua" <<LUA
+local counter = 0
+offset = 0
+function setup(thread) thread:set("offset", math.random(1, 1000000) * 1000) end
+function init(args) offset = tonumber(offset) or 0 end
+request = function()
+  counter = counter + 1
+  local n = offset + counter
+  local headers = {}
+  headers["Content-Type"] = "application/x-www-form-urlencoded"
+  headers["X-Forwarded-For"] = "10." .. (math.floor(n / 65536) % 250 + 1) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
+  return wrk.format("POST", "$ARTICLE/comments", headers, "name=Bench&email=b" .. n .. "%40example.com&body=Load+test+" .. n .. "&token=$TOKEN")
+end
+LUA
+before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
+bench k-posts "$BASE" -s "$WORK/post.lua"
+after=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from comments').fetchone()[0])" "$WORK/k/kintsugi.sqlite3")
+echo "  stored during the post run: $((after - before)) comments ($(( (after - before) / DURATION ))/s, SQLite, synchronous=FULL)"
+kill "$KPID" 2>/dev/null || true
 
 # ---- How cost grows ------------------------------------------------------------
 echo "Growth: comments on one article (p50 / p99 of the article page, a cache miss, process memory):"

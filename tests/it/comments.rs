@@ -1088,3 +1088,116 @@ async fn thread_pages_are_the_whole_discussion_cut_in_pages() {
         assert_eq!(got, expected);
     }
 }
+
+/// A comment is acknowledged (its 303) only once it is on disk: the real
+/// binary is killed with SIGKILL while posts are in flight, and every
+/// acknowledged comment is in the database afterwards.
+#[actix_web::test]
+async fn acknowledged_comments_survive_the_process_being_killed() {
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let data = tempfile::tempdir().unwrap();
+    let database_url = fresh_database_url(data.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kintsugi"))
+        .arg("serve")
+        .env("KINTSUGI_BIND", format!("127.0.0.1:{port}"))
+        .env("KINTSUGI_CONTENT_DIR", sample_content_dir())
+        .env("KINTSUGI_DATA_DIR", data.path())
+        .env("KINTSUGI_DATABASE_URL", &database_url)
+        .env("KINTSUGI_WATCH_CONTENT", "false")
+        .env("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1")
+        .env("KINTSUGI_COMMENT_MIN_SECONDS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let base = format!("http://127.0.0.1:{port}");
+    let reader = client();
+    eventually("the server starts", || async {
+        reader.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+    let page = reader
+        .get(format!("{base}/articles/{SLUG}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let mut posts = Vec::new();
+    for i in 0..400 {
+        let (base, token, acknowledged) = (base.clone(), token.clone(), acknowledged.clone());
+        posts.push(actix_web::rt::spawn(async move {
+            let res = client()
+                .post(format!("{base}/articles/{SLUG}/comments"))
+                .header(
+                    "X-Forwarded-For",
+                    format!("10.7.{}.{}", i / 250, i % 250 + 1),
+                )
+                .form(&[
+                    ("name", "Dana".to_string()),
+                    ("email", format!("d{i}@example.com")),
+                    ("body", format!("Durable number {i}")),
+                    ("token", token),
+                ])
+                .send()
+                .await;
+            let ok = matches!(&res, Ok(r) if r.status() == 303);
+            if ok {
+                acknowledged.fetch_add(1, Ordering::SeqCst);
+            }
+            (i, ok)
+        }));
+    }
+    // Killed once some posts are acknowledged, with others in flight.
+    eventually("some posts are acknowledged", || async {
+        acknowledged.load(Ordering::SeqCst) >= 40
+    })
+    .await;
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    child.wait().unwrap();
+    let mut acked = Vec::new();
+    for post in posts {
+        let (i, ok) = post.await.unwrap();
+        if ok {
+            acked.push(i);
+        }
+    }
+    assert!(acked.len() >= 40);
+    let url = kintsugi::config::DatabaseUrl::parse(&database_url).unwrap();
+    let pool = db::pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let stored: Vec<String> = {
+        use diesel::prelude::*;
+        use kintsugi::db::schema::comments;
+        let mut conn = pool.get().unwrap();
+        comments::table
+            .select(comments::body_markdown)
+            .load(&mut conn)
+            .unwrap()
+    };
+    for i in &acked {
+        assert!(
+            stored.contains(&format!("Durable number {i}")),
+            "comment {i} was acknowledged but is not stored ({} acknowledged, {} stored)",
+            acked.len(),
+            stored.len()
+        );
+    }
+}

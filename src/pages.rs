@@ -270,6 +270,14 @@ pub struct CommentFields<'a> {
     pub form: &'a CommentFormView,
 }
 
+/// One comment of a thread, as the article page lists it.
+#[derive(Template)]
+#[template(path = "partials/comment.html")]
+pub struct CommentItem<'a> {
+    pub c: &'a CommentView,
+    pub slug: &'a str,
+}
+
 pub struct CommentSection<'a> {
     pub slug: &'a str,
     pub action: String,

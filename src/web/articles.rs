@@ -10,7 +10,8 @@ use crate::db;
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
-    CommentFormView, CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
+    CommentFormView, CommentItem, CommentSection, CommentView, Date, JsonLd, Nav, Pagination,
+    StandalonePage,
 };
 use askama::Template;
 
@@ -147,8 +148,11 @@ enum Personal {
     /// Only their remembered name and email: the cached page with the
     /// form's fields swapped for theirs.
     Remembered(String, String),
-    /// Their comments on this article, or the coach's controls: the page is
-    /// rendered for them.
+    /// Their own comments on this article (and maybe remembered details):
+    /// the cached page with their comments put in (`splice_own`), when it
+    /// can be done exactly.
+    OwnComments(Option<(String, String)>),
+    /// The coach's controls: the page is rendered for them.
     Rendered,
 }
 
@@ -161,6 +165,7 @@ async fn personal_part(req: &HttpRequest, state: &AppState, slug: &str) -> Perso
         .into_iter()
         .map(|(id, _)| id)
         .collect();
+    let remembered = comments::remembered(req);
     if !own.is_empty() {
         // Their comments elsewhere change nothing here (one indexed read).
         let on = db::run(&state.pool, move |conn| {
@@ -169,26 +174,55 @@ async fn personal_part(req: &HttpRequest, state: &AppState, slug: &str) -> Perso
         .await;
         match on {
             Ok(slugs) if !slugs.iter().any(|s| s == slug) => {}
-            _ => return Personal::Rendered,
+            Ok(_) => return Personal::OwnComments(remembered),
+            Err(_) => return Personal::Rendered,
         }
     }
-    match comments::remembered(req) {
+    match remembered {
         Some((name, email)) => Personal::Remembered(name, email),
         None => Personal::Nothing,
     }
 }
 
-/// The cached page as this reader gets it: as is, or with their remembered
-/// name and email in the comment form (private to them, gzipped on the
-/// way out). None when the form's fields cannot be found in the bytes.
+/// The cached page as this reader gets it: as is, or with their own
+/// comments and remembered name and email put in (private to them, gzipped
+/// on the way out). None when that cannot be done exactly.
 fn respond_cached(
     req: &HttpRequest,
     entry: &CachedPage,
     remembered: Option<(String, String)>,
+    own: Option<(&[CommentView], &str)>,
 ) -> Result<Option<HttpResponse>, AppError> {
-    let Some((name, email)) = remembered else {
+    if remembered.is_none() && own.is_none() {
         return Ok(Some(entry.respond(req)));
+    }
+    let Ok(shared) = std::str::from_utf8(entry.plain()) else {
+        return Ok(None);
     };
+    let mut page = std::borrow::Cow::Borrowed(shared);
+    if let Some((views, slug)) = own {
+        match splice_own(&page, views, slug)? {
+            Some(spliced) => page = spliced.into(),
+            None => return Ok(None),
+        }
+    }
+    if let Some((name, email)) = remembered {
+        match splice_fields(&page, name, email)? {
+            Some(spliced) => page = spliced.into(),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(super::respond(
+        req,
+        page.into_owned().into_bytes(),
+        entry.content_type,
+        Caching::Private,
+    )))
+}
+
+/// The page with the comment form's blank fields swapped for the reader's
+/// remembered name and email.
+fn splice_fields(page: &str, name: String, email: String) -> Result<Option<String>, AppError> {
     let blank = CommentFields {
         form: &CommentFormView::default(),
     }
@@ -204,22 +238,70 @@ fn respond_cached(
     }
     .render()
     .map_err(AppError::internal)?;
-    let Some(page) = std::str::from_utf8(entry.plain()).ok() else {
+    Ok(page.find(&blank).map(|at| {
+        let mut out = String::with_capacity(page.len() + theirs.len());
+        out.push_str(&page[..at]);
+        out.push_str(&theirs);
+        out.push_str(&page[at + blank.len()..]);
+        out
+    }))
+}
+
+/// Where each comment of the list starts (`partials/comment.html`).
+const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
+
+/// The page with the reader's own comments in their places: their held
+/// comments put into the thread, their published ones with their links
+/// (change or delete, a personal plan). `views` is the page's comment list
+/// as this reader sees it. None unless the shared page lists exactly the
+/// public comments of `views`, in the same order.
+fn splice_own(page: &str, views: &[CommentView], slug: &str) -> Result<Option<String>, AppError> {
+    let Some(list) = page.find("<ol class=\"comment-list\">") else {
         return Ok(None);
     };
-    let Some(at) = page.find(&blank) else {
+    let Some(list_end) = page[list..].find("\n  </ol>").map(|i| list + i) else {
         return Ok(None);
     };
-    let mut body = Vec::with_capacity(page.len() + theirs.len());
-    body.extend_from_slice(&page.as_bytes()[..at]);
-    body.extend_from_slice(theirs.as_bytes());
-    body.extend_from_slice(&page.as_bytes()[at + blank.len()..]);
-    Ok(Some(super::respond(
-        req,
-        body,
-        entry.content_type,
-        Caching::Private,
-    )))
+    let starts: Vec<usize> = page[list..list_end]
+        .match_indices(COMMENT_ITEM)
+        .map(|(i, _)| list + i)
+        .collect();
+    let Some(&first) = starts.first() else {
+        return Ok(None);
+    };
+    let mut shared = Vec::with_capacity(starts.len());
+    for (k, &at) in starts.iter().enumerate() {
+        let text = &page[at..starts.get(k + 1).copied().unwrap_or(list_end)];
+        let id = text
+            .split("id=\"comment-")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|id| id.parse::<i64>().ok());
+        match id {
+            Some(id) => shared.push((id, text)),
+            None => return Ok(None),
+        }
+    }
+    let public = views.iter().filter(|v| !v.pending).map(|v| v.id);
+    if !public.eq(shared.iter().map(|(id, _)| *id)) {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(page.len() + 4096);
+    out.push_str(&page[..first]);
+    let mut shared = shared.into_iter();
+    for view in views {
+        let public_text = if view.pending { None } else { shared.next() };
+        if view.pending || view.own || view.can_edit {
+            let item = CommentItem { c: view, slug }
+                .render()
+                .map_err(AppError::internal)?;
+            out.push_str(&item);
+        } else if let Some((_, text)) = public_text {
+            out.push_str(text);
+        }
+    }
+    out.push_str(&page[list_end..]);
+    Ok(Some(out))
 }
 
 pub async fn show(
@@ -240,10 +322,11 @@ pub async fn show(
     } else {
         Personal::Rendered
     };
-    let remembered = match personal {
+    let (remembered, own) = match personal {
         Personal::Rendered => return article_response(&req, &state, &slug, view).await,
-        Personal::Nothing => None,
-        Personal::Remembered(name, email) => Some((name, email)),
+        Personal::Nothing => (None, false),
+        Personal::Remembered(name, email) => (Some((name, email)), false),
+        Personal::OwnComments(remembered) => (remembered, true),
     };
     let comment_page = view.comment_page;
     let for_them = || ArticleView {
@@ -262,12 +345,29 @@ pub async fn show(
                 Ok(entry) => entry,
                 // Not cacheable now (comments unavailable): rendered for
                 // this reader only.
-                Err(response) if remembered.is_none() => return Ok(response),
+                Err(response) if remembered.is_none() && !own => return Ok(response),
                 Err(_) => return article_response(&req, &state, &slug, for_them()).await,
             }
         }
     };
-    match respond_cached(&req, &entry, remembered)? {
+    // Their own comments: this page's list as they see it (one read, no
+    // page render). A held comment that starts a thread may move threads
+    // between pages: then the page is rendered for them.
+    let loaded = match own {
+        true => {
+            let theirs = comments::own_comments(&req);
+            let loaded = comments::load_section(&theirs, &state, &slug, comment_page, None).await?;
+            let moves_threads = loaded.pagination.is_some()
+                && loaded.views.iter().any(|v| v.pending && v.depth == 0);
+            if loaded.unavailable || moves_threads {
+                return article_response(&req, &state, &slug, for_them()).await;
+            }
+            Some(loaded)
+        }
+        false => None,
+    };
+    let own = loaded.as_ref().map(|l| (l.views.as_slice(), slug.as_str()));
+    match respond_cached(&req, &entry, remembered, own)? {
         Some(response) => Ok(response),
         None => article_response(&req, &state, &slug, for_them()).await,
     }
@@ -316,8 +416,13 @@ async fn build_page(
     let library = state.content.library();
     let now = Utc::now();
     let article = library.article(slug, now).ok_or(AppError::NotFound)?;
+    // The shared page never shows anyone's own comments.
+    let own = match view.cache_key {
+        Some(_) => Vec::new(),
+        None => comments::own_comments(req),
+    };
     let loaded =
-        comments::load_section(req, state, &article.slug, view.comment_page, view.posted).await?;
+        comments::load_section(&own, state, &article.slug, view.comment_page, view.posted).await?;
     let coach = super::admin::session::current(req, state)
         .await
         .unwrap_or_default()

@@ -130,14 +130,15 @@ pub struct LoadedComments {
 /// The comments of one page of threads, read a page at a time
 /// (`db::comments::thread_page`), so a long discussion costs about what a
 /// short one does. With `posted`, the page holding that comment is shown.
+/// `own` is the reader's own comments (`own_comments`), or nothing for the
+/// page everyone shares.
 pub async fn load_section(
-    req: &HttpRequest,
+    own: &[(i64, String)],
     state: &AppState,
     slug: &str,
     comment_page: usize,
     posted: Option<i64>,
 ) -> Result<LoadedComments, AppError> {
-    let own = own_comments(req);
     let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
     let slug_owned = slug.to_string();
     let unavailable = |e: db::DbError| {

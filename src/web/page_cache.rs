@@ -8,10 +8,11 @@
 //! that keeps the comment form's issue time honest and bounds how long a
 //! change made by *another* app instance can stay unseen.
 //!
-//! Only the shared page is cached. A reader whose only personal part is
-//! their remembered name and email gets the cached page with those spliced
-//! into the form (`web::articles`); readers with their own comments on the
-//! page, or the signed-in coach, get the page rendered for them.
+//! Only the shared page is cached. Readers' own parts are put into it per
+//! request (`web::articles`): their remembered name and email into the
+//! form, their own comments (held ones in their place, their links) into
+//! the list. Only the signed-in coach, and the rare reader whose held
+//! comment would move threads between pages, get the page rendered.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

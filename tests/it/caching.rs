@@ -257,6 +257,83 @@ async fn readers_get_their_own_part_without_defeating_the_cache() {
     assert!(shared.contains(r#"name="name" type="text" value="""#));
 }
 
+/// A writer's own comments on an article are put into the cached page: a
+/// held reply in its place under its parent, their published comment with
+/// its links. Everything else is the shared page, byte for byte.
+#[actix_web::test]
+async fn a_writers_own_comments_are_put_into_the_cached_page() {
+    let app = spawn_app().await;
+    let article = format!("/articles/{SLUG}");
+    let first = post_comment(&app, "pat@example.com", "A public question.", "203.0.113.7").await;
+    kintsugi::notify::approve_comment(&app.state, first, None)
+        .await
+        .unwrap();
+    let second = post_comment(&app, "lee@example.com", "Another one.", "203.0.113.8").await;
+    kintsugi::notify::approve_comment(&app.state, second, None)
+        .await
+        .unwrap();
+    // The writer: a held reply to the first comment (their first comment
+    // waits for the coach), from their own browser.
+    let writer = client();
+    let token = comment_form_token(&app, &writer, SLUG).await;
+    let res = writer
+        .post(format!("{}/articles/{SLUG}/comments", app.address))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .form(&[
+            ("name", "Robin"),
+            ("email", "robin@example.com"),
+            ("body", "My held reply."),
+            ("parent", &first.to_string()),
+            ("token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let token_of = |html: &str| {
+        html.split(r#"name="token" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    // Outside the comment list, the two pages are the same bytes.
+    let outside = |html: &str| {
+        let start = html.find(r#"<ol class="comment-list">"#).unwrap();
+        let end = start + html[start..].find("</ol>").unwrap();
+        format!("{}{}", &html[..start], &html[end..])
+    };
+    let mut checked = false;
+    for _ in 0..5 {
+        let shared = anonymous(&app, &article, &[]).await.text().await.unwrap();
+        let before = app.state.pages.stats();
+        let res = writer
+            .get(format!("{}{article}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let after = app.state.pages.stats();
+        assert_eq!(res.headers()["cache-control"], "private, no-cache");
+        let theirs = res.text().await.unwrap();
+        // Their held reply, right after its parent, marked as waiting.
+        let parent_at = theirs.find(&format!(r#"id="comment-{first}""#)).unwrap();
+        let reply_at = theirs.find("My held reply.").unwrap();
+        let second_at = theirs.find(&format!(r#"id="comment-{second}""#)).unwrap();
+        assert!(parent_at < reply_at && reply_at < second_at);
+        let reply_item = &theirs[theirs[..reply_at].rfind("<li ").unwrap()..second_at];
+        assert!(reply_item.contains("comment--depth-1 comment--pending"));
+        assert!(reply_item.contains("Awaiting moderation"));
+        assert!(reply_item.contains("Change or delete"));
+        assert!(!shared.contains("My held reply."));
+        if after.misses == before.misses && token_of(&theirs) == token_of(&shared) {
+            assert_eq!(outside(&theirs), outside(&shared));
+            checked = true;
+            break;
+        }
+    }
+    assert!(checked, "the writer's page must come from the cache");
+}
+
 #[actix_web::test]
 async fn static_files_come_precompressed_with_last_modified_and_304s() {
     let app = spawn_app().await;

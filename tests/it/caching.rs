@@ -14,21 +14,43 @@ async fn anonymous(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwe
     req.send().await.unwrap()
 }
 
-async fn post_comment(app: &TestApp, email: &str, body: &str, ip: &str) -> i64 {
-    let reader = client();
-    let token = comment_form_token(app, &reader, SLUG).await;
-    let res = reader
+/// Posts the comment form from `reader`'s browser with `fields` (the form
+/// token is added), from address `ip`.
+async fn post_from(
+    app: &TestApp,
+    reader: &reqwest::Client,
+    ip: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = comment_form_token(app, reader, SLUG).await;
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("token", &token));
+    reader
         .post(format!("{}/articles/{SLUG}/comments", app.address))
         .header("X-Forwarded-For", ip)
-        .form(&[
-            ("name", "Sam"),
-            ("email", email),
-            ("body", body),
-            ("token", &token),
-        ])
+        .form(&form)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The comment form's token in a page.
+fn token_in(html: &str) -> String {
+    html.split(r#"name="token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+async fn post_comment(app: &TestApp, email: &str, body: &str, ip: &str) -> i64 {
+    let res = post_from(
+        app,
+        &client(),
+        ip,
+        &[("name", "Sam"), ("email", email), ("body", body)],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     res.headers()["location"]
         .to_str()
@@ -169,20 +191,18 @@ async fn readers_get_their_own_part_without_defeating_the_cache() {
     let _ = anonymous(&app, &article, &[]).await;
     // The writer asks to be remembered; their first comment is held.
     let reader = client();
-    let token = comment_form_token(&app, &reader, SLUG).await;
-    let res = reader
-        .post(format!("{}/articles/{SLUG}/comments", app.address))
-        .header("X-Forwarded-For", "203.0.113.5")
-        .form(&[
+    let res = post_from(
+        &app,
+        &reader,
+        "203.0.113.5",
+        &[
             ("name", "Kim"),
             ("email", "kim@example.com"),
             ("body", "Mine, pending."),
             ("remember", "1"),
-            ("token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     // On that article the page is theirs: their pending comment, rendered
     // for them and kept by their browser only.
@@ -209,13 +229,6 @@ async fn readers_get_their_own_part_without_defeating_the_cache() {
     // same bytes: the same form token, whose nonce is new on every render).
     // A second boundary between the two requests would renew the entry, so
     // the check gets a few tries.
-    let token_of = |html: &str| {
-        html.split(r#"name="token" value=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_string()
-    };
     let mut served_from_cache = false;
     for _ in 0..5 {
         let shared = anonymous(&app, other, &[]).await.text().await.unwrap();
@@ -241,7 +254,7 @@ async fn readers_get_their_own_part_without_defeating_the_cache() {
         assert!(!html.contains("Mine, pending."));
         if after.misses == before.misses
             && after.hits == before.hits + 1
-            && token_of(&html) == token_of(&shared)
+            && token_in(&html) == token_in(&shared)
         {
             served_from_cache = true;
             break;
@@ -275,28 +288,20 @@ async fn a_writers_own_comments_are_put_into_the_cached_page() {
     // The writer: a held reply to the first comment (their first comment
     // waits for the coach), from their own browser.
     let writer = client();
-    let token = comment_form_token(&app, &writer, SLUG).await;
-    let res = writer
-        .post(format!("{}/articles/{SLUG}/comments", app.address))
-        .header("X-Forwarded-For", "203.0.113.9")
-        .form(&[
+    let parent = first.to_string();
+    let res = post_from(
+        &app,
+        &writer,
+        "203.0.113.9",
+        &[
             ("name", "Robin"),
             ("email", "robin@example.com"),
             ("body", "My held reply."),
-            ("parent", &first.to_string()),
-            ("token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+            ("parent", &parent),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
-    let token_of = |html: &str| {
-        html.split(r#"name="token" value=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_string()
-    };
     // Outside the comment list, the two pages are the same bytes.
     let outside = |html: &str| {
         let start = html.find(r#"<ol class="comment-list">"#).unwrap();
@@ -325,7 +330,7 @@ async fn a_writers_own_comments_are_put_into_the_cached_page() {
         assert!(reply_item.contains("Awaiting moderation"));
         assert!(reply_item.contains("Change or delete"));
         assert!(!shared.contains("My held reply."));
-        if after.misses == before.misses && token_of(&theirs) == token_of(&shared) {
+        if after.misses == before.misses && token_in(&theirs) == token_in(&shared) {
             assert_eq!(outside(&theirs), outside(&shared));
             checked = true;
             break;

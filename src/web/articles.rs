@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
-use crate::db;
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
@@ -148,35 +147,23 @@ enum Personal {
     /// Only their remembered name and email: the cached page with the
     /// form's fields swapped for theirs.
     Remembered(String, String),
-    /// Their own comments on this article (and maybe remembered details):
-    /// the cached page with their comments put in (`splice_own`), when it
-    /// can be done exactly.
+    /// Their own comments, perhaps on this article (and maybe remembered
+    /// details): the cached page with their comments put in (`splice_own`),
+    /// when it can be done exactly.
     OwnComments(Option<(String, String)>),
     /// The coach's controls: the page is rendered for them.
     Rendered,
 }
 
-async fn personal_part(req: &HttpRequest, state: &AppState, slug: &str) -> Personal {
+fn personal_part(req: &HttpRequest) -> Personal {
     use super::admin::session::{COOKIE, SECURE_COOKIE};
     if req.cookie(COOKIE).is_some() || req.cookie(SECURE_COOKIE).is_some() {
         return Personal::Rendered;
     }
-    let own: Vec<i64> = comments::own_comments(req)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
     let remembered = comments::remembered(req);
-    if !own.is_empty() {
-        // Their comments elsewhere change nothing here (one indexed read).
-        let on = db::run(&state.pool, move |conn| {
-            db::comments::articles_of(conn, &own)
-        })
-        .await;
-        match on {
-            Ok(slugs) if !slugs.iter().any(|s| s == slug) => {}
-            Ok(_) => return Personal::OwnComments(remembered),
-            Err(_) => return Personal::Rendered,
-        }
+    if !comments::own_comments(req).is_empty() {
+        // Whether they are on this article is read with the page itself.
+        return Personal::OwnComments(remembered);
     }
     match remembered {
         Some((name, email)) => Personal::Remembered(name, email),
@@ -318,7 +305,7 @@ pub async fn show(
         ..ArticleView::default()
     };
     let personal = if query.posted.is_none() && query.replyto.is_none() {
-        personal_part(&req, &state, &slug).await
+        personal_part(&req)
     } else {
         Personal::Rendered
     };
@@ -356,13 +343,17 @@ pub async fn show(
     let loaded = match own {
         true => {
             let theirs = comments::own_comments(&req);
-            let loaded = comments::load_section(&theirs, &state, &slug, comment_page, None).await?;
-            let moves_threads = loaded.pagination.is_some()
-                && loaded.views.iter().any(|v| v.pending && v.depth == 0);
-            if loaded.unavailable || moves_threads {
-                return article_response(&req, &state, &slug, for_them()).await;
+            let loaded =
+                comments::load_section_if(&theirs, &state, &slug, comment_page, None, true).await?;
+            if let Some(loaded) = &loaded {
+                let moves_threads = loaded.pagination.is_some()
+                    && loaded.views.iter().any(|v| v.pending && v.depth == 0);
+                if loaded.unavailable || moves_threads {
+                    return article_response(&req, &state, &slug, for_them()).await;
+                }
             }
-            Some(loaded)
+            // None: none of their comments is on this article.
+            loaded
         }
         false => None,
     };

@@ -127,6 +127,20 @@ pub struct LoadedComments {
     pub unavailable: bool,
 }
 
+impl LoadedComments {
+    /// The comments could not be read: the article is shown without them.
+    fn unavailable() -> Self {
+        Self {
+            views: Vec::new(),
+            count: 0,
+            pagination: None,
+            newest_url: None,
+            notice: None,
+            unavailable: true,
+        }
+    }
+}
+
 /// The comments of one page of threads, read a page at a time
 /// (`db::comments::thread_page`), so a long discussion costs about what a
 /// short one does. With `posted`, the page holding that comment is shown.
@@ -139,21 +153,38 @@ pub async fn load_section(
     comment_page: usize,
     posted: Option<i64>,
 ) -> Result<LoadedComments, AppError> {
+    Ok(
+        load_section_if(own, state, slug, comment_page, posted, false)
+            .await?
+            .unwrap_or_else(LoadedComments::unavailable),
+    )
+}
+
+/// [`load_section`], but with `only_if_own_here` it reads the page only
+/// when some of the reader's own comments are on this article (None
+/// otherwise), in the same trip to the database.
+pub async fn load_section_if(
+    own: &[(i64, String)],
+    state: &AppState,
+    slug: &str,
+    comment_page: usize,
+    posted: Option<i64>,
+    only_if_own_here: bool,
+) -> Result<Option<LoadedComments>, AppError> {
     let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
     let slug_owned = slug.to_string();
     let unavailable = |e: db::DbError| {
         tracing::warn!(error = %e, "comments unavailable; showing the article without them");
-        LoadedComments {
-            views: Vec::new(),
-            count: 0,
-            pagination: None,
-            newest_url: None,
-            notice: None,
-            unavailable: true,
-        }
+        LoadedComments::unavailable()
     };
     let per_page = THREADS_PER_PAGE as i64;
     let loaded = db::run(&state.pool, move |conn| {
+        if only_if_own_here {
+            let on = db::comments::articles_of(conn, &own_ids)?;
+            if !on.contains(&slug_owned) {
+                return Ok(None);
+            }
+        }
         // After posting, the page holding the new comment.
         let page = match posted {
             Some(id) => db::comments::page_of(conn, &slug_owned, &own_ids, id, per_page)?
@@ -166,12 +197,13 @@ pub async fn load_section(
         if let Some(id) = posted.filter(|id| !found.rows.iter().any(|r| r.id == *id)) {
             found.rows.extend(db::comments::rows_by_id(conn, &[id])?);
         }
-        Ok((page as usize + 1, found))
+        Ok(Some((page as usize + 1, found)))
     })
     .await;
     let (comment_page, found) = match loaded {
-        Ok(loaded) => loaded,
-        Err(e) => return Ok(unavailable(e)),
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return Ok(None),
+        Err(e) => return Ok(Some(unavailable(e))),
     };
     let count = found.public_count as usize;
     let total_pages = (found.threads as usize).div_ceil(THREADS_PER_PAGE).max(1);
@@ -262,14 +294,14 @@ pub async fn load_section(
     });
     let newest_url = (comment_page + 1 < total_pages)
         .then(|| format!("{article_url}?cpage={total_pages}#comments"));
-    Ok(LoadedComments {
+    Ok(Some(LoadedComments {
         views,
         count,
         pagination,
         newest_url,
         notice,
         unavailable: false,
-    })
+    }))
 }
 
 /// POST /articles/{slug}/comments

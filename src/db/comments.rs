@@ -204,6 +204,12 @@ pub struct ThreadPage {
     pub public_count: i64,
 }
 
+/// Whether a reader with `own_ids` may see a comment: published and
+/// public, or theirs (the same rule as `heads_query`, in Rust).
+fn visible_to(own_ids: &[i64], id: i64, status: &str, is_private: bool) -> bool {
+    (status == APPROVED && !is_private) || own_ids.contains(&id)
+}
+
 diesel::alias!(comments as parents: ParentsAlias);
 
 /// The heads of an article's threads, as a reader with `own_ids` sees
@@ -283,10 +289,7 @@ pub fn thread_page(
         )
         .select(CommentRow::as_select())
         .load(conn)?;
-    rows.retain(|r| {
-        r.article_slug == slug
-            && ((r.status == APPROVED && !r.is_private) || own_ids.contains(&r.id))
-    });
+    rows.retain(|r| r.article_slug == slug && visible_to(own_ids, r.id, &r.status, r.is_private));
     rows.sort_by_key(|r| r.id);
     Ok(ThreadPage {
         heads: head_ids,
@@ -328,7 +331,7 @@ pub fn page_of(
         .load(conn)?;
     let visible: std::collections::HashMap<i64, Option<i64>> = tree
         .into_iter()
-        .filter(|(id, _, status, private)| (status == APPROVED && !private) || own_ids.contains(id))
+        .filter(|(id, _, status, private)| visible_to(own_ids, *id, status, *private))
         .map(|(id, parent, _, _)| (id, parent))
         .collect();
     let mut head = id;

@@ -116,6 +116,8 @@ pub struct Settings {
     pub watch_content: bool,
     pub db_pool_size: u32,
     pub db_connect_timeout_ms: u64,
+    /// Threads serving requests; `None` means one per CPU the process may use.
+    pub workers: Option<usize>,
     pub site: SiteSettings,
     pub comments: CommentSettings,
     pub mail: MailSettings,
@@ -240,6 +242,7 @@ struct FileSettings {
     watch_content: Option<bool>,
     db_pool_size: Option<u32>,
     db_connect_timeout_ms: Option<u64>,
+    workers: Option<usize>,
     #[serde(default)]
     site: FileSiteSettings,
     #[serde(default)]
@@ -337,6 +340,11 @@ impl Settings {
             Some(raw) => parse_number("KINTSUGI_DB_CONNECT_TIMEOUT_MS", &raw)?,
             None => file.db_connect_timeout_ms.unwrap_or(3000),
         };
+        let workers = match env("KINTSUGI_WORKERS") {
+            Some(raw) => Some(parse_number("KINTSUGI_WORKERS", &raw)?),
+            None => file.workers,
+        }
+        .filter(|&n: &usize| n > 0);
         let site = SiteSettings {
             title: env("KINTSUGI_SITE_TITLE")
                 .or(file.site.title)
@@ -428,6 +436,7 @@ impl Settings {
             watch_content,
             db_pool_size,
             db_connect_timeout_ms,
+            workers,
             site,
         })
     }
@@ -512,5 +521,20 @@ mod tests {
         assert!(
             Settings::load(|k| (k == "KINTSUGI_WATCH_CONTENT").then(|| "maybe".into())).is_err()
         );
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu() {
+        let workers = |raw: &str| {
+            let raw = raw.to_string();
+            Settings::load(move |k| (k == "KINTSUGI_WORKERS").then(|| raw.clone()))
+                .map(|s| s.workers)
+        };
+        assert_eq!(Settings::load(|_| None).unwrap().workers, None);
+        assert_eq!(workers("1").unwrap(), Some(1));
+        assert_eq!(workers(" 3 ").unwrap(), Some(3));
+        assert_eq!(workers("0").unwrap(), None);
+        let err = workers("two").unwrap_err().to_string();
+        assert!(err.contains("KINTSUGI_WORKERS"), "{err}");
     }
 }

@@ -165,6 +165,7 @@ fn sessions(state: &AppState) -> SessionMiddleware<DbSessionStore> {
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let workers = state.settings.workers;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -349,9 +350,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
-    })
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run();
+    });
+    let server = match workers {
+        Some(n) => server.workers(n),
+        None => server,
+    };
+    let server = server.listen(listener)?.shutdown_timeout(10).run();
     Ok(server)
 }

@@ -244,11 +244,84 @@ fn heads_query<'a>(
         .filter(diesel::dsl::not(diesel::dsl::exists(visible_parent)))
 }
 
+/// An article's public comments and threads, as the triggers of the
+/// `comment_counts` migration keep them: one row by primary key.
+pub fn counts(conn: &mut Db, slug: &str) -> QueryResult<(i64, i64)> {
+    use super::schema::comment_counts;
+    Ok(comment_counts::table
+        .find(slug)
+        .select((
+            comment_counts::public_comments,
+            comment_counts::public_threads,
+        ))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// The same two figures counted from the comments themselves, reading the
+/// whole article: to check the kept ones.
+pub fn recount(conn: &mut Db, slug: &str) -> QueryResult<(i64, i64)> {
+    let threads: i64 = heads_query(slug, &[]).count().get_result(conn)?;
+    let public: i64 = comments::table
+        .filter(comments::article_slug.eq(slug))
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .count()
+        .get_result(conn)?;
+    Ok((public, threads))
+}
+
+/// How many more threads a reader with `own_ids` sees than a stranger:
+/// each of their comments that only they see heads a thread when its
+/// parent is hidden from them, and the public replies to it, which head
+/// threads for a stranger, sit in its thread instead. Reads their few
+/// comments, their parents and the replies to them, not the article.
+fn own_threads(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<i64> {
+    if own_ids.is_empty() {
+        return Ok(0);
+    }
+    let hidden: Vec<(i64, Option<i64>)> = comments::table
+        .filter(comments::id.eq_any(own_ids))
+        .filter(comments::article_slug.eq(slug))
+        .filter(
+            comments::status
+                .ne(APPROVED)
+                .or(comments::is_private.eq(true)),
+        )
+        .select((comments::id, comments::parent_id))
+        .load(conn)?;
+    if hidden.is_empty() {
+        return Ok(0);
+    }
+    let parent_ids: Vec<i64> = hidden.iter().filter_map(|(_, parent)| *parent).collect();
+    let seen_parents: Vec<i64> = comments::table
+        .filter(comments::id.eq_any(&parent_ids))
+        .select((comments::id, comments::status, comments::is_private))
+        .load::<(i64, String, bool)>(conn)?
+        .into_iter()
+        .filter(|(id, status, private)| visible_to(own_ids, *id, status, *private))
+        .map(|(id, _, _)| id)
+        .collect();
+    let heads = hidden
+        .iter()
+        .filter(|(_, parent)| !parent.is_some_and(|p| seen_parents.contains(&p)))
+        .count() as i64;
+    let hidden_ids: Vec<i64> = hidden.iter().map(|(id, _)| *id).collect();
+    let adopted: i64 = comments::table
+        .filter(comments::parent_id.eq_any(&hidden_ids))
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .count()
+        .get_result(conn)?;
+    Ok(heads - adopted)
+}
+
 /// Page `page` (from 0) of an article's threads, `per_page` threads a
 /// page, as a reader with `own_ids` sees them. The heads come from the
 /// `(article_slug, id)` order and stop at the page; the rows are those of
-/// the page's trees (`root_id` index). The cost follows the page, not the
-/// article, except for two counts.
+/// the page's trees (`root_id` index), the counts from `comment_counts`.
+/// The cost follows the page, not the article.
 pub fn thread_page(
     conn: &mut Db,
     slug: &str,
@@ -256,13 +329,8 @@ pub fn thread_page(
     page: i64,
     per_page: i64,
 ) -> QueryResult<ThreadPage> {
-    let threads: i64 = heads_query(slug, own_ids).count().get_result(conn)?;
-    let public_count: i64 = comments::table
-        .filter(comments::article_slug.eq(slug))
-        .filter(comments::status.eq(APPROVED))
-        .filter(comments::is_private.eq(false))
-        .count()
-        .get_result(conn)?;
+    let (public_count, public_threads) = counts(conn, slug)?;
+    let threads = public_threads + own_threads(conn, slug, own_ids)?;
     let heads: Vec<(i64, Option<i64>)> = heads_query(slug, own_ids)
         .order(comments::id.asc())
         .offset(page * per_page)
@@ -370,13 +438,16 @@ pub fn articles_of(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-/// Approved public comments per article.
+/// Approved public comments per article (articles with none left out),
+/// from the kept counts: one row per article, not one per comment.
 pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
-    comments::table
-        .filter(comments::status.eq(APPROVED))
-        .filter(comments::is_private.eq(false))
-        .group_by(comments::article_slug)
-        .select((comments::article_slug, diesel::dsl::count_star()))
+    use super::schema::comment_counts;
+    comment_counts::table
+        .filter(comment_counts::public_comments.gt(0))
+        .select((
+            comment_counts::article_slug,
+            comment_counts::public_comments,
+        ))
         .load(conn)
 }
 

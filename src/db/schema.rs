@@ -160,8 +160,18 @@ diesel::table! {
 
 diesel::joinable!(request_messages -> coaching_requests (request_id));
 
+diesel::table! {
+    /// Kept by triggers (migration `comment_counts`), never written here.
+    comment_counts (article_slug) {
+        article_slug -> Text,
+        public_comments -> BigInt,
+        public_threads -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     comments,
+    comment_counts,
     admins,
     admin_sessions,
     admin_audit,

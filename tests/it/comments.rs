@@ -1028,6 +1028,39 @@ async fn thread_pages_are_the_whole_discussion_cut_in_pages() {
             .unwrap();
         placed.push((id, root));
     }
+    // The kept counts follow every kind of change, several rows at once:
+    // parents and their replies taken down and put back in one statement,
+    // made private, deleted for good with their replies (ON DELETE SET
+    // NULL), a reply moved by hand.
+    let kept_right = |conn: &mut db::Db, what: &str| {
+        assert_eq!(
+            db::comments::counts(conn, SLUG).unwrap(),
+            db::comments::recount(conn, SLUG).unwrap(),
+            "after {what}"
+        );
+    };
+    kept_right(&mut conn, "inserts");
+    let ids = |from: usize, step: usize| {
+        placed
+            .iter()
+            .skip(from)
+            .step_by(step)
+            .map(|(id, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for (what, sql) in [
+        ("a mass take-down", format!("UPDATE comments SET status = 'trash' WHERE id IN ({})", ids(0, 4))),
+        ("approving all held", "UPDATE comments SET status = 'approved' WHERE status = 'pending'".to_string()),
+        ("making some private", format!("UPDATE comments SET is_private = TRUE WHERE id IN ({})", ids(1, 9))),
+        ("putting back", format!("UPDATE comments SET status = 'approved' WHERE id IN ({})", ids(0, 8))),
+        ("an edit that keeps the status", format!("UPDATE comments SET status = status, body_html = '<p>c</p>' WHERE id IN ({})", ids(2, 5))),
+        ("deleting parents and replies together", format!("DELETE FROM comments WHERE id IN ({})", ids(3, 11))),
+        ("moving a reply to the top", format!("UPDATE comments SET parent_id = NULL WHERE id = (SELECT MAX(id) FROM comments WHERE parent_id IS NOT NULL AND article_slug = '{SLUG}')")),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap();
+        kept_right(&mut conn, what);
+    }
     // A parent deleted for good: its replies' parent becomes NULL.
     let gone = placed[5].0;
     diesel::sql_query(format!(
@@ -1038,6 +1071,7 @@ async fn thread_pages_are_the_whole_discussion_cut_in_pages() {
     diesel::sql_query(format!("DELETE FROM comments WHERE id = {gone}"))
         .execute(&mut conn)
         .unwrap();
+    kept_right(&mut conn, "a parent deleted by hand");
     let all: Vec<db::comments::CommentRow> = comments::table
         .filter(comments::article_slug.eq(SLUG))
         .select(db::comments::CommentRow::as_select())
@@ -1198,6 +1232,68 @@ async fn acknowledged_comments_survive_the_process_being_killed() {
             "comment {i} was acknowledged but is not stored ({} acknowledged, {} stored)",
             acked.len(),
             stored.len()
+        );
+    }
+}
+
+/// Two moderators at once, one approving a held question and the other its
+/// held reply: whichever order they commit in, the kept thread count is
+/// the one the comments give (on PostgreSQL the second waits for the
+/// first's lock on the article's counts, then reads what it committed).
+#[actix_web::test]
+async fn comment_counts_stay_right_when_moderators_race() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let mut conn = app.pool.get().unwrap();
+    let insert = |conn: &mut db::Db, parent: Option<i64>| -> i64 {
+        let parent = parent.map_or("NULL".to_string(), |p| p.to_string());
+        diesel::sql_query(format!(
+            "INSERT INTO comments (article_slug, parent_id, root_id, depth, author_name, \
+             author_email, body_markdown, body_html, status, created_at) VALUES \
+             ('{SLUG}', {parent}, {parent}, 0, 'Held', 'held@example.com', 'b', '<p>b</p>', \
+             'pending', CURRENT_TIMESTAMP)"
+        ))
+        .execute(conn)
+        .unwrap();
+        kintsugi::db::schema::comments::table
+            .select(diesel::dsl::max(kintsugi::db::schema::comments::id))
+            .first::<Option<i64>>(conn)
+            .unwrap()
+            .unwrap()
+    };
+    for round in 0..3 {
+        let question = insert(&mut conn, None);
+        let reply = insert(&mut conn, Some(question));
+        let approve = |id: i64, hold_ms: u64, start_ms: u64| {
+            let pool = app.pool.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(start_ms));
+                let mut conn = pool.get().unwrap();
+                conn.transaction::<_, diesel::result::Error, _>(|c| {
+                    diesel::sql_query(format!(
+                        "UPDATE comments SET status = 'approved' WHERE id = {id}"
+                    ))
+                    .execute(c)?;
+                    std::thread::sleep(std::time::Duration::from_millis(hold_ms));
+                    Ok(())
+                })
+                .unwrap();
+            })
+        };
+        // Each round a different one goes first and holds its transaction.
+        let (first, second) = if round % 2 == 0 {
+            (question, reply)
+        } else {
+            (reply, question)
+        };
+        let a = approve(first, 300, 0);
+        let b = approve(second, 0, 100);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(
+            db::comments::counts(&mut conn, SLUG).unwrap(),
+            db::comments::recount(&mut conn, SLUG).unwrap(),
+            "round {round}"
         );
     }
 }

@@ -1,6 +1,5 @@
 //! The coach's admin area: accounts, sign-in, sessions, CSRF, brute-force
 //! limits, moderation and its visible effects, replies, edits, the audit log.
-use std::process::Command;
 
 use chrono::Duration;
 use kintsugi::db;
@@ -310,31 +309,6 @@ async fn no_setup_link_once_an_account_exists() {
     .await
     .unwrap();
     assert_eq!(again.setup_link(), None);
-}
-
-fn cli(app: &TestApp, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> std::process::Output {
-    use std::io::Write;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kintsugi"));
-    command
-        .args(args)
-        .env("KINTSUGI_CONTENT_DIR", &app.content_dir)
-        .env("KINTSUGI_DATA_DIR", &app.data_dir)
-        .env("KINTSUGI_DATABASE_URL", &app.database_url)
-        .env_remove("KINTSUGI_ADMIN_PASSWORD")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[actix_web::test]

@@ -900,15 +900,7 @@ async fn export_and_erase_by_email_cover_comments_requests_and_subscriptions() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kintsugi"))
-            .args(args)
-            .env("KINTSUGI_CONTENT_DIR", &app.content_dir)
-            .env("KINTSUGI_DATA_DIR", &app.data_dir)
-            .env("KINTSUGI_DATABASE_URL", &app.database_url)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| cli(&app, args, "", &[]);
     let out = run(&["export", "--email", "sam@example.com"]);
     assert!(
         out.status.success(),

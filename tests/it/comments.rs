@@ -1128,36 +1128,20 @@ async fn thread_pages_are_the_whole_discussion_cut_in_pages() {
 /// acknowledged comment is in the database afterwards.
 #[actix_web::test]
 async fn acknowledged_comments_survive_the_process_being_killed() {
-    use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     let data = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(data.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kintsugi"))
-        .arg("serve")
-        .env("KINTSUGI_BIND", format!("127.0.0.1:{port}"))
-        .env("KINTSUGI_CONTENT_DIR", sample_content_dir())
-        .env("KINTSUGI_DATA_DIR", data.path())
-        .env("KINTSUGI_DATABASE_URL", &database_url)
-        .env("KINTSUGI_WATCH_CONTENT", "false")
-        .env("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1")
-        .env("KINTSUGI_COMMENT_MIN_SECONDS", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let base = format!("http://127.0.0.1:{port}");
-    let reader = client();
-    eventually("the server starts", || async {
-        reader.get(format!("{base}/healthz")).send().await.is_ok()
-    })
+    let server = Binary::start(
+        &sample_content_dir(),
+        data.path(),
+        &[
+            ("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1"),
+            ("KINTSUGI_COMMENT_MIN_SECONDS", "0"),
+        ],
+    )
     .await;
+    let base = server.base.clone();
+    let reader = client();
     let page = reader
         .get(format!("{base}/articles/{SLUG}"))
         .send()
@@ -1205,8 +1189,9 @@ async fn acknowledged_comments_survive_the_process_being_killed() {
         acknowledged.load(Ordering::SeqCst) >= 40
     })
     .await;
-    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
-    child.wait().unwrap();
+    server.signal("KILL");
+    let database_url = server.database_url.clone();
+    drop(server);
     let mut acked = Vec::new();
     for post in posts {
         let (i, ok) = post.await.unwrap();

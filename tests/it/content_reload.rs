@@ -1,6 +1,5 @@
 //! Content changes while the server runs: reload on file changes and on
 //! SIGHUP, keeping the last good version when the new one is broken.
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -88,28 +87,9 @@ async fn sighup_reloads_the_content() {
     let content = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     one_article(content.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kintsugi"))
-        .arg("serve")
-        .env("KINTSUGI_BIND", format!("127.0.0.1:{port}"))
-        .env("KINTSUGI_CONTENT_DIR", content.path())
-        .env("KINTSUGI_DATA_DIR", data.path())
-        .env("KINTSUGI_DATABASE_URL", fresh_database_url(data.path()))
-        .env("KINTSUGI_WATCH_CONTENT", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = Binary::start(content.path(), data.path(), &[]).await;
     let client = client();
-    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
-    eventually("the server starts", || async {
-        client.get(url("/healthz")).send().await.is_ok()
-    })
-    .await;
+    let url = |p: &str| server.url(p);
     write_article(
         content.path(),
         "later.md",
@@ -127,10 +107,7 @@ async fn sighup_reloads_the_content() {
         404,
         "no watcher"
     );
-    Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
+    server.signal("HUP");
     eventually("SIGHUP reloads", || async {
         client
             .get(url("/articles/later"))
@@ -141,6 +118,4 @@ async fn sighup_reloads_the_content() {
             == 200
     })
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

@@ -324,3 +324,99 @@ pub fn readable(eml: &str) -> String {
     }
     format!("{headers}\r\n\r\n{}", String::from_utf8_lossy(&out))
 }
+
+/// The real `kintsugi serve` on a free port, started and answering; killed
+/// when dropped.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub base: String,
+    pub database_url: String,
+}
+
+impl Binary {
+    /// Starts the binary on `content_dir` and `data_dir` with a fresh
+    /// database of the backend under test, the content watcher off, and
+    /// `env` on top; waits until `/healthz` answers.
+    pub async fn start(content_dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let database_url = fresh_database_url(data_dir);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kintsugi"));
+        command
+            .arg("serve")
+            .env("KINTSUGI_BIND", format!("127.0.0.1:{port}"))
+            .env("KINTSUGI_CONTENT_DIR", content_dir)
+            .env("KINTSUGI_DATA_DIR", data_dir)
+            .env("KINTSUGI_DATABASE_URL", &database_url)
+            .env("KINTSUGI_WATCH_CONTENT", "false")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let binary = Self {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+            database_url,
+        };
+        let client = client();
+        eventually("the server starts", || async {
+            client.get(binary.url("/healthz")).send().await.is_ok()
+        })
+        .await;
+        binary
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a signal (`HUP`, `KILL`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `kintsugi` command (not `serve`) on the test app's content,
+/// data and database, with `stdin` as its input.
+pub fn cli(
+    app: &TestApp,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kintsugi"));
+    command
+        .args(args)
+        .env("KINTSUGI_CONTENT_DIR", &app.content_dir)
+        .env("KINTSUGI_DATA_DIR", &app.data_dir)
+        .env("KINTSUGI_DATABASE_URL", &app.database_url)
+        .env_remove("KINTSUGI_ADMIN_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

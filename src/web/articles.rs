@@ -210,11 +210,19 @@ fn respond_cached(
 /// The page with the comment form's blank fields swapped for the reader's
 /// remembered name and email.
 fn splice_fields(page: &str, name: String, email: String) -> Result<Option<String>, AppError> {
-    let blank = CommentFields {
-        form: &CommentFormView::default(),
-    }
-    .render()
-    .map_err(AppError::internal)?;
+    // The same for every page: rendered once.
+    static BLANK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let blank = match BLANK.get() {
+        Some(blank) => blank,
+        None => {
+            let blank = CommentFields {
+                form: &CommentFormView::default(),
+            }
+            .render()
+            .map_err(AppError::internal)?;
+            BLANK.get_or_init(|| blank)
+        }
+    };
     let theirs = CommentFields {
         form: &CommentFormView {
             name,
@@ -225,7 +233,7 @@ fn splice_fields(page: &str, name: String, email: String) -> Result<Option<Strin
     }
     .render()
     .map_err(AppError::internal)?;
-    Ok(page.find(&blank).map(|at| {
+    Ok(page.find(blank.as_str()).map(|at| {
         let mut out = String::with_capacity(page.len() + theirs.len());
         out.push_str(&page[..at]);
         out.push_str(&theirs);

@@ -291,8 +291,20 @@ fn own_threads(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<i64> {
         )
         .select((comments::id, comments::parent_id))
         .load(conn)?;
+    let (heads, adopted) = hidden_threads(conn, own_ids, &hidden)?;
+    Ok(heads.len() as i64 - adopted)
+}
+
+/// Of a reader's `hidden` comments (id, parent: theirs, seen by nobody
+/// else), those that head a thread for them (no parent they may see), and
+/// how many public replies they have (which head threads for a stranger).
+fn hidden_threads(
+    conn: &mut Db,
+    own_ids: &[i64],
+    hidden: &[(i64, Option<i64>)],
+) -> QueryResult<(Vec<i64>, i64)> {
     if hidden.is_empty() {
-        return Ok(0);
+        return Ok((Vec::new(), 0));
     }
     let parent_ids: Vec<i64> = hidden.iter().filter_map(|(_, parent)| *parent).collect();
     let seen_parents: Vec<i64> = comments::table
@@ -306,7 +318,8 @@ fn own_threads(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<i64> {
     let heads = hidden
         .iter()
         .filter(|(_, parent)| !parent.is_some_and(|p| seen_parents.contains(&p)))
-        .count() as i64;
+        .map(|(id, _)| *id)
+        .collect();
     let hidden_ids: Vec<i64> = hidden.iter().map(|(id, _)| *id).collect();
     let adopted: i64 = comments::table
         .filter(comments::parent_id.eq_any(&hidden_ids))
@@ -314,7 +327,53 @@ fn own_threads(conn: &mut Db, slug: &str, own_ids: &[i64]) -> QueryResult<i64> {
         .filter(comments::is_private.eq(false))
         .count()
         .get_result(conn)?;
-    Ok(heads - adopted)
+    Ok((heads, adopted))
+}
+
+/// A reader's own comments on one article, for putting them into the
+/// page everyone shares.
+#[derive(Debug, Default)]
+pub struct OwnHere {
+    /// Their comments on this article (the owner token matches), any status.
+    pub rows: Vec<CommentRow>,
+    /// Those of them that head a thread of their own for this reader.
+    pub heads: Vec<i64>,
+    /// Public replies to their hidden comments: for this reader these sit
+    /// in their thread, not at the head of one.
+    pub adopted: i64,
+}
+
+/// The comments of `own` (id, owner token hash) on article `slug`, and how
+/// they change its threads for their writer. Reads their few comments,
+/// their parents and the replies to them, not the article.
+pub fn own_here(conn: &mut Db, slug: &str, own: &[(i64, String)]) -> QueryResult<OwnHere> {
+    if own.is_empty() {
+        return Ok(OwnHere::default());
+    }
+    let ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
+    let rows: Vec<CommentRow> = comments::table
+        .filter(comments::id.eq_any(&ids))
+        .filter(comments::article_slug.eq(slug))
+        .select(CommentRow::as_select())
+        .load::<CommentRow>(conn)?
+        .into_iter()
+        .filter(|r| {
+            own.iter()
+                .any(|(id, hash)| *id == r.id && r.owner_token_hash.as_deref() == Some(hash))
+        })
+        .collect();
+    let theirs: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let hidden: Vec<(i64, Option<i64>)> = rows
+        .iter()
+        .filter(|r| r.status != APPROVED || r.is_private)
+        .map(|r| (r.id, r.parent_id))
+        .collect();
+    let (heads, adopted) = hidden_threads(conn, &theirs, &hidden)?;
+    Ok(OwnHere {
+        rows,
+        heads,
+        adopted,
+    })
 }
 
 /// Page `page` (from 0) of an article's threads, `per_page` threads a
@@ -425,16 +484,6 @@ pub fn rows_by_id(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<CommentRow>> {
         .filter(comments::id.eq_any(ids))
         .order(comments::id.asc())
         .select(CommentRow::as_select())
-        .load(conn)
-}
-
-/// The articles these comments are on (any status): tells whether a
-/// reader's own comments touch a page.
-pub fn articles_of(conn: &mut Db, ids: &[i64]) -> QueryResult<Vec<String>> {
-    comments::table
-        .filter(comments::id.eq_any(ids))
-        .select(comments::article_slug)
-        .distinct()
         .load(conn)
 }
 

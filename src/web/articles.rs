@@ -4,13 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::comments::{Listed, OwnPart};
 use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
-    CommentFormView, CommentItem, CommentSection, CommentView, Date, JsonLd, Nav, Pagination,
-    StandalonePage,
+    CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
 };
 use askama::Template;
 
@@ -178,7 +178,7 @@ fn respond_cached(
     req: &HttpRequest,
     entry: &CachedPage,
     remembered: Option<(String, String)>,
-    own: Option<(&[CommentView], &str)>,
+    own: Option<(&[Listed], &str)>,
 ) -> Result<Option<HttpResponse>, AppError> {
     if remembered.is_none() && own.is_none() {
         return Ok(Some(entry.respond(req)));
@@ -187,8 +187,8 @@ fn respond_cached(
         return Ok(None);
     };
     let mut page = std::borrow::Cow::Borrowed(shared);
-    if let Some((views, slug)) = own {
-        match splice_own(&page, views, slug)? {
+    if let Some((list, slug)) = own {
+        match splice_own(&page, list, slug)? {
             Some(spliced) => page = spliced.into(),
             None => return Ok(None),
         }
@@ -247,10 +247,10 @@ const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
 
 /// The page with the reader's own comments in their places: their held
 /// comments put into the thread, their published ones with their links
-/// (change or delete, a personal plan). `views` is the page's comment list
-/// as this reader sees it. None unless the shared page lists exactly the
-/// public comments of `views`, in the same order.
-fn splice_own(page: &str, views: &[CommentView], slug: &str) -> Result<Option<String>, AppError> {
+/// (change or delete, a personal plan). `theirs` is the page's comment list
+/// as this reader sees it (`comments::own_part`). None unless the shared
+/// page lists exactly its public comments, in the same order.
+fn splice_own(page: &str, theirs: &[Listed], slug: &str) -> Result<Option<String>, AppError> {
     let Some(list) = page.find("<ol class=\"comment-list\">") else {
         return Ok(None);
     };
@@ -277,22 +277,32 @@ fn splice_own(page: &str, views: &[CommentView], slug: &str) -> Result<Option<St
             None => return Ok(None),
         }
     }
-    let public = views.iter().filter(|v| !v.pending).map(|v| v.id);
+    let public = theirs.iter().filter_map(|item| match item {
+        Listed::Shared(id) => Some(*id),
+        Listed::Theirs(view) => (!view.pending).then_some(view.id),
+    });
     if !public.eq(shared.iter().map(|(id, _)| *id)) {
         return Ok(None);
     }
     let mut out = String::with_capacity(page.len() + 4096);
     out.push_str(&page[..first]);
     let mut shared = shared.into_iter();
-    for view in views {
-        let public_text = if view.pending { None } else { shared.next() };
-        if view.pending || view.own || view.can_edit {
-            let item = CommentItem { c: view, slug }
-                .render()
-                .map_err(AppError::internal)?;
-            out.push_str(&item);
-        } else if let Some((_, text)) = public_text {
-            out.push_str(text);
+    for item in theirs {
+        match item {
+            Listed::Shared(_) => {
+                if let Some((_, text)) = shared.next() {
+                    out.push_str(text);
+                }
+            }
+            Listed::Theirs(view) => {
+                if !view.pending {
+                    shared.next();
+                }
+                let item = CommentItem { c: view, slug }
+                    .render()
+                    .map_err(AppError::internal)?;
+                out.push_str(&item);
+            }
         }
     }
     out.push_str(&page[list_end..]);
@@ -345,27 +355,22 @@ pub async fn show(
             }
         }
     };
-    // Their own comments: this page's list as they see it (one read, no
-    // page render). A held comment that starts a thread may move threads
-    // between pages: then the page is rendered for them.
-    let loaded = match own {
-        true => {
+    // Their own comments put into the page's list: one read of their few
+    // comments, no read of the page, no render. When they would move
+    // threads between pages, the page is rendered for them.
+    let list = match (own, &entry.listed) {
+        (false, _) => None,
+        (true, Some(listed)) => {
             let theirs = comments::own_comments(&req);
-            let loaded =
-                comments::load_section_if(&theirs, &state, &slug, comment_page, None, true).await?;
-            if let Some(loaded) = &loaded {
-                let moves_threads = loaded.pagination.is_some()
-                    && loaded.views.iter().any(|v| v.pending && v.depth == 0);
-                if loaded.unavailable || moves_threads {
-                    return article_response(&req, &state, &slug, for_them()).await;
-                }
+            match comments::own_part(&theirs, &state, &slug, listed).await? {
+                OwnPart::NotHere => None,
+                OwnPart::List(list) => Some(list),
+                OwnPart::Render => return article_response(&req, &state, &slug, for_them()).await,
             }
-            // None: none of their comments is on this article.
-            loaded
         }
-        false => None,
+        (true, None) => return article_response(&req, &state, &slug, for_them()).await,
     };
-    let own = loaded.as_ref().map(|l| (l.views.as_slice(), slug.as_str()));
+    let own = list.as_deref().map(|list| (list, slug.as_str()));
     match respond_cached(&req, &entry, remembered, own)? {
         Some(response) => Ok(response),
         None => article_response(&req, &state, &slug, for_them()).await,
@@ -443,6 +448,7 @@ async fn build_page(
             .map(|c| (id, c.name.clone()))
     });
     let loaded_unavailable = loaded.unavailable;
+    let listed = loaded.listed;
     let (older, newer) = library.neighbours(article, now);
     let related = library.related(article, now, 3);
     let site = &state.settings.site;
@@ -523,6 +529,7 @@ async fn build_page(
                 depends: Depends::CommentsOf(article.slug.clone()),
                 content_generation: generation,
                 now,
+                listed: Some(listed),
             })
             .await
             .map_err(AppError::internal)?;

@@ -120,6 +120,10 @@ fn form_scope(slug: &str) -> String {
 /// comment they just posted.
 pub struct LoadedComments {
     pub views: Vec<CommentView>,
+    /// The same comments as (id, parent) with the page's place among all:
+    /// kept with the shared page, so a reader's own comments can be put
+    /// into it without reading the page again (`own_part`).
+    pub listed: ListedThreads,
     pub count: usize,
     pub pagination: Option<Pagination>,
     pub newest_url: Option<String>,
@@ -132,6 +136,7 @@ impl LoadedComments {
     fn unavailable() -> Self {
         Self {
             views: Vec::new(),
+            listed: ListedThreads::default(),
             count: 0,
             pagination: None,
             newest_url: None,
@@ -153,24 +158,6 @@ pub async fn load_section(
     comment_page: usize,
     posted: Option<i64>,
 ) -> Result<LoadedComments, AppError> {
-    Ok(
-        load_section_if(own, state, slug, comment_page, posted, false)
-            .await?
-            .unwrap_or_else(LoadedComments::unavailable),
-    )
-}
-
-/// [`load_section`], but with `only_if_own_here` it reads the page only
-/// when some of the reader's own comments are on this article (None
-/// otherwise), in the same trip to the database.
-pub async fn load_section_if(
-    own: &[(i64, String)],
-    state: &AppState,
-    slug: &str,
-    comment_page: usize,
-    posted: Option<i64>,
-    only_if_own_here: bool,
-) -> Result<Option<LoadedComments>, AppError> {
     let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
     let slug_owned = slug.to_string();
     let unavailable = |e: db::DbError| {
@@ -179,12 +166,6 @@ pub async fn load_section_if(
     };
     let per_page = THREADS_PER_PAGE as i64;
     let loaded = db::run(&state.pool, move |conn| {
-        if only_if_own_here {
-            let on = db::comments::articles_of(conn, &own_ids)?;
-            if !on.contains(&slug_owned) {
-                return Ok(None);
-            }
-        }
         // After posting, the page holding the new comment.
         let page = match posted {
             Some(id) => db::comments::page_of(conn, &slug_owned, &own_ids, id, per_page)?
@@ -197,16 +178,16 @@ pub async fn load_section_if(
         if let Some(id) = posted.filter(|id| !found.rows.iter().any(|r| r.id == *id)) {
             found.rows.extend(db::comments::rows_by_id(conn, &[id])?);
         }
-        Ok(Some((page as usize + 1, found)))
+        Ok((page as usize + 1, found))
     })
     .await;
     let (comment_page, found) = match loaded {
-        Ok(Some(loaded)) => loaded,
-        Ok(None) => return Ok(None),
-        Err(e) => return Ok(Some(unavailable(e))),
+        Ok(loaded) => loaded,
+        Err(e) => return Ok(unavailable(e)),
     };
     let count = found.public_count as usize;
-    let total_pages = (found.threads as usize).div_ceil(THREADS_PER_PAGE).max(1);
+    let total_threads = found.threads as usize;
+    let total_pages = total_threads.div_ceil(THREADS_PER_PAGE).max(1);
     if comment_page > total_pages {
         return Err(AppError::NotFound);
     }
@@ -256,31 +237,15 @@ pub async fn load_section_if(
             .filter_map(|t| t.first().map(|(_, head)| head.id).map(|id| (id, t)))
             .filter(|(id, _)| heads.contains(id))
             .collect();
+    let mut items = Vec::new();
     let views = heads
         .iter()
         .filter_map(|id| threads.remove(id))
         .flatten()
         .map(|(depth, row)| {
-            let created: DateTime<Utc> = row.created_at.and_utc();
+            items.push((row.id, row.parent_id));
             let own = is_own(&row);
-            let can_edit = own && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
-            CommentView {
-                id: row.id,
-                depth,
-                pending: !public(&row),
-                private: row.is_private,
-                edited: row.edited_at.is_some(),
-                edited_by_coach: row.edited_by_coach,
-                is_coach: row.is_coach,
-                reply_to_name: row.reply_to_name,
-                date: Date::new(created),
-                relative: relative_time(created, now),
-                body: SafeHtml::from_stored(row.body_html),
-                reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
-                can_edit,
-                own: own && !row.is_coach,
-                name: row.author_name,
-            }
+            view_of(row, depth, own, now, &article_url)
         })
         .collect();
     let pagination = (total_pages > 1).then(|| {
@@ -294,14 +259,170 @@ pub async fn load_section_if(
     });
     let newest_url = (comment_page + 1 < total_pages)
         .then(|| format!("{article_url}?cpage={total_pages}#comments"));
-    Ok(Some(LoadedComments {
+    Ok(LoadedComments {
         views,
+        listed: ListedThreads {
+            items,
+            threads: total_threads,
+            page: comment_page,
+        },
         count,
         pagination,
         newest_url,
         notice,
         unavailable: false,
-    }))
+    })
+}
+
+/// One comment as its reader sees it in a thread at `depth`; `own` when it
+/// is theirs (its change, delete and personal-plan links).
+fn view_of(
+    row: CommentRow,
+    depth: usize,
+    own: bool,
+    now: DateTime<Utc>,
+    article_url: &str,
+) -> CommentView {
+    let created: DateTime<Utc> = row.created_at.and_utc();
+    let can_edit = own && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
+    CommentView {
+        id: row.id,
+        depth,
+        pending: row.status != db::comments::APPROVED || row.is_private,
+        private: row.is_private,
+        edited: row.edited_at.is_some(),
+        edited_by_coach: row.edited_by_coach,
+        is_coach: row.is_coach,
+        reply_to_name: row.reply_to_name,
+        date: Date::new(created),
+        relative: relative_time(created, now),
+        body: SafeHtml::from_stored(row.body_html),
+        reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
+        can_edit,
+        own: own && !row.is_coach,
+        name: row.author_name,
+    }
+}
+
+/// The comments of a shared page as (id, parent), in the order shown,
+/// with the page's number and the article's threads in all.
+#[derive(Debug, Clone, Default)]
+pub struct ListedThreads {
+    pub items: Vec<(i64, Option<i64>)>,
+    pub threads: usize,
+    pub page: usize,
+}
+
+/// One comment of a reader's list, put into the shared page: as the
+/// shared page has it, or rendered for them.
+pub enum Listed {
+    Shared(i64),
+    Theirs(CommentView),
+}
+
+/// What a reader's own comments make of a shared page.
+pub enum OwnPart {
+    /// None of them is on this page: the shared page as it is.
+    NotHere,
+    /// The page's list with theirs in it.
+    List(Vec<Listed>),
+    /// They change which threads are on which page (a held question of
+    /// theirs with pagination, or public replies to a hidden comment of
+    /// theirs): the page is rendered for them.
+    Render,
+}
+
+/// The reader's own comments put into a shared page's list (`listed`):
+/// one read of their few comments, no read of the page and no render.
+/// Their hidden comments go into their threads, their published ones are
+/// shown with their links, the rest stays as the shared page has it.
+pub async fn own_part(
+    own: &[(i64, String)],
+    state: &AppState,
+    slug: &str,
+    listed: &ListedThreads,
+) -> Result<OwnPart, AppError> {
+    let hashed: Vec<(i64, String)> = own
+        .iter()
+        .map(|(id, token)| (*id, keys::token_hash(token)))
+        .collect();
+    let slug_owned = slug.to_string();
+    let here = match db::run(&state.pool, move |conn| {
+        db::comments::own_here(conn, &slug_owned, &hashed)
+    })
+    .await
+    {
+        Ok(here) => here,
+        Err(e) => {
+            tracing::warn!(error = %e, "own comments unavailable; rendering the page");
+            return Ok(OwnPart::Render);
+        }
+    };
+    if here.rows.is_empty() {
+        return Ok(OwnPart::NotHere);
+    }
+    if here.adopted > 0 {
+        return Ok(OwnPart::Render);
+    }
+    // A held question of theirs starts a thread: fine while every thread
+    // fits on this one page, for them too.
+    let one_page = listed.page == 1 && listed.threads + here.heads.len() <= THREADS_PER_PAGE;
+    if !here.heads.is_empty() && !one_page {
+        return Ok(OwnPart::Render);
+    }
+    enum Node {
+        Shared(i64, Option<i64>),
+        Theirs(Box<CommentRow>),
+    }
+    impl thread::Threaded for Node {
+        fn id(&self) -> i64 {
+            match self {
+                Node::Shared(id, _) => *id,
+                Node::Theirs(row) => row.id,
+            }
+        }
+        fn parent_id(&self) -> Option<i64> {
+            match self {
+                Node::Shared(_, parent) => *parent,
+                Node::Theirs(row) => row.parent_id,
+            }
+        }
+    }
+    let shared_ids: std::collections::HashSet<i64> =
+        listed.items.iter().map(|(id, _)| *id).collect();
+    let mut heads: std::collections::HashSet<i64> = listed
+        .items
+        .iter()
+        .filter(|(_, parent)| !parent.is_some_and(|p| shared_ids.contains(&p)))
+        .map(|(id, _)| *id)
+        .collect();
+    heads.extend(here.heads.iter().copied());
+    let theirs: std::collections::HashSet<i64> = here.rows.iter().map(|r| r.id).collect();
+    let mut nodes: Vec<Node> = listed
+        .items
+        .iter()
+        .filter(|(id, _)| !theirs.contains(id))
+        .map(|(id, parent)| Node::Shared(*id, *parent))
+        .collect();
+    nodes.extend(here.rows.into_iter().map(|row| Node::Theirs(Box::new(row))));
+    let now = Utc::now();
+    let article_url = format!("/articles/{slug}");
+    let list: Vec<Listed> = thread::threads(nodes)
+        .into_iter()
+        .filter(|t| {
+            t.first()
+                .is_some_and(|(_, head)| heads.contains(&thread::Threaded::id(head)))
+        })
+        .flatten()
+        .map(|(depth, node)| match node {
+            Node::Shared(id, _) => Listed::Shared(id),
+            Node::Theirs(row) => Listed::Theirs(view_of(*row, depth, true, now, &article_url)),
+        })
+        .collect();
+    if list.iter().all(|item| matches!(item, Listed::Shared(_))) {
+        return Ok(OwnPart::NotHere);
+    }
+    Ok(OwnPart::List(list))
 }
 
 /// POST /articles/{slug}/comments

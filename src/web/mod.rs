@@ -121,6 +121,7 @@ where
             depends,
             content_generation: generation,
             now,
+            listed: None,
         })
         .await
         .map_err(AppError::internal)?;

@@ -54,6 +54,9 @@ pub struct CachedPage {
     depends: Depends,
     refreshing: AtomicBool,
     pub cache_control: &'static str,
+    /// An article page's comments as listed, for putting a reader's own
+    /// comments into it.
+    pub listed: Option<Arc<super::comments::ListedThreads>>,
 }
 
 /// Seconds an entry is served before it is rendered again.
@@ -87,6 +90,7 @@ pub struct NewPage {
     pub depends: Depends,
     pub content_generation: u64,
     pub now: DateTime<Utc>,
+    pub listed: Option<super::comments::ListedThreads>,
 }
 
 /// What a lookup found.
@@ -177,6 +181,7 @@ impl PageCache {
             depends,
             content_generation,
             now,
+            listed,
         } = page;
         let hash = match volatile.as_deref() {
             Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
@@ -187,7 +192,7 @@ impl PageCache {
             Some(p) if p.hash == hash => p.last_modified,
             _ => now,
         };
-        let entry = Arc::new(CachedPage::new(
+        let mut entry = CachedPage::new(
             Bytes::from(body),
             hash,
             content_type,
@@ -196,7 +201,9 @@ impl PageCache {
             now.timestamp(),
             content_generation,
             depends,
-        ));
+        );
+        entry.listed = listed.map(Arc::new);
+        let entry = Arc::new(entry);
         if let Ok(mut map) = self.entries.write() {
             if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
                 map.clear();
@@ -285,6 +292,7 @@ impl CachedPage {
             depends,
             refreshing: AtomicBool::new(false),
             cache_control,
+            listed: None,
         }
     }
 

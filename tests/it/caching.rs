@@ -407,3 +407,131 @@ async fn cache_control_lets_public_pages_revalidate_and_keeps_the_rest_out_of_ca
         assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
     }
 }
+
+/// The comment list a page shows, from `<ol class="comment-list">` to its end.
+fn comment_list(html: &str) -> &str {
+    let start = html.find(r#"<ol class="comment-list">"#).unwrap();
+    let end = start + html[start..].find("\n  </ol>").unwrap();
+    &html[start..end]
+}
+
+/// Whatever a reader's own comments do to the threads (a held reply, a
+/// held question starting a thread, a published comment of theirs, a
+/// public reply to a hidden one of theirs, threads spread over pages), the page made for them from the shared page lists
+/// exactly what a page rendered for them lists; while their comments only
+/// add to the threads, it comes from the cache.
+#[actix_web::test]
+async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let public = post_comment(&app, "pat@example.com", "A public question.", "203.0.113.7").await;
+    kintsugi::notify::approve_comment(&app.state, public, None)
+        .await
+        .unwrap();
+    let writer = client();
+    let mut ip = 20;
+    let mut post = |body: &'static str, parent: Option<i64>| {
+        ip += 1;
+        let (app, writer) = (&app, &writer);
+        let from = format!("203.0.113.{ip}");
+        let email = format!("writer{ip}@example.com");
+        async move {
+            let parent = parent.map(|p| p.to_string()).unwrap_or_default();
+            let mut fields = vec![("name", "Robin"), ("email", email.as_str()), ("body", body)];
+            if !parent.is_empty() {
+                fields.push(("parent", parent.as_str()));
+            }
+            let res = post_from(app, writer, &from, &fields).await;
+            assert_eq!(res.status(), 303);
+            res.headers()["location"]
+                .to_str()
+                .unwrap()
+                .split("#comment-")
+                .nth(1)
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    // (what changed, whether the cached page can still be used, comment page)
+    let compare = |what: &'static str, cached: bool, cpage: usize| {
+        let (app, writer) = (&app, &writer);
+        async move {
+            let mut from_cache = false;
+            for _ in 0..5 {
+                let before = app.state.pages.stats();
+                let theirs = writer
+                    .get(format!("{}/articles/{SLUG}?cpage={cpage}", app.address))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let after = app.state.pages.stats();
+                let rendered = writer
+                    .get(format!(
+                        "{}/articles/{SLUG}?cpage={cpage}&replyto={public}",
+                        app.address
+                    ))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                assert_eq!(comment_list(&theirs), comment_list(&rendered), "{what}");
+                // A hit, and the shared page's form token: not rendered.
+                let shared = anonymous(app, &format!("/articles/{SLUG}?cpage={cpage}"), &[])
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                if after.misses == before.misses && token_in(&theirs) == token_in(&shared) {
+                    from_cache = true;
+                    break;
+                }
+            }
+            assert_eq!(from_cache, cached, "{what}: from the cache");
+        }
+    };
+    let reply = post("My held reply.", Some(public)).await;
+    compare("a held reply", true, 1).await;
+    let question = post("My held question.", None).await;
+    compare("a held question, one page of threads", true, 1).await;
+    kintsugi::notify::approve_comment(&app.state, reply, None)
+        .await
+        .unwrap();
+    compare("a published comment of theirs", true, 1).await;
+    let mut conn = app.pool.get().unwrap();
+    let insert = |conn: &mut kintsugi::db::Db, parent: Option<i64>, n: usize| {
+        let parent = parent.map_or("NULL".to_string(), |p| p.to_string());
+        diesel::sql_query(format!(
+            "INSERT INTO comments (article_slug, parent_id, root_id, depth, author_name, \
+             author_email, body_markdown, body_html, status, created_at) VALUES \
+             ('{SLUG}', {parent}, {parent}, 1, 'Other {n}', 'o{n}@example.com', 'b', \
+             '<p>Other {n}</p>', 'approved', CURRENT_TIMESTAMP)"
+        ))
+        .execute(conn)
+        .unwrap();
+    };
+    let delete = |conn: &mut kintsugi::db::Db, sql: String| {
+        diesel::sql_query(format!("DELETE FROM comments WHERE {sql}"))
+            .execute(conn)
+            .unwrap();
+    };
+    insert(&mut conn, Some(question), 0);
+    app.state.pages.all_comments_changed();
+    compare("a public reply to their held question", false, 1).await;
+    delete(&mut conn, format!("parent_id = {question}"));
+    for n in 1..=60 {
+        insert(&mut conn, None, n);
+    }
+    app.state.pages.all_comments_changed();
+    compare("their held question, threads over two pages", false, 1).await;
+    compare("their held question, the second page", false, 2).await;
+    delete(&mut conn, format!("id = {question}"));
+    app.state.pages.all_comments_changed();
+    compare("their published reply, threads over two pages", true, 1).await;
+    compare("their published reply, the second page", true, 2).await;
+}

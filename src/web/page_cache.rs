@@ -11,8 +11,11 @@
 //! Only the shared page is cached. Readers' own parts are put into it per
 //! request (`web::articles`): their remembered name and email into the
 //! form, their own comments (held ones in their place, their links) into
-//! the list. Only the signed-in coach, and the rare reader whose held
-//! comment would move threads between pages, get the page rendered.
+//! the list, threaded from the list the entry keeps (`listed`) and their
+//! own few rows. Only the signed-in coach, and the rare reader whose
+//! comments would move threads between pages (a held question when there
+//! are several pages, public replies to a hidden comment of theirs), get
+//! the page rendered.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

@@ -225,6 +225,7 @@ def ms(v):
     n = float(re.sub('[a-z]+', '', v)); u = re.sub('[0-9.]+', '', v)
     return n * {'us': 0.001, 'ms': 1, 's': 1000}[u]
 line = []
+rounds_seen = []
 for side in ("k", "n"):
     read = lambda r, e: open(f"{work}/{side}-{name}-{r}.{e}").read().strip()
     rps = statistics.median(float(read(r, "rps")) for r in range(1, rounds + 1))
@@ -234,7 +235,10 @@ for side in ("k", "n"):
     for e, v in out.items():
         open(f"{work}/{side}-{name}.{e}", "w").write(v + "\n")
     line.append(f"{'Kintsugi' if side == 'k' else 'nginx'} {out['rps']:>9} req/s p50 {out['p50']:>7} p99 {out['p99']:>7}")
+    rounds_seen.append(f"{'Kintsugi' if side == 'k' else 'nginx'} " + " ".join(f"{float(read(r, 'rps')) / 1000:.1f}k" for r in range(1, rounds + 1)))
 print(f"  {name:<13} " + "   |   ".join(line))
+if rounds > 1:
+    print(f"  {'':<13} req/s by round: " + ", ".join(rounds_seen))
 PY
 }
 

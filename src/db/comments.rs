@@ -330,6 +330,26 @@ fn hidden_threads(
     Ok((heads, adopted))
 }
 
+/// Those of `own` (id, owner token hash) whose token matches: the
+/// comments this reader really wrote.
+pub fn owned(conn: &mut Db, own: &[(i64, String)]) -> QueryResult<Vec<i64>> {
+    if own.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
+    Ok(comments::table
+        .filter(comments::id.eq_any(&ids))
+        .select((comments::id, comments::owner_token_hash))
+        .load::<(i64, Option<String>)>(conn)?
+        .into_iter()
+        .filter(|(id, hash)| {
+            own.iter()
+                .any(|(own_id, own_hash)| own_id == id && hash.as_deref() == Some(own_hash))
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
 /// A reader's own comments on one article, for putting them into the
 /// page everyone shares.
 #[derive(Debug, Default)]

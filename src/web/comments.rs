@@ -158,7 +158,10 @@ pub async fn load_section(
     comment_page: usize,
     posted: Option<i64>,
 ) -> Result<LoadedComments, AppError> {
-    let own_ids: Vec<i64> = own.iter().map(|(id, _)| *id).collect();
+    let hashed: Vec<(i64, String)> = own
+        .iter()
+        .map(|(id, token)| (*id, keys::token_hash(token)))
+        .collect();
     let slug_owned = slug.to_string();
     let unavailable = |e: db::DbError| {
         tracing::warn!(error = %e, "comments unavailable; showing the article without them");
@@ -166,6 +169,9 @@ pub async fn load_section(
     };
     let per_page = THREADS_PER_PAGE as i64;
     let loaded = db::run(&state.pool, move |conn| {
+        // Only comments whose token matches count as theirs, for the
+        // threads and pages too: a made-up cookie learns nothing.
+        let own_ids = db::comments::owned(conn, &hashed)?;
         // After posting, the page holding the new comment.
         let page = match posted {
             Some(id) => db::comments::page_of(conn, &slug_owned, &own_ids, id, per_page)?

@@ -535,3 +535,49 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
     compare("their published reply, threads over two pages", true, 1).await;
     compare("their published reply, the second page", true, 2).await;
 }
+
+/// An own-comments cookie with somebody else's comment id and a made-up
+/// token shows nothing of that comment, not even through the thread count:
+/// a held question one thread past a full page adds no second page.
+#[actix_web::test]
+async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let mut conn = app.pool.get().unwrap();
+    let threads = kintsugi::web::comments::THREADS_PER_PAGE;
+    for n in 0..threads {
+        diesel::sql_query(format!(
+            "INSERT INTO comments (article_slug, depth, author_name, author_email, \
+             body_markdown, body_html, status, created_at) VALUES ('{SLUG}', 0, 'P{n}', \
+             'p{n}@example.com', 'b', '<p>b</p>', 'approved', CURRENT_TIMESTAMP)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let held = post_comment(
+        &app,
+        "hidden@example.com",
+        "Held, not yours.",
+        "203.0.113.40",
+    )
+    .await;
+    let forged = format!("kintsugi_own={held}.{}", "0".repeat(64));
+    let page = |cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = client().get(format!("{}/articles/{SLUG}?replyto=1", app.address));
+            if let Some(cookie) = cookie {
+                req = req.header("Cookie", cookie);
+            }
+            req.send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let stranger = page(None).await;
+    let forger = page(Some(forged)).await;
+    assert!(!stranger.contains("cpage=2"));
+    assert!(
+        !forger.contains("cpage=2"),
+        "the held question counted as theirs"
+    );
+    assert!(!forger.contains("Held, not yours."));
+}

@@ -36,6 +36,13 @@ pub struct CommentRow {
     pub edited_by_coach: bool,
 }
 
+impl CommentRow {
+    /// Published and not private: anyone may see it.
+    pub fn is_public(&self) -> bool {
+        self.status == APPROVED && !self.is_private
+    }
+}
+
 impl crate::domain::thread::Threaded for CommentRow {
     fn id(&self) -> i64 {
         self.id
@@ -342,12 +349,16 @@ pub fn owned(conn: &mut Db, own: &[(i64, String)]) -> QueryResult<Vec<i64>> {
         .select((comments::id, comments::owner_token_hash))
         .load::<(i64, Option<String>)>(conn)?
         .into_iter()
-        .filter(|(id, hash)| {
-            own.iter()
-                .any(|(own_id, own_hash)| own_id == id && hash.as_deref() == Some(own_hash))
-        })
+        .filter(|(id, hash)| owns(own, *id, hash.as_deref()))
         .map(|(id, _)| id)
         .collect())
+}
+
+/// Whether comment `id`, with owner token hash `hash`, is among `own`
+/// (id, owner token hash).
+fn owns(own: &[(i64, String)], id: i64, hash: Option<&str>) -> bool {
+    own.iter()
+        .any(|(own_id, own_hash)| *own_id == id && hash == Some(own_hash.as_str()))
 }
 
 /// A reader's own comments on one article, for putting them into the
@@ -377,15 +388,12 @@ pub fn own_here(conn: &mut Db, slug: &str, own: &[(i64, String)]) -> QueryResult
         .select(CommentRow::as_select())
         .load::<CommentRow>(conn)?
         .into_iter()
-        .filter(|r| {
-            own.iter()
-                .any(|(id, hash)| *id == r.id && r.owner_token_hash.as_deref() == Some(hash))
-        })
+        .filter(|r| owns(own, r.id, r.owner_token_hash.as_deref()))
         .collect();
     let theirs: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let hidden: Vec<(i64, Option<i64>)> = rows
         .iter()
-        .filter(|r| r.status != APPROVED || r.is_private)
+        .filter(|r| !r.is_public())
         .map(|r| (r.id, r.parent_id))
         .collect();
     let (heads, adopted) = hidden_threads(conn, &theirs, &hidden)?;

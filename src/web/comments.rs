@@ -158,10 +158,7 @@ pub async fn load_section(
     comment_page: usize,
     posted: Option<i64>,
 ) -> Result<LoadedComments, AppError> {
-    let hashed: Vec<(i64, String)> = own
-        .iter()
-        .map(|(id, token)| (*id, keys::token_hash(token)))
-        .collect();
+    let hashed = hashed_tokens(own);
     let slug_owned = slug.to_string();
     let unavailable = |e: db::DbError| {
         tracing::warn!(error = %e, "comments unavailable; showing the article without them");
@@ -184,10 +181,10 @@ pub async fn load_section(
         if let Some(id) = posted.filter(|id| !found.rows.iter().any(|r| r.id == *id)) {
             found.rows.extend(db::comments::rows_by_id(conn, &[id])?);
         }
-        Ok((page as usize + 1, found))
+        Ok((page as usize + 1, found, own_ids))
     })
     .await;
-    let (comment_page, found) = match loaded {
+    let (comment_page, found, own_ids) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return Ok(unavailable(e)),
     };
@@ -199,23 +196,18 @@ pub async fn load_section(
     }
     let heads = found.heads;
     let rows = found.rows;
-    let is_own = |row: &CommentRow| {
-        own.iter().any(|(id, token)| {
-            *id == row.id
-                && row.owner_token_hash.as_deref() == Some(keys::token_hash(token).as_str())
-        })
-    };
-    let public = |row: &CommentRow| row.status == db::comments::APPROVED && !row.is_private;
+    // Their tokens were checked with the read (`owned`).
+    let is_own = |row: &CommentRow| own_ids.contains(&row.id);
     let by_id: std::collections::HashMap<i64, CommentRow> = rows
         .into_iter()
-        .filter(|r| public(r) || is_own(r))
+        .filter(|r| r.is_public() || is_own(r))
         .map(|r| (r.id, r))
         .collect();
     let notice = posted.map(|id| match by_id.get(&id).filter(|r| is_own(r)) {
         Some(row) => {
             let reasons = reasons_from_text(&row.held_reasons);
             PostNotice {
-                published: public(row),
+                published: row.is_public(),
                 private: row.is_private,
                 first_comment: reasons.contains(&HoldReason::FirstComment),
                 personal_details: reasons.contains(&HoldReason::PersonalDetails),
@@ -280,6 +272,14 @@ pub async fn load_section(
     })
 }
 
+/// The reader's own comments (`own_comments`) with their tokens hashed as
+/// stored, for checking against the database.
+fn hashed_tokens(own: &[(i64, String)]) -> Vec<(i64, String)> {
+    own.iter()
+        .map(|(id, token)| (*id, keys::token_hash(token)))
+        .collect()
+}
+
 /// One comment as its reader sees it in a thread at `depth`; `own` when it
 /// is theirs (its change, delete and personal-plan links).
 fn view_of(
@@ -294,7 +294,7 @@ fn view_of(
     CommentView {
         id: row.id,
         depth,
-        pending: row.status != db::comments::APPROVED || row.is_private,
+        pending: !row.is_public(),
         private: row.is_private,
         edited: row.edited_at.is_some(),
         edited_by_coach: row.edited_by_coach,
@@ -348,10 +348,7 @@ pub async fn own_part(
     slug: &str,
     listed: &ListedThreads,
 ) -> Result<OwnPart, AppError> {
-    let hashed: Vec<(i64, String)> = own
-        .iter()
-        .map(|(id, token)| (*id, keys::token_hash(token)))
-        .collect();
+    let hashed = hashed_tokens(own);
     let slug_owned = slug.to_string();
     let here = match db::run(&state.pool, move |conn| {
         db::comments::own_here(conn, &slug_owned, &hashed)

@@ -162,15 +162,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 303);
-        res.headers()["location"]
-            .to_str()
-            .unwrap()
-            .split("#comment-")
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap()
+        posted_id(&res)
     }
 
     async fn status_of(&self, id: i64) -> Option<String> {

@@ -51,15 +51,7 @@ async fn post_comment(app: &TestApp, email: &str, body: &str, ip: &str) -> i64 {
         &[("name", "Sam"), ("email", email), ("body", body)],
     )
     .await;
-    assert_eq!(res.status(), 303);
-    res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .split("#comment-")
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+    posted_id(&res)
 }
 
 #[actix_web::test]
@@ -442,15 +434,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
                 fields.push(("parent", parent.as_str()));
             }
             let res = post_from(app, writer, &from, &fields).await;
-            assert_eq!(res.status(), 303);
-            res.headers()["location"]
-                .to_str()
-                .unwrap()
-                .split("#comment-")
-                .nth(1)
-                .unwrap()
-                .parse::<i64>()
-                .unwrap()
+            posted_id(&res)
         }
     };
     // (what changed, whether the cached page can still be used, comment page)
@@ -562,18 +546,13 @@ async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
     )
     .await;
     let forged = format!("kintsugi_own={held}.{}", "0".repeat(64));
-    let page = |cookie: Option<String>| {
-        let app = &app;
-        async move {
-            let mut req = client().get(format!("{}/articles/{SLUG}?replyto=1", app.address));
-            if let Some(cookie) = cookie {
-                req = req.header("Cookie", cookie);
-            }
-            req.send().await.unwrap().text().await.unwrap()
-        }
-    };
-    let stranger = page(None).await;
-    let forger = page(Some(forged)).await;
+    let path = format!("/articles/{SLUG}?replyto=1");
+    let stranger = anonymous(&app, &path, &[]).await.text().await.unwrap();
+    let forger = anonymous(&app, &path, &[("Cookie", &forged)])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!stranger.contains("cpage=2"));
     assert!(
         !forger.contains("cpage=2"),

@@ -420,3 +420,17 @@ pub fn cli(
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// The id of the comment a post stored, from its 303's location
+/// (`...#comment-N`).
+pub fn posted_id(res: &reqwest::Response) -> i64 {
+    assert_eq!(res.status(), 303);
+    res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("#comment-")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -66,15 +66,7 @@ async fn post(app: &TestApp, client: &reqwest::Client, fields: &[(&str, &str)], 
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
-    res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .split("#comment-")
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+    posted_id(&res)
 }
 
 fn spawn_with_coach() -> Options {

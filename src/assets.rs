@@ -31,6 +31,11 @@ const FILES: &[(&str, &[u8], &str)] = &[
         "text/javascript; charset=utf-8",
     ),
     (
+        "js/reply.js",
+        include_bytes!("../static/js/reply.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
         "favicon.svg",
         include_bytes!("../static/favicon.svg"),
         "image/svg+xml",

@@ -169,6 +169,9 @@ pub struct MailSettings {
     pub from: String,
     /// Where moderation alerts go; None: no alerts.
     pub coach_email: Option<String>,
+    /// A reader's email about their coaching request waits this long, so
+    /// several changes in a row (a reply, then a new status) go out as one.
+    pub update_delay_seconds: i64,
 }
 
 /// How comments are moderated and protected.
@@ -273,6 +276,7 @@ struct FileAdminSettings {
 struct FileMailSettings {
     from: Option<String>,
     coach_email: Option<String>,
+    update_delay_seconds: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -390,6 +394,11 @@ impl Settings {
             coach_email: env("KINTSUGI_COACH_EMAIL")
                 .or(file.mail.coach_email)
                 .filter(|s| !s.trim().is_empty()),
+            update_delay_seconds: match env("KINTSUGI_MAIL_UPDATE_DELAY_SECONDS") {
+                Some(raw) => parse_number("KINTSUGI_MAIL_UPDATE_DELAY_SECONDS", &raw)?,
+                None => file.mail.update_delay_seconds.unwrap_or(60),
+            }
+            .clamp(0, 3600),
         };
         let defaults = AdminSettings::default();
         let admin = AdminSettings {

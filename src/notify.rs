@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use crate::config::BaseUrl;
 use crate::db::{self, comments::CommentRow, mail::NewMail, Db, QueryResult};
-use crate::domain::moderation::reasons_from_text;
+use crate::domain::moderation::{reasons_from_text, HoldReason};
 use crate::error::AppError;
 use crate::keys::SiteKey;
 use crate::pages::{ApprovedEmail, CoachAlertEmail, ConfirmEmail, ReplyEmail};
@@ -108,7 +108,7 @@ impl MailContext {
                 recipient: parent.author_email.clone(),
                 subject: format!("{} replied to your comment", row.author_name),
                 body,
-                kind: "reply",
+                kind: "reply".into(),
                 list_unsubscribe: Some(unsubscribe_url),
             },
         )
@@ -156,7 +156,7 @@ pub async fn after_post(state: &AppState, id: i64) {
                             ctx.site_title
                         ),
                         body,
-                        kind: "confirm",
+                        kind: "confirm".into(),
                         list_unsubscribe: None,
                     },
                 )?;
@@ -164,17 +164,14 @@ pub async fn after_post(state: &AppState, id: i64) {
         }
         if row.status == db::comments::PENDING {
             if let Some(coach) = &ctx.coach_email {
-                let reasons: Vec<&str> = reasons_from_text(&row.held_reasons)
-                    .iter()
-                    .map(|r| r.code())
-                    .collect();
+                let reasons = HoldReason::explain_all(&reasons_from_text(&row.held_reasons));
                 let body = CoachAlertEmail {
                     urgent: row.is_urgent,
                     private: row.is_private,
                     article_title: &title,
                     name: &row.author_name,
                     email: &row.author_email,
-                    reasons: reasons.join(", "),
+                    reasons,
                     body: &markdown,
                     comment_url: ctx.base.join(&format!("/admin/comments/{}", row.id)),
                 }
@@ -193,7 +190,7 @@ pub async fn after_post(state: &AppState, id: i64) {
                         recipient: coach.clone(),
                         subject,
                         body,
-                        kind: "coach",
+                        kind: "coach".into(),
                         list_unsubscribe: None,
                     },
                 )?;
@@ -260,7 +257,7 @@ pub async fn approve_comment(
                     recipient: row.author_email.clone(),
                     subject: format!("Your comment on {} is published", ctx.site_title),
                     body,
-                    kind: "approved",
+                    kind: "approved".into(),
                     list_unsubscribe: None,
                 },
             )?;
@@ -312,9 +309,9 @@ impl MailContext {
         .render()
         .map_err(render_error)?;
         let subject = if row.is_urgent {
-            format!("URGENT coaching request: {what}")
+            format!("URGENT: {what}: {}", row.option_title)
         } else {
-            format!("Coaching request: {what}")
+            format!("{what}: {}", row.option_title)
         };
         self.enqueue(
             conn,
@@ -322,11 +319,46 @@ impl MailContext {
                 recipient: coach.clone(),
                 subject,
                 body,
-                kind: "request-coach",
+                kind: "request-coach".into(),
                 list_unsubscribe: None,
             },
         )
     }
+}
+
+/// The reader's confirmation of a request, with its private link.
+fn request_received(
+    ctx: &MailContext,
+    conn: &mut Db,
+    row: &db::coaching::RequestRow,
+    again: bool,
+) -> QueryResult<()> {
+    let body = crate::pages::coaching::RequestReceivedEmail {
+        name: &row.name,
+        option_title: &row.option_title,
+        status_url: ctx.status_url(row),
+        site_title: &ctx.site_title,
+        again,
+    }
+    .render()
+    .map_err(render_error)?;
+    ctx.enqueue(
+        conn,
+        NewMail {
+            recipient: row.email.clone(),
+            subject: if again {
+                format!(
+                    "The private link to your coaching request to {}",
+                    ctx.site_title
+                )
+            } else {
+                format!("Your coaching request to {}", ctx.site_title)
+            },
+            body,
+            kind: "request-received".into(),
+            list_unsubscribe: None,
+        },
+    )
 }
 
 /// Queues what a new request causes: the reader's confirmation with the
@@ -338,26 +370,9 @@ pub async fn after_request(state: &AppState, id: i64) {
         let Some(row) = db::coaching::find(conn, id)? else {
             return Ok(());
         };
-        let body = crate::pages::coaching::RequestReceivedEmail {
-            name: &row.name,
-            option_title: &row.option_title,
-            status_url: ctx.status_url(&row),
-            site_title: &ctx.site_title,
-        }
-        .render()
-        .map_err(render_error)?;
         db::transaction(conn, |conn| {
-            ctx.enqueue(
-                conn,
-                NewMail {
-                    recipient: row.email.clone(),
-                    subject: format!("Your coaching request to {}", ctx.site_title),
-                    body,
-                    kind: "request-received",
-                    list_unsubscribe: None,
-                },
-            )?;
-            ctx.request_alert(conn, &row, "a new request")
+            request_received(&ctx, conn, &row, false)?;
+            ctx.request_alert(conn, &row, "A new coaching request")
         })
     })
     .await;
@@ -367,47 +382,107 @@ pub async fn after_request(state: &AppState, id: i64) {
     }
 }
 
+/// Sends the private link of the newest request from `email` again, when
+/// there is one (the reader asked: the first email never arrived).
+/// Returns whether a mail was queued; the reader is never told.
+pub async fn resend_request_link(state: &AppState, email: String) -> Result<bool, AppError> {
+    let ctx = MailContext::new(state);
+    let queued = db::run(
+        &state.pool,
+        move |conn| match db::coaching::newest_for_email(conn, &email)? {
+            Some(row) => request_received(&ctx, conn, &row, true).map(|()| true),
+            None => Ok(false),
+        },
+    )
+    .await?;
+    if queued {
+        state.mail_wake.notify_one();
+    }
+    Ok(queued)
+}
+
 /// Queues the reader's email about a coach message and/or a new status.
+/// It waits `[mail] update_delay_seconds` (a minute by default): a change
+/// within that time is merged into it, so a reply followed by a new status
+/// reaches the reader as one email, with every message since the first.
+/// `at` is when the change was stored (a message's own time).
 pub async fn request_update(
     state: &AppState,
     id: i64,
     message: Option<String>,
     status: Option<crate::domain::coaching::RequestStatus>,
+    at: chrono::NaiveDateTime,
 ) {
+    if message.is_none() && status.is_none() {
+        return;
+    }
     let ctx = MailContext::new(state);
+    let now = at;
+    let delay = chrono::Duration::seconds(state.settings.mail.update_delay_seconds);
     let result = db::run(&state.pool, move |conn| {
-        let Some(row) = db::coaching::find(conn, id)? else {
-            return Ok(());
-        };
-        if row.anonymized_at.is_some() || row.email.is_empty() {
-            return Ok(());
-        }
-        let body = crate::pages::coaching::RequestUpdateEmail {
-            name: &row.name,
-            option_title: &row.option_title,
-            message: message.as_deref(),
-            status_label: status.map(|s| s.label()),
-            status_explanation: status.map_or("", |s| s.explanation()),
-            status_url: ctx.status_url(&row),
-            site_title: &ctx.site_title,
-        }
-        .render()
-        .map_err(render_error)?;
-        let subject = match (&message, status) {
-            (Some(_), _) => format!("A message from {} about your request", ctx.site_title),
-            (None, Some(s)) => format!("Your coaching request: {}", s.label()),
-            (None, None) => return Ok(()),
-        };
-        ctx.enqueue(
-            conn,
-            NewMail {
-                recipient: row.email.clone(),
-                subject,
-                body,
-                kind: "request-update",
-                list_unsubscribe: None,
-            },
-        )
+        db::transaction(conn, |conn| {
+            let Some(row) = db::coaching::find(conn, id)? else {
+                return Ok(());
+            };
+            if row.anonymized_at.is_some() || row.email.is_empty() {
+                return Ok(());
+            }
+            let kind = format!("request-update:{id}:");
+            let waiting = db::mail::take_waiting(conn, &kind, now)?;
+            let status_changed = status.is_some()
+                || waiting
+                    .as_ref()
+                    .is_some_and(|(_, kinds)| kinds.iter().any(|k| k.ends_with(":status")));
+            // Every message of the coach since the first change not yet sent.
+            let messages: Vec<String> = match &waiting {
+                Some((since, _)) => db::coaching::messages(conn, id, false)?
+                    .into_iter()
+                    .filter(|m| m.kind == db::coaching::COACH && m.created_at >= *since)
+                    .map(|m| m.body_markdown)
+                    .collect(),
+                None => message.into_iter().collect(),
+            };
+            let current = crate::domain::coaching::RequestStatus::from_code(&row.status)
+                .filter(|_| status_changed);
+            let body = crate::pages::coaching::RequestUpdateEmail {
+                name: &row.name,
+                option_title: &row.option_title,
+                messages: &messages,
+                status_label: current.map(|s| s.label()),
+                status_explanation: current.map_or("", |s| s.explanation()),
+                status_url: ctx.status_url(&row),
+                site_title: &ctx.site_title,
+            }
+            .render()
+            .map_err(render_error)?;
+            let subject = match (messages.is_empty(), current) {
+                (false, Some(s)) => format!(
+                    "The coach answered your request, which is now: {}",
+                    s.label()
+                ),
+                (false, None) => "The coach answered your coaching request".to_string(),
+                (true, Some(s)) => format!("Your coaching request is now: {}", s.label()),
+                (true, None) => return Ok(()),
+            };
+            let first = waiting.map_or(now, |(since, _)| since);
+            db::mail::enqueue_due(
+                conn,
+                &NewMail {
+                    recipient: row.email.clone(),
+                    subject,
+                    body,
+                    kind: format!(
+                        "{kind}{}",
+                        if status_changed { "status" } else { "message" }
+                    )
+                    .into(),
+                    list_unsubscribe: None,
+                },
+                first,
+                first + delay,
+            )
+            .map(|_| ())
+        })
     })
     .await;
     match result {

@@ -31,6 +31,11 @@ pub struct Layout<'a> {
     pub query: String,
     pub json_ld: Option<JsonLd>,
     pub noindex: bool,
+    /// An admin page: the header leaves out the readers' navigation and
+    /// search, and the skip link goes to the admin content.
+    pub admin: bool,
+    /// The search box in the header (off where the page has its own).
+    pub header_search: bool,
     pub year: i32,
 }
 
@@ -190,6 +195,8 @@ impl<'a> ArticleLink<'a> {
 #[template(path = "articles/show.html")]
 pub struct ArticlePage<'a> {
     pub layout: Layout<'a>,
+    /// Moves the comment form under the comment a reader replies to.
+    pub reply_js: &'a str,
     pub slug: &'a str,
     pub title: &'a str,
     pub date: Date,
@@ -224,8 +231,12 @@ pub struct CommentView {
     pub reply_url: String,
     /// Its writer may still change or delete it (within the edit window).
     pub can_edit: bool,
-    /// Written by this reader (this browser): offers a personal plan.
+    /// Written by this reader (this browser).
     pub own: bool,
+    /// Offers its writer a personal plan: their own comment, and never one
+    /// held for crisis words (nor any on the page that shows the crisis
+    /// resources).
+    pub offer_plan: bool,
 }
 
 /// What the reader is told after posting.
@@ -237,6 +248,9 @@ pub struct PostNotice {
     pub crisis: bool,
     /// The comment could not be matched to this browser (cookies off).
     pub unknown: bool,
+    /// The posted comment (its id and text), shown beside the crisis
+    /// resources when it matched the crisis phrases.
+    pub comment: Option<(i64, SafeHtml)>,
 }
 
 /// The comment form as the reader left it.
@@ -249,7 +263,7 @@ pub struct CommentFormView {
     pub notify: bool,
     pub remember: bool,
     pub private: bool,
-    pub reply_to: Option<(i64, String)>,
+    pub reply_to: Option<ReplyTo>,
     pub errors: FieldErrors,
     /// A problem with the whole form (expired, too many posts...).
     pub problem: Option<String>,
@@ -259,6 +273,15 @@ impl CommentFormView {
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty() || self.problem.is_some()
     }
+}
+
+/// The comment a reply form answers: the form is shown right under it,
+/// quoting its first lines.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyTo {
+    pub id: i64,
+    pub name: String,
+    pub excerpt: String,
 }
 
 /// The reader's own fields of the comment form (name, email, comment,
@@ -294,6 +317,19 @@ pub struct CommentSection<'a> {
     pub unavailable: bool,
     /// The signed-in coach: replies from this page carry the Coach badge.
     pub coach: Option<CoachControls>,
+}
+
+impl CommentSection<'_> {
+    /// The reply form goes right under this comment.
+    pub fn replying_to(&self, id: &i64) -> bool {
+        self.form.reply_to.as_ref().is_some_and(|r| r.id == *id)
+    }
+
+    /// The crisis resources are shown for the comment just posted: the
+    /// page then offers nothing paid.
+    pub fn crisis_shown(&self) -> bool {
+        self.notice.as_ref().is_some_and(|n| n.crisis)
+    }
 }
 
 /// What the article page needs when the coach is signed in.

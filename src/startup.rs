@@ -308,6 +308,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route("/coaching", handlers::get().to(handlers::coaching::form))
             .route("/coaching", web::post().to(handlers::coaching::send))
             .route(
+                "/coaching/resend",
+                web::post().to(handlers::coaching::resend),
+            )
+            .route(
                 "/coaching/thanks",
                 handlers::get().to(handlers::coaching::thanks),
             )
@@ -318,6 +322,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route(
                 "/requests/{token}/messages",
                 web::post().to(handlers::coaching::add_message),
+            )
+            .route(
+                "/requests/{token}/withdraw",
+                handlers::get().to(handlers::coaching::withdraw_form),
             )
             .route(
                 "/requests/{token}/withdraw",

@@ -17,6 +17,31 @@ impl SafeHtml {
     pub fn into_string(self) -> String {
         self.0
     }
+    /// The text alone, its whitespace collapsed, cut at a word after about
+    /// `max_chars` characters (with an ellipsis): to quote a comment.
+    pub fn excerpt(&self, max_chars: usize) -> String {
+        let text = ammonia::Builder::empty().clean(&self.0).to_string();
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&nbsp;", " ")
+            .replace("&amp;", "&");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut out = String::new();
+        for word in &words {
+            if !out.is_empty() && out.chars().count() + word.chars().count() + 1 > max_chars {
+                out.push('…');
+                return out;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out
+    }
     /// For HTML read back from our own database. The `body_html` column is
     /// only ever written from [`render_comment`]'s output, so it is not
     /// cleaned again on every page view (re-sanitising on each request is
@@ -103,6 +128,9 @@ fn render(markdown: &str, headings: bool) -> SafeHtml {
     };
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let events = Parser::new_ext(markdown, options).map(|event| match event {
+        // A single line break stays a line break: readers write
+        // "Day 3.\nStill can't eat much.\nBut I slept 6 hours."
+        Event::SoftBreak => Event::HardBreak,
         // Raw HTML is shown as the text the reader typed.
         Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
         // Images are never embedded: they become links to the image.
@@ -153,6 +181,29 @@ mod tests {
         assert!(message.contains("<h3>Week one</h3>"), "{message}");
         assert!(!message.contains("<script"));
         assert!(render_comment(md).into_string().contains("<p>Week one</p>"));
+    }
+
+    #[test]
+    fn an_excerpt_is_the_text_cut_at_a_word() {
+        let html = render_comment("He said *\"we'll see\"* & left.\n\n> <b>quoted</b> line");
+        assert_eq!(
+            html.excerpt(200),
+            "He said “we’ll see” & left. <b>quoted</b> line"
+        );
+        assert_eq!(html.excerpt(12), "He said…");
+    }
+
+    #[test]
+    fn a_single_line_break_stays_a_line_break() {
+        let md = "Day 3.\nStill can't eat much.\nBut I slept 6 hours.\n\n<br> stays text";
+        for html in [render_comment(md), render_message(md)] {
+            let html = html.into_string();
+            assert!(
+                html.contains("<p>Day 3.<br>\nStill can’t eat much.<br>\nBut I slept 6 hours.</p>"),
+                "{html}"
+            );
+            assert!(html.contains("&lt;br&gt; stays text"), "{html}");
+        }
     }
 
     #[test]

@@ -151,6 +151,18 @@ pub fn find(conn: &mut Db, id: i64) -> QueryResult<Option<RequestRow>> {
         .optional()
 }
 
+/// The newest request sent from `email` that still has its details (to
+/// send its private link again).
+pub fn newest_for_email(conn: &mut Db, email: &str) -> QueryResult<Option<RequestRow>> {
+    coaching_requests::table
+        .filter(lower(coaching_requests::email).eq(email.trim().to_lowercase()))
+        .filter(coaching_requests::anonymized_at.is_null())
+        .order(coaching_requests::id.desc())
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The request behind a status link (by the token's hash).
 pub fn find_by_token(conn: &mut Db, token_hash: &str) -> QueryResult<Option<RequestRow>> {
     coaching_requests::table

@@ -26,25 +26,62 @@ pub struct NewMail {
     pub recipient: String,
     pub subject: String,
     pub body: String,
-    /// What it is, for logs and tests: `confirm`, `reply`, `approved`, `coach`.
-    pub kind: &'static str,
+    /// What it is, for logs and tests: `confirm`, `reply`, `approved`, `coach`
+    /// (`request-update:{id}` names the request, so changes can be merged).
+    pub kind: std::borrow::Cow<'static, str>,
     /// The one-click unsubscribe URL, when the message is a notification.
     pub list_unsubscribe: Option<String>,
 }
 
 pub fn enqueue(conn: &mut Db, mail: &NewMail, now: NaiveDateTime) -> QueryResult<i64> {
+    enqueue_due(conn, mail, now, now)
+}
+
+/// Queues a message to go out at `due` (not before).
+pub fn enqueue_due(
+    conn: &mut Db,
+    mail: &NewMail,
+    created: NaiveDateTime,
+    due: NaiveDateTime,
+) -> QueryResult<i64> {
     diesel::insert_into(mail_outbox::table)
         .values((
             mail_outbox::recipient.eq(&mail.recipient),
             mail_outbox::subject.eq(&mail.subject),
             mail_outbox::body.eq(&mail.body),
-            mail_outbox::kind.eq(mail.kind),
+            mail_outbox::kind.eq(mail.kind.as_ref()),
             mail_outbox::list_unsubscribe.eq(&mail.list_unsubscribe),
-            mail_outbox::created_at.eq(now),
-            mail_outbox::next_attempt_at.eq(now),
+            mail_outbox::created_at.eq(created),
+            mail_outbox::next_attempt_at.eq(due),
         ))
         .returning(mail_outbox::id)
         .get_result(conn)
+}
+
+/// Takes back the messages of `kind` that wait and nobody is sending yet
+/// (to send one message in their place). Returns when the oldest of them
+/// was queued and their kinds.
+pub fn take_waiting(
+    conn: &mut Db,
+    kind_prefix: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(NaiveDateTime, Vec<String>)>> {
+    // One statement, so a message a worker claims meanwhile is left to it.
+    let taken: Vec<(NaiveDateTime, String)> = diesel::delete(
+        mail_outbox::table
+            .filter(mail_outbox::kind.like(format!("{kind_prefix}%")))
+            .filter(mail_outbox::sent_at.is_null())
+            .filter(mail_outbox::attempts.eq(0))
+            .filter(
+                mail_outbox::claimed_until
+                    .is_null()
+                    .or(mail_outbox::claimed_until.lt(now)),
+            ),
+    )
+    .returning((mail_outbox::created_at, mail_outbox::kind))
+    .get_results(conn)?;
+    let oldest = taken.iter().map(|(at, _)| *at).min();
+    Ok(oldest.map(|at| (at, taken.into_iter().map(|(_, kind)| kind).collect())))
 }
 
 /// Claims up to `limit` due messages for `lease` seconds; returns those this

@@ -326,7 +326,9 @@ impl NewCoachingRequest {
             &form.hope,
             "Please say what you hope for (“Not sure yet” is a fine answer).",
         );
-        let situation = form.situation.trim();
+        // Line breaks count as one character, as the browser counts them.
+        let situation = form.situation.replace("\r\n", "\n");
+        let situation = situation.trim();
         let chars = situation.chars().count();
         if situation.is_empty() {
             errors.add(
@@ -487,7 +489,8 @@ impl RequestStatus {
 
 /// A follow-up message's text.
 pub fn parse_message(raw: &str) -> Result<String, String> {
-    let text = raw.trim();
+    let text = raw.replace("\r\n", "\n");
+    let text = text.trim();
     let chars = text.chars().count();
     if text.is_empty() {
         return Err("Please write your message first.".into());

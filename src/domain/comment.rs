@@ -95,7 +95,10 @@ pub struct CommentBody(String);
 
 impl CommentBody {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let body = raw.trim_end();
+        // Browsers send line breaks as CRLF and count them as one
+        // character against the field's maxlength: so does the limit.
+        let body = raw.replace("\r\n", "\n");
+        let body = body.trim_end();
         let body = body.trim_start_matches(['\n', '\r']);
         if body.trim().is_empty() {
             return Err("Please write your comment or question.".into());
@@ -107,7 +110,7 @@ impl CommentBody {
                 chars - MAX_BODY_CHARS
             ));
         }
-        Ok(Self(body.replace("\r\n", "\n")))
+        Ok(Self(body.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -147,6 +150,13 @@ pub struct FieldErrors {
 impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.name.is_none() && self.email.is_none() && self.body.is_none()
+    }
+    /// How many fields need fixing.
+    pub fn count(&self) -> usize {
+        [&self.name, &self.email, &self.body]
+            .iter()
+            .filter(|e| e.is_some())
+            .count()
     }
 }
 

@@ -36,6 +36,31 @@ impl HoldReason {
         }
     }
 
+    /// Why a comment waits, as the end of a sentence in the coach's email
+    /// ("It waits because ...").
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::FirstComment => "it is the first comment from this email address",
+            Self::Links => "it has two or more links",
+            Self::BlockedWord => "it has a word from your blocklist",
+            Self::PersonalDetails => {
+                "it seems to include personal details (a phone number, an email address or a handle)"
+            }
+            Self::Crisis => "it matched the crisis phrases",
+            Self::Private => "it is a private question",
+        }
+    }
+
+    /// The explanations of several reasons as one phrase: "a, b and c".
+    pub fn explain_all(reasons: &[Self]) -> String {
+        let parts: Vec<&str> = reasons.iter().map(|r| r.explanation()).collect();
+        match parts.split_last() {
+            None => "the coach reviews it first".to_string(),
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Self> {
         [
             Self::FirstComment,
@@ -262,6 +287,18 @@ fn has_handle(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_read_as_words() {
+        assert_eq!(
+            HoldReason::explain_all(&[HoldReason::FirstComment, HoldReason::PersonalDetails]),
+            "it is the first comment from this email address and it seems to include personal details (a phone number, an email address or a handle)"
+        );
+        assert_eq!(
+            HoldReason::explain_all(&[HoldReason::Links]),
+            "it has two or more links"
+        );
+    }
 
     fn rules() -> ModerationRules {
         ModerationRules {

@@ -142,6 +142,16 @@ pub struct DeletePage<'a> {
     pub back: String,
 }
 
+/// Asks before publishing comments that matched the crisis phrases.
+#[derive(Template)]
+#[template(path = "admin/approve_urgent.html")]
+pub struct ApproveUrgentPage<'a> {
+    pub layout: Layout<'a>,
+    pub nav: AdminNav,
+    pub items: Vec<QueueItem>,
+    pub back: String,
+}
+
 /// One line of the audit log.
 pub struct AuditView {
     pub who: String,

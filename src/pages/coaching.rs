@@ -62,6 +62,9 @@ pub struct CoachingPage<'a> {
     /// "Choose this" links keep where the reader came from.
     pub choose_query: String,
     pub form: RequestFormView,
+    /// The error summary: (the field's input id, what to fix), in the
+    /// form's order.
+    pub error_links: Vec<(String, String)>,
     pub groups_before: Vec<ChoiceGroup>,
     pub hope: ChoiceGroup,
     pub talk_via: ChoiceGroup,
@@ -74,6 +77,17 @@ pub struct CoachingPage<'a> {
 #[template(path = "coaching/thanks.html")]
 pub struct ThanksPage<'a> {
     pub layout: Layout<'a>,
+    /// Where the private link went (this browser just sent the request).
+    pub sent_to: Option<String>,
+    /// The request matched the crisis phrases: the resources come first.
+    pub crisis: bool,
+    pub crisis_resources: &'a [String],
+    /// The form to have the link sent again.
+    pub resend_token: String,
+    pub resend_email: String,
+    pub resend_error: Option<String>,
+    /// The reader asked for the link again.
+    pub resent: bool,
 }
 
 /// One message on a status page or in the coach's view.
@@ -108,14 +122,19 @@ pub struct StatusPage<'a> {
     pub message_body: String,
     pub message_error: Option<String>,
     pub done: Option<String>,
+    /// The request matched the crisis phrases: the resources come first.
+    pub crisis: bool,
+    pub crisis_resources: &'a [String],
 }
 
 #[derive(Template)]
-#[template(path = "coaching/delete.html")]
-pub struct DeleteRequestPage<'a> {
+#[template(path = "coaching/confirm.html")]
+pub struct ConfirmRequestPage<'a> {
     pub layout: Layout<'a>,
     pub token: String,
     pub form_token: String,
+    /// Withdrawing the request (else deleting it) is what is asked.
+    pub withdraw: bool,
 }
 
 /// A row of the coach's inbox.
@@ -199,6 +218,8 @@ pub struct RequestReceivedEmail<'a> {
     pub option_title: &'a str,
     pub status_url: String,
     pub site_title: &'a str,
+    /// Sent again because the reader asked for the link once more.
+    pub again: bool,
 }
 
 #[derive(Template)]
@@ -215,7 +236,8 @@ pub struct RequestAlertEmail<'a> {
 pub struct RequestUpdateEmail<'a> {
     pub name: &'a str,
     pub option_title: &'a str,
-    pub message: Option<&'a str>,
+    /// The coach's messages since the last email, oldest first.
+    pub messages: &'a [String],
     pub status_label: Option<&'static str>,
     pub status_explanation: &'static str,
     pub status_url: String,

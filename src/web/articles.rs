@@ -10,8 +10,12 @@ use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
-    CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination, StandalonePage,
+    CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination, ReplyTo,
+    StandalonePage,
 };
+
+/// How much of the comment a reply answers its form quotes.
+const REPLY_QUOTE_CHARS: usize = 240;
 use askama::Template;
 
 #[derive(Deserialize)]
@@ -439,13 +443,17 @@ async fn build_page(
         Some(_) => comments::shared_form(state, &article.slug),
         None => comments::blank_form(req, state, &article.slug),
     });
-    let reply_to = form.reply_to.as_ref().map(|(id, _)| *id).or(view.reply_to);
+    let reply_to = form.reply_to.as_ref().map(|r| r.id).or(view.reply_to);
     form.reply_to = reply_to.and_then(|id| {
         loaded
             .views
             .iter()
             .find(|c| c.id == id && !c.pending)
-            .map(|c| (id, c.name.clone()))
+            .map(|c| ReplyTo {
+                id,
+                name: c.name.clone(),
+                excerpt: c.body.excerpt(REPLY_QUOTE_CHARS),
+            })
     });
     let loaded_unavailable = loaded.unavailable;
     let listed = loaded.listed;
@@ -461,6 +469,10 @@ async fn build_page(
         Nav::Articles,
     );
     layout.og_type = "article";
+    if form.has_errors() {
+        // Said first, so a screen reader hears it before anything else.
+        layout.title = format!("Error: {}", layout.title);
+    }
     layout.json_ld = Some(JsonLd::new(&serde_json::json!({
         "@context": "https://schema.org",
         "@type": "BlogPosting",
@@ -479,6 +491,7 @@ async fn build_page(
     })));
     let page = ArticlePage {
         layout,
+        reply_js: state.assets.url("js/reply.js"),
         slug: &article.slug,
         title: &article.title,
         date: Date::new(article.date),

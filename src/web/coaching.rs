@@ -2,6 +2,7 @@
 //! reader's private status page (`/requests/{token}`).
 use std::net::IpAddr;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -15,7 +16,7 @@ use crate::domain::coaching::{
 use crate::error::AppError;
 use crate::keys::{self, FormToken, TokenCheck};
 use crate::pages::coaching::{
-    AnswerView, ChoiceGroup, CoachingPage, DeleteRequestPage, MessageView, RequestFormView,
+    AnswerView, ChoiceGroup, CoachingPage, ConfirmRequestPage, MessageView, RequestFormView,
     StatusPage, ThanksPage,
 };
 use crate::pages::{Date, Nav, NotificationsPage};
@@ -73,6 +74,55 @@ fn form_page(
         legend,
         choices,
     };
+    let groups_before = vec![
+        group("ended_by", "Who ended the relationship?", domain::ENDED_BY),
+        group(
+            "together_for",
+            "How long were you together?",
+            domain::TOGETHER_FOR,
+        ),
+        group("ended_ago", "How long ago did it end?", domain::ENDED_AGO),
+        group("contact_now", "Contact right now", domain::CONTACT_NOW),
+    ];
+    let hope = group("hope", "What do you hope for?", domain::HOPE);
+    let talk_via = group("talk_via", "Preferred way to talk", domain::TALK_VIA);
+    // The error summary links each problem to its field, in the form's
+    // order; a group of choices by its first choice.
+    let first_option = library
+        .coaching_options()
+        .first()
+        .map_or(String::new(), |o| o.slug.clone());
+    let mut order: Vec<(&str, String)> = vec![
+        ("name", "request-name".into()),
+        ("email", "request-email".into()),
+        ("option", format!("request-option-{first_option}")),
+    ];
+    for g in &groups_before {
+        let first = g.choices.first().map_or("", |(value, _)| *value);
+        order.push((g.field, format!("request-{}-{first}", g.field)));
+        if g.field == "contact_now" {
+            order.push(("no_contact_since", "request-no-contact-since".into()));
+        }
+    }
+    for g in [&hope, &talk_via] {
+        let first = g.choices.first().map_or("", |(value, _)| *value);
+        order.push((g.field, format!("request-{}-{first}", g.field)));
+        if g.field == "hope" {
+            order.push(("situation", "request-situation".into()));
+        }
+    }
+    order.extend([
+        ("time_zone", "request-time-zone".into()),
+        ("adult", "request-adult".into()),
+        ("consent", "request-consent".into()),
+    ]);
+    let error_links: Vec<(String, String)> = order
+        .into_iter()
+        .filter_map(|(field, anchor)| form.errors.get(field).map(|e| (anchor, e.clone())))
+        .collect();
+    if form.has_errors() {
+        layout.title = format!("Error: {}", layout.title);
+    }
     let mut res = render_html(
         req,
         &CoachingPage {
@@ -81,18 +131,10 @@ fn form_page(
             options: library.coaching_options(),
             choose_query,
             form,
-            groups_before: vec![
-                group("ended_by", "Who ended the relationship?", domain::ENDED_BY),
-                group(
-                    "together_for",
-                    "How long were you together?",
-                    domain::TOGETHER_FOR,
-                ),
-                group("ended_ago", "How long ago did it end?", domain::ENDED_AGO),
-                group("contact_now", "Contact right now", domain::CONTACT_NOW),
-            ],
-            hope: group("hope", "What do you hope for?", domain::HOPE),
-            talk_via: group("talk_via", "Preferred way to talk", domain::TALK_VIA),
+            error_links,
+            groups_before,
+            hope,
+            talk_via,
             time_zones: domain::TIME_ZONES,
             crisis_resources: &state.settings.comments.crisis_resources,
             timezone_js: state.assets.url("js/timezone.js"),
@@ -222,15 +264,19 @@ pub async fn send(
         }
     })
     .await?;
-    match outcome {
+    let id = match outcome {
         Ok((id, true)) => {
             tracing::info!(request = id, urgent, "coaching request stored");
             crate::notify::after_request(&state, id).await;
+            id
         }
-        Ok((id, false)) => tracing::info!(
-            request = id,
-            "the same coaching form was sent twice; stored once"
-        ),
+        Ok((id, false)) => {
+            tracing::info!(
+                request = id,
+                "the same coaching form was sent twice; stored once"
+            );
+            id
+        }
         Err(wait) => {
             let mut res = form_page(
                 &req,
@@ -244,8 +290,91 @@ pub async fn send(
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.max(1)));
             return Ok(res);
         }
+    };
+    let mut res = super::see_other("/coaching/thanks");
+    let _ = res.add_cookie(&sent_cookie(&state, id, now.timestamp()));
+    Ok(res)
+}
+
+/// Cookie telling the thank-you page which request this browser just sent
+/// (signed, for an hour): the page shows where the link went, and the
+/// crisis resources first when the request matched the crisis phrases.
+const SENT_COOKIE: &str = "kintsugi_sent";
+const SENT_COOKIE_SECONDS: i64 = 3600;
+const SENT_PURPOSE: &str = "request-sent";
+const RESEND_SCOPE: &str = "coaching-resend";
+
+fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
+    let message = format!("{id}.{now_unix}");
+    let value = format!("{message}.{}", state.key.sign(SENT_PURPOSE, &message));
+    Cookie::build(SENT_COOKIE, value)
+        .path("/coaching")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.base_url.is_https())
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            SENT_COOKIE_SECONDS,
+        ))
+        .finish()
+}
+
+/// The request this browser sent in the last hour, from its cookie.
+fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
+    let cookie = req.cookie(SENT_COOKIE)?;
+    let (message, signature) = cookie.value().rsplit_once('.')?;
+    let (id, at) = message.split_once('.')?;
+    let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);
+    let age = Utc::now().timestamp() - at;
+    ((0..=SENT_COOKIE_SECONDS).contains(&age) && state.key.verify(SENT_PURPOSE, message, signature))
+        .then_some(id)
+}
+
+/// What the thank-you page shows besides its text.
+#[derive(Default)]
+struct ThanksView {
+    resend_email: String,
+    resend_error: Option<String>,
+    resent: bool,
+}
+
+async fn thanks_page(
+    req: &HttpRequest,
+    state: &AppState,
+    view: ThanksView,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let sent = match sent_request(req, state) {
+        Some(id) => db::run(&state.pool, move |conn| db::coaching::find(conn, id))
+            .await?
+            .filter(|row| row.anonymized_at.is_none()),
+        None => None,
+    };
+    let mut layout = state.layout(Some("Thank you"), "", "/coaching/thanks", Nav::Coaching);
+    layout.noindex = true;
+    if view.resend_error.is_some() {
+        layout.title = format!("Error: {}", layout.title);
     }
-    Ok(super::see_other("/coaching/thanks"))
+    let page = ThanksPage {
+        layout,
+        crisis: sent.as_ref().is_some_and(|row| row.is_urgent),
+        crisis_resources: &state.settings.comments.crisis_resources,
+        resend_email: if view.resend_email.is_empty() {
+            sent.as_ref()
+                .map(|row| row.email.clone())
+                .unwrap_or_default()
+        } else {
+            view.resend_email
+        },
+        sent_to: sent.map(|row| row.email),
+        resend_token: FormToken::issue(&state.key, RESEND_SCOPE, Utc::now().timestamp()),
+        resend_error: view.resend_error,
+        resent: view.resent,
+    };
+    // Says a request was just sent from this browser (and where its link
+    // went): kept out of every cache, like the rest of coaching.
+    let mut res = render_html(req, &page, Caching::NoStore)?;
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 /// GET /coaching/thanks
@@ -253,11 +382,109 @@ pub async fn thanks(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let mut layout = state.layout(Some("Thank you"), "", "/coaching/thanks", Nav::Coaching);
-    layout.noindex = true;
-    // Nothing personal on it, but it says a request was just sent from
-    // this browser: kept out of every cache, like the rest of coaching.
-    render_html(&req, &ThanksPage { layout }, Caching::NoStore)
+    thanks_page(&req, &state, ThanksView::default(), StatusCode::OK).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResendForm {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// POST /coaching/resend: the private link of the newest request from an
+/// address, sent again. The answer is the same whether or not a request
+/// came from that address; each network may ask a few times a minute and
+/// each address once every five minutes.
+pub async fn resend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form: ResendForm = super::parse_form(&req, &body)?;
+    let now = Utc::now();
+    let fresh = matches!(
+        FormToken::check(&state.key, RESEND_SCOPE, &form.form_token, now.timestamp()),
+        TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
+    );
+    if !super::same_origin(&req, &state) || !fresh {
+        return Err(AppError::Forbidden(
+            "This could not be verified (the page may have been open for a long time), so nothing was sent. Please reload the page and try again.".into(),
+        ));
+    }
+    let email = match crate::domain::comment::Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(message) => {
+            let view = ThanksView {
+                resend_email: form.email,
+                resend_error: Some(message),
+                resent: false,
+            };
+            return thanks_page(&req, &state, view, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let settings = &state.settings.comments;
+    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip_hash = state.key.ip_hash(&ip);
+    let email_hash = keys::token_hash(&email.as_str().to_lowercase());
+    let now_naive = now.naive_utc();
+    let limited = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            let by_network = db::rate_limits::take(
+                conn,
+                "resend-link",
+                &ip_hash,
+                db::rate_limits::PostLimits::default(),
+                now_naive,
+            )?;
+            if let Err(wait) = by_network {
+                return Ok(Some(wait));
+            }
+            // Quietly once per five minutes per address: never an answer
+            // that tells whether the address wrote here.
+            let by_address = db::rate_limits::take(
+                conn,
+                "resend-link-email",
+                &email_hash,
+                db::rate_limits::PostLimits {
+                    per_minute: 1,
+                    min_interval_seconds: 300,
+                },
+                now_naive,
+            )?;
+            Ok(by_address.err().map(|_| 0))
+        })
+    })
+    .await?;
+    match limited {
+        Some(wait) if wait > 0 => {
+            let view = ThanksView {
+                resend_email: email.as_str().to_string(),
+                resend_error: Some(format!(
+                    "Several links were asked for from your network in a short time. Please wait {wait} seconds and try again."
+                )),
+                resent: false,
+            };
+            let mut res = thanks_page(&req, &state, view, StatusCode::TOO_MANY_REQUESTS).await?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+            return Ok(res);
+        }
+        Some(_) => tracing::info!("a request link was asked for again too soon; not sent"),
+        None => {
+            let queued =
+                crate::notify::resend_request_link(&state, email.as_str().to_string()).await?;
+            tracing::info!(queued, "a request link was asked for again");
+        }
+    }
+    let view = ThanksView {
+        resend_email: email.as_str().to_string(),
+        resend_error: None,
+        resent: true,
+    };
+    thanks_page(&req, &state, view, StatusCode::OK).await
 }
 
 // ---- The private status page ------------------------------------------------
@@ -386,6 +613,8 @@ async fn status_page(
             message_body,
             message_error,
             done,
+            crisis: row.is_urgent && !request_status.is_finished(),
+            crisis_resources: &state.settings.comments.crisis_resources,
         },
         Caching::NoStore,
     )?;
@@ -478,7 +707,7 @@ pub async fn add_message(
         db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)
     })
     .await?;
-    crate::notify::request_event(&state, id, "a new message from the reader").await;
+    crate::notify::request_event(&state, id, "A new message from the reader").await;
     Ok(super::see_other(&format!(
         "/requests/{}?done={}#messages",
         token.as_str(),
@@ -504,7 +733,7 @@ pub async fn withdraw(
     .await?;
     if changed.is_some() {
         tracing::info!(request = id, "coaching request withdrawn by the reader");
-        crate::notify::request_event(&state, id, "the reader withdrew the request").await;
+        crate::notify::request_event(&state, id, "The reader withdrew their request").await;
     }
     Ok(super::see_other(&format!(
         "/requests/{}?done={}",
@@ -513,24 +742,49 @@ pub async fn withdraw(
     )))
 }
 
+/// A page that asks before withdrawing or deleting a request.
+async fn confirm_page(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    withdraw: bool,
+) -> Result<HttpResponse, AppError> {
+    let row = by_token(state, token).await?;
+    let title = if withdraw {
+        "Withdraw your request"
+    } else {
+        "Delete your request"
+    };
+    let mut layout = state.layout(Some(title), "", "/requests", Nav::None);
+    layout.noindex = true;
+    render_html(
+        req,
+        &ConfirmRequestPage {
+            layout,
+            token: token.to_string(),
+            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            withdraw,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// GET /requests/{token}/withdraw: asks first.
+pub async fn withdraw_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    confirm_page(&req, &state, &token, true).await
+}
+
 /// GET /requests/{token}/delete: asks first.
 pub async fn delete_form(
     req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let row = by_token(&state, &token).await?;
-    let mut layout = state.layout(Some("Delete your request"), "", "/requests", Nav::None);
-    layout.noindex = true;
-    render_html(
-        &req,
-        &DeleteRequestPage {
-            layout,
-            token: token.to_string(),
-            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
-        },
-        Caching::NoStore,
-    )
+    confirm_page(&req, &state, &token, false).await
 }
 
 /// POST /requests/{token}/delete: erases the request and its messages.
@@ -546,7 +800,7 @@ pub async fn delete(
     crate::notify::request_event(
         &state,
         row.id,
-        "the reader deleted the request and all its data",
+        "The reader deleted their request and all its data",
     )
     .await;
     let id = row.id;

@@ -213,6 +213,9 @@ pub async fn load_section(
                 personal_details: reasons.contains(&HoldReason::PersonalDetails),
                 crisis: row.is_urgent,
                 unknown: false,
+                comment: row
+                    .is_urgent
+                    .then(|| (row.id, SafeHtml::from_stored(row.body_html.clone()))),
             }
         }
         None => PostNotice {
@@ -222,6 +225,7 @@ pub async fn load_section(
             personal_details: false,
             crisis: false,
             unknown: true,
+            comment: None,
         },
     });
     let now = Utc::now();
@@ -236,6 +240,8 @@ pub async fn load_section(
             .filter(|(id, _)| heads.contains(id))
             .collect();
     let mut items = Vec::new();
+    // The page that shows the crisis resources offers nothing paid.
+    let crisis = notice.as_ref().is_some_and(|n| n.crisis);
     let views = heads
         .iter()
         .filter_map(|id| threads.remove(id))
@@ -243,7 +249,9 @@ pub async fn load_section(
         .map(|(depth, row)| {
             items.push((row.id, row.parent_id));
             let own = is_own(&row);
-            view_of(row, depth, own, now, &article_url)
+            let mut view = view_of(row, depth, own, now, &article_url);
+            view.offer_plan &= !crisis;
+            view
         })
         .collect();
     let pagination = (total_pages > 1).then(|| {
@@ -306,6 +314,7 @@ fn view_of(
         reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
         can_edit,
         own: own && !row.is_coach,
+        offer_plan: own && !row.is_coach && !row.is_urgent,
         name: row.author_name,
     }
 }
@@ -590,10 +599,7 @@ pub async fn post(
             .take(OWN_COOKIE_ENTRIES - 1)
             .map(|(id, token)| format!("{id}.{token}")),
     );
-    let mut res = super::see_other(&format!(
-        "{article_url}?posted={id}#comment-{id}",
-        id = stored.id
-    ));
+    let mut res = super::see_other(&posted_url(&article_url, stored.id, assessment.urgent));
     let _ = res.add_cookie(&cookie(&state, OWN_COOKIE, own.join("_"), 30));
     if new.remember {
         let value = keys::hex(format!("{}\n{}", new.name.as_str(), new.email.as_str()).as_bytes());
@@ -604,6 +610,17 @@ pub async fn post(
         let _ = res.add_cookie(&gone);
     }
     Ok(res)
+}
+
+/// Where a writer lands after posting or changing a comment: at their
+/// comment, or, when it matched the crisis phrases, at the crisis
+/// resources, which the page shows first (above the article).
+fn posted_url(article_url: &str, id: i64, urgent: bool) -> String {
+    if urgent {
+        format!("{article_url}?posted={id}#crisis-help")
+    } else {
+        format!("{article_url}?posted={id}#comment-{id}")
+    }
 }
 
 /// A comment form sent from another site (the browser says so) is
@@ -628,7 +645,10 @@ async fn form_again(
     parent_id: Option<i64>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    form.reply_to = parent_id.map(|id| (id, String::new()));
+    form.reply_to = parent_id.map(|id| crate::pages::ReplyTo {
+        id,
+        ..Default::default()
+    });
     article_response(
         req,
         state,
@@ -789,9 +809,10 @@ pub async fn edit(
     })
     .await?;
     state.pages.comments_changed(&row.article_slug);
-    Ok(super::see_other(&format!(
-        "/articles/{}?posted={id}#comment-{id}",
-        row.article_slug
+    Ok(super::see_other(&posted_url(
+        &format!("/articles/{}", row.article_slug),
+        id,
+        row.is_urgent || assessment.urgent,
     )))
 }
 

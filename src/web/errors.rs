@@ -48,6 +48,9 @@ pub fn render_error_page(
     };
     let mut layout = state.layout(Some(heading), message, "/", Nav::None);
     layout.noindex = true;
+    let show_search = not_found || status.is_client_error();
+    // One search box on the page: the one in it.
+    layout.header_search = !show_search;
     ErrorPage {
         layout,
         status: status.as_u16(),
@@ -60,7 +63,7 @@ pub fn render_error_page(
                 title: l.title,
             })
             .collect(),
-        show_search: not_found || status.is_client_error(),
+        show_search,
     }
     .render()
 }

@@ -78,6 +78,8 @@ impl AppState {
             query: String::new(),
             json_ld: None,
             noindex: false,
+            admin: false,
+            header_search: true,
             year: Utc::now().year(),
         }
     }

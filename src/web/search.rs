@@ -78,6 +78,8 @@ pub async fn search(
                 state.layout(Some(&title), "Search the articles.", "/search", Nav::None);
             layout.query = raw.clone();
             layout.noindex = true;
+            // One search box on the page: the one in it.
+            layout.header_search = false;
             let base = format!("/search?q={}", encode_query(&raw));
             let mut pagination = Pagination::new(page, total_pages, &base);
             // The base already has a query string: page links continue it.

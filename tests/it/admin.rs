@@ -1283,3 +1283,109 @@ async fn urgent_comments_come_first_and_have_their_own_tab() {
     let (_, dashboard) = app.admin_page(&coach, "/admin").await;
     assert!(dashboard.contains("<span class=\"admin-count__n\">1</span> urgent"));
 }
+
+#[actix_web::test]
+async fn an_urgent_comment_is_answered_first_and_publishing_it_asks() {
+    let app = spawn_admin_app(&[]).await;
+    let coach = app.coach().await;
+    let urgent = app
+        .reader_comment(
+            "Kim",
+            "kim@example.com",
+            "Some nights I want to die.",
+            "203.0.113.2",
+        )
+        .await;
+    let calm = app
+        .reader_comment("Sam", "sam@example.com", "A calm question.", "203.0.113.1")
+        .await;
+    let (_, queue) = app.admin_page(&coach, "/admin/comments?tab=pending").await;
+    // The first action of the urgent item is to reply; of a calm one, to approve.
+    let actions = |id: i64| {
+        queue
+            .split(&format!("id=\"comment-{id}\""))
+            .nth(1)
+            .unwrap()
+            .split("<p class=\"admin-item__actions\">")
+            .nth(1)
+            .unwrap()
+            .trim_start()
+            .to_string()
+    };
+    assert!(
+        actions(urgent).starts_with(&format!(
+            "<a class=\"button\" href=\"/admin/comments/{urgent}#reply\">Reply"
+        )),
+        "{}",
+        actions(urgent)
+    );
+    assert!(actions(calm).starts_with("<button type=\"submit\" name=\"one\""));
+    // Its own page puts the reply (and the private email address) first.
+    let (_, page) = app
+        .admin_page(&coach, &format!("/admin/comments/{urgent}"))
+        .await;
+    assert!(page.find("id=\"reply\"").unwrap() < page.find("class=\"admin-actions\"").unwrap());
+    assert!(page.contains("mailto:kim@example.com"));
+
+    // Approving it asks first and changes nothing until confirmed.
+    let one = format!("approve:{urgent}");
+    let res = app
+        .admin_post(&coach, "/admin/comments/bulk", &[("one", &one)])
+        .await;
+    assert_eq!(res.status(), 200);
+    let confirm = res.text().await.unwrap();
+    assert!(confirm.contains("Publish this urgent comment?"));
+    assert!(confirm.contains("name=\"confirmed\" value=\"1\""));
+    assert_eq!(app.status_of(urgent).await.as_deref(), Some("pending"));
+    // The same for a selection holding it; a calm one alone needs no asking.
+    let (u, c) = (urgent.to_string(), calm.to_string());
+    let res = app
+        .admin_post(
+            &coach,
+            "/admin/comments/bulk",
+            &[("action", "approve"), ("ids", &u), ("ids", &c)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.status_of(calm).await.as_deref(), Some("pending"));
+    let uid = urgent.to_string();
+    let res = app
+        .admin_post(
+            &coach,
+            "/admin/comments/bulk",
+            &[("action", "approve"), ("ids", &uid), ("confirmed", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.status_of(urgent).await.as_deref(), Some("approved"));
+    let one = format!("approve:{calm}");
+    let res = app
+        .admin_post(&coach, "/admin/comments/bulk", &[("one", &one)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.status_of(calm).await.as_deref(), Some("approved"));
+}
+
+#[actix_web::test]
+async fn admin_pages_lead_with_the_admin_navigation_and_skip_to_the_queue() {
+    let app = spawn_admin_app(&[]).await;
+    let coach = app.coach().await;
+    app.reader_comment("Sam", "sam@example.com", "A question.", "203.0.113.1")
+        .await;
+    let (_, queue) = app.admin_page(&coach, "/admin/comments").await;
+    let skip = queue
+        .find("<a class=\"skip-link\" href=\"#admin-content\">")
+        .expect("a skip link to the admin content");
+    assert!(skip < queue.find("<header").unwrap());
+    // No readers' navigation or search before the admin's own.
+    assert!(!queue.contains("class=\"site-search\""));
+    assert!(!queue.contains("aria-label=\"Main\""));
+    // The skip link lands right before the first item of the queue.
+    let target = queue.find("id=\"admin-content\"").unwrap();
+    assert!(target > queue.find("class=\"admin-tabs\"").unwrap());
+    assert!(target < queue.find("class=\"admin-item").unwrap());
+    for path in ["/admin", "/admin/requests", "/admin/audit"] {
+        let (_, page) = app.admin_page(&coach, path).await;
+        assert!(page.contains("id=\"admin-content\""), "{path}");
+    }
+}

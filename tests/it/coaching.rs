@@ -128,7 +128,13 @@ impl TestApp {
             }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("no email: {what}");
+        let subjects: Vec<String> = self
+            .mails()
+            .await
+            .iter()
+            .filter_map(|m| m.lines().find(|l| l.starts_with("To:")).map(str::to_string))
+            .collect();
+        panic!("no email: {what}; the outbox has {subjects:?}");
     }
 
     /// Sends a good request and returns its private status path.
@@ -572,7 +578,7 @@ async fn the_private_status_page_messages_withdrawal_and_deletion() {
     let (_, page) = get(&reader, &app, &path).await;
     assert!(page.contains("I forgot: we share a dog."));
     app.mail_matching("the coach hears of the message", |m| {
-        m.contains("a new message from the reader")
+        m.contains("A new message from the reader")
     })
     .await;
     // Without the page's own token, nothing happens.
@@ -933,4 +939,240 @@ async fn export_and_erase_by_email_cover_comments_requests_and_subscriptions() {
     assert_eq!(data["emails_queued_or_sent"], 0);
     // Robin's data is untouched.
     assert_eq!(app.request_count().await, 1);
+}
+
+/// Sends `form` from `browser` (which keeps the thank-you cookie) and
+/// returns the thank-you page it lands on.
+async fn send_and_thank(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    form: &[(&'static str, String)],
+    ip: &str,
+) -> String {
+    let (_, page) = get(browser, app, "/coaching").await;
+    let token = field_value(&page, "token");
+    let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fields.push(("token", &token));
+    let res = browser
+        .post(format!("{}/coaching", app.address))
+        .header("X-Forwarded-For", ip)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/coaching/thanks");
+    let (status, thanks) = get(browser, app, "/coaching/thanks").await;
+    assert_eq!(status, 200);
+    thanks
+}
+
+#[actix_web::test]
+async fn a_crisis_request_shows_the_resources_first_and_no_paid_offer() {
+    let app = spawn_coaching_app().await;
+    let browser = client();
+    let form = with(
+        with(good_form(), "email", "ria@example.com"),
+        "situation",
+        "Since he left, some nights I want to die.",
+    );
+    let thanks = send_and_thank(&app, &browser, &form, "203.0.113.30").await;
+    let help = thanks
+        .find("id=\"crisis-help\"")
+        .expect("the crisis resources");
+    assert!(help < thanks.find("<h1").unwrap(), "before everything else");
+    assert!(thanks.contains("local emergency number"));
+    assert!(thanks.contains("988"));
+    assert!(
+        !thanks.contains("€") && !thanks.contains("/coaching?option"),
+        "no paid offer"
+    );
+    // Where the private link went, so a typo shows at once.
+    assert!(thanks.contains("ria@example.com"));
+
+    // The private status page says it first too, while the request is open.
+    let mail = app
+        .mail_matching("the confirmation", |m| m.contains("To: ria@example.com"))
+        .await;
+    let token: String = mail
+        .split("/requests/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(64)
+        .collect();
+    let (_, status_page) = get(&client(), &app, &format!("/requests/{token}")).await;
+    let help = status_page.find("id=\"crisis-help\"").expect("resources");
+    assert!(help < status_page.find("<h1").unwrap());
+
+    // A request without those words: the usual thank-you page.
+    let calm = send_and_thank(
+        &app,
+        &client(),
+        &with(good_form(), "email", "lee@example.com"),
+        "203.0.113.31",
+    )
+    .await;
+    assert!(!calm.contains("id=\"crisis-help\""));
+    assert!(calm.contains("lee@example.com"));
+    // Another browser, without the cookie, is told nothing about anyone.
+    let (_, stranger) = get(&client(), &app, "/coaching/thanks").await;
+    assert!(!stranger.contains("@example.com"));
+}
+
+#[actix_web::test]
+async fn the_private_link_is_sent_again_with_the_same_answer_for_any_address() {
+    let app = spawn_coaching_app().await;
+    let browser = client();
+    let thanks = send_and_thank(
+        &app,
+        &browser,
+        &with(good_form(), "email", "Kim@Example.com"),
+        "203.0.113.40",
+    )
+    .await;
+    let resend = |email: &'static str, ip: &'static str, page: String| {
+        let browser = browser.clone();
+        let address = app.address.clone();
+        async move {
+            let token = field_value(&page, "form_token");
+            let res = browser
+                .post(format!("{address}/coaching/resend"))
+                .header("X-Forwarded-For", ip)
+                .form(&[("form_token", token.as_str()), ("email", email)])
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    // The address typed as it was given (any case): the link goes again.
+    let (status, page) = resend("kim@example.com", "203.0.113.41", thanks.clone()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("its private link is on its way again"));
+    app.mail_matching("the link again", |m| {
+        m.to_lowercase().contains("to: kim@example.com") && m.contains("You asked for the link")
+    })
+    .await;
+    // The same answer for an address that never wrote, and for the same
+    // address again within five minutes; neither sends anything.
+    let (status, unknown) = resend("nobody@example.com", "203.0.113.42", page.clone()).await;
+    assert_eq!(status, 200);
+    assert!(unknown.contains("its private link is on its way again"));
+    let (status, again) = resend("kim@example.com", "203.0.113.43", page.clone()).await;
+    assert_eq!(status, 200);
+    assert!(again.contains("its private link is on its way again"));
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sent_again = app
+        .mails()
+        .await
+        .into_iter()
+        .filter(|m| m.contains("You asked for the link to your coaching request"))
+        .count();
+    assert_eq!(sent_again, 1);
+    // A network asking again and again waits.
+    let (status, _) = resend("a@example.com", "203.0.113.44", page.clone()).await;
+    assert_eq!(status, 200);
+    let (status, wait) = resend("b@example.com", "203.0.113.44", page.clone()).await;
+    assert_eq!(status, 429);
+    assert!(wait.contains("Please wait"));
+    // Not an address: said by the field, with an error title.
+    let (status, bad) = resend("not an address", "203.0.113.45", page).await;
+    assert_eq!(status, 422);
+    assert!(bad.contains("<title>Error:"));
+    assert!(bad.contains("does not look like an email address"));
+}
+
+#[actix_web::test]
+async fn withdrawing_asks_first() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("sam@example.com", "203.0.113.50")
+        .await;
+    let (_, page) = get(&client(), &app, &path).await;
+    assert!(
+        !page.contains(&format!("action=\"{path}/withdraw\"")),
+        "one press does not withdraw"
+    );
+    assert!(page.contains(&format!("href=\"{path}/withdraw\"")));
+    let (status, confirm) = get(&client(), &app, &format!("{path}/withdraw")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("Withdraw your request?"));
+    assert!(confirm.contains(&format!("action=\"{path}/withdraw\"")));
+    assert!(confirm.contains("Keep my request"));
+    assert_eq!(app.requests().await[0].status, "received");
+}
+
+#[actix_web::test]
+async fn changes_within_a_minute_reach_the_reader_as_one_email_and_opening_sends_none() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("KINTSUGI_BASE_URL", "http://127.0.0.1".to_string()),
+            ("KINTSUGI_COACH_EMAIL", EMAIL.to_string()),
+            ("KINTSUGI_MAIL_UPDATE_DELAY_SECONDS", "60".to_string()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    app.request_and_status_path("sam@example.com", "203.0.113.60")
+        .await;
+    let coach = app.coach_client().await;
+    let id = app.requests().await[0].id;
+    // Opening the request makes it "in review" without an email.
+    let (_, detail) = get(&coach, &app, &format!("/admin/requests/{id}")).await;
+    let csrf = field_value(&detail, "csrf");
+    for body in [
+        "Here is the first part of your plan.",
+        "And one more thought.",
+    ] {
+        let res = post(
+            &coach,
+            &app,
+            &format!("/admin/requests/{id}/reply"),
+            &[("csrf", &csrf), ("body", body)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+    }
+    let res = post(
+        &coach,
+        &app,
+        &format!("/admin/requests/{id}/status"),
+        &[("csrf", &csrf), ("status", "plan-ready")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // Nothing went yet: one email waits, holding all three changes.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let to_reader = |mails: Vec<String>| {
+        mails
+            .into_iter()
+            .filter(|m| m.contains("To: sam@example.com"))
+            .count()
+    };
+    assert_eq!(to_reader(app.mails().await), 1, "only the confirmation");
+    let later = chrono::Utc::now().naive_utc() + Duration::minutes(2);
+    let waiting = db::run(&app.pool, move |conn| {
+        db::mail::claim_due(conn, later, 50, 60)
+    })
+    .await
+    .unwrap();
+    let waiting: Vec<_> = waiting
+        .into_iter()
+        .filter(|m| m.recipient == "sam@example.com")
+        .collect();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let mail = &waiting[0];
+    assert_eq!(
+        mail.subject,
+        "The coach answered your request, which is now: Plan ready"
+    );
+    assert!(mail
+        .body
+        .starts_with("Hello Sam,\n\nThe coach wrote to you"));
+    assert!(mail.body.contains("Here is the first part of your plan."));
+    assert!(mail.body.contains("And one more thought."));
+    assert!(mail.body.contains("Your request is now: Plan ready."));
+    assert!(!mail.body.contains("In review"));
+    assert_eq!(mail.body.matches("Warmly,").count(), 1);
 }

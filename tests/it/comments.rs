@@ -73,7 +73,7 @@ impl TestApp {
         let res = self.post_comment_with(client, post).await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
         let location = res.headers()["location"].to_str().unwrap().to_string();
-        let id: i64 = location.split("#comment-").nth(1).unwrap().parse().unwrap();
+        let id = posted_id_in(&location);
         let page = client
             .get(format!(
                 "{}{}",
@@ -149,7 +149,7 @@ async fn a_first_comment_waits_for_the_coach_and_only_its_writer_sees_it() {
     assert!(mine.contains("Your comment is waiting for the coach to review it."));
     assert!(mine.contains("The coach reviews everyone’s first comment"));
     assert!(mine.contains(&format!("id=\"comment-{id}\"")));
-    assert!(mine.contains("Awaiting moderation"));
+    assert!(mine.contains("Waiting for the coach to read it"));
     assert!(mine.contains("How long should <em>no contact</em> last?"));
 
     let theirs = app.public_page("").await;
@@ -286,16 +286,37 @@ async fn links_blocked_words_and_personal_details_hold_a_comment() {
 async fn crisis_phrases_hold_the_comment_show_resources_and_mark_it_urgent() {
     let app = spawn_app().await;
     known_writer(&app).await;
-    let (id, page) = app
-        .post_and_follow(
+    let res = app
+        .post_comment_with(
             &app.client,
             Post::new("Some nights I want to die.").from("192.0.2.50"),
         )
         .await;
+    let id = posted_id(&res);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("/articles/going-no-contact?posted={id}#crisis-help")
+    );
+    let (_, page) = app.page(&location).await;
+    // The resources come first, above the article, with the reader's own
+    // words beside them, and the post lands there.
+    let help = page
+        .find("<section class=\"crisis-help\" id=\"crisis-help\"")
+        .expect("the crisis resources");
+    assert!(help < page.find("<article").unwrap(), "above the article");
+    let box_html = &page[help..help + page[help..].find("</section>").unwrap()];
+    assert!(box_html.contains("local emergency number"));
+    assert!(box_html.contains("988"));
+    assert!(
+        box_html.contains("Some nights I want to die."),
+        "their words beside it"
+    );
+    // No paid offer anywhere on the page that answers a cry for help.
+    assert!(!page.contains("Get a personal plan"), "no paid offer");
+    assert!(!page.contains("/coaching?article="), "no paid offer");
     let section = comment_section(&page);
-    assert!(section.contains("class=\"crisis-box\""));
-    assert!(section.contains("local emergency number"));
-    assert!(section.contains("988"));
+    assert!(section.contains(&format!("id=\"comment-{id}\"")));
     let (row, _) = app.stored(id).await;
     assert!(row.is_urgent);
     assert_eq!(row.status, "pending");
@@ -632,7 +653,7 @@ async fn replies_nest_three_levels_and_deeper_ones_say_whom_they_answer() {
 
     // The reply link leads to the form set to answer that comment.
     let (_, reply_page) = app.page(&format!("/articles/{SLUG}?replyto={b}")).await;
-    assert!(reply_page.contains("Replying to Ben."));
+    assert!(reply_page.contains("Your reply to Ben"));
     assert!(reply_page.contains(&format!("name=\"parent\" value=\"{b}\"")));
     // Replying to a comment of another article is refused.
     let res = app
@@ -1281,4 +1302,122 @@ async fn comment_counts_stay_right_when_moderators_race() {
             "round {round}"
         );
     }
+}
+
+#[actix_web::test]
+async fn reply_puts_the_form_under_the_comment_it_answers_quoting_it() {
+    let app = spawn_app().await;
+    let (first, _) = app
+        .post_and_follow(
+            &app.client,
+            Post::new("Day 3.\nStill can't eat much.\nBut I slept 6 hours.").from("198.51.100.2"),
+        )
+        .await;
+    app.approve(first).await;
+    let (second, _) = app
+        .post_and_follow(
+            &client(),
+            Post::new("A question of my own.")
+                .by("Ana", "ana@example.com")
+                .from("198.51.100.3"),
+        )
+        .await;
+    app.approve(second).await;
+    let (status, page) = app.page(&format!("/articles/{SLUG}?replyto={first}")).await;
+    assert_eq!(status, 200);
+    // A single line break stays a line break.
+    assert!(page.contains("Day 3.<br>\nStill can’t eat much.<br>\nBut I slept 6 hours."));
+    let comment = page.find(&format!("id=\"comment-{first}\"")).unwrap();
+    let form = page.find("id=\"comment-form\"").expect("the form");
+    let next = page.find(&format!("id=\"comment-{second}\"")).unwrap();
+    assert!(
+        comment < form && form < next,
+        "right under the comment it answers"
+    );
+    let form_html = &page[form..next];
+    assert!(form_html.contains("Your reply to Sam"));
+    assert!(form_html.contains(
+        "<blockquote class=\"comment-form__quote\"><p>Day 3. Still can’t eat much. But I slept 6 hours.</p></blockquote>"
+    ));
+    assert!(form_html.contains(&format!("name=\"parent\" value=\"{first}\"")));
+    assert_eq!(
+        count(&page, "id=\"comment-form\""),
+        1,
+        "one form on the page"
+    );
+    assert!(page.contains("Write a new comment instead"));
+    // With JavaScript, Reply moves the form there without a reload.
+    assert!(page.contains(&format!("data-reply-to=\"{first}\"")));
+    assert!(page.contains("/static/js/reply."));
+}
+
+#[actix_web::test]
+async fn a_refused_comment_gets_an_error_summary_linked_to_its_fields_and_an_error_title() {
+    let app = spawn_app().await;
+    let res = app
+        .post_comment(Post::new("").by("   ", "not-an-address"))
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("<title>Error: "), "the title says it first");
+    let summary = page
+        .split("<div class=\"error-summary\"")
+        .nth(1)
+        .expect("an error summary")
+        .split("</div>")
+        .next()
+        .unwrap();
+    assert!(summary.contains("autofocus"), "it takes the focus");
+    for field in ["comment-name", "comment-email", "comment-body"] {
+        assert!(summary.contains(&format!("href=\"#{field}\"")), "{field}");
+        assert!(page.contains(&format!("id=\"{field}\"")));
+    }
+    // The summary is at the top of the form, before the fields.
+    assert!(page.find("error-summary").unwrap() < page.find("id=\"comment-name\"").unwrap());
+    // And the form's address has no fragment that would stop the focus.
+    assert!(page.contains(&format!("action=\"/articles/{SLUG}/comments\"")));
+}
+
+#[actix_web::test]
+async fn each_comment_costs_one_tab_stop_and_the_form_is_one_link_away() {
+    let app = spawn_app().await;
+    for i in 0..3 {
+        let body = format!("Comment number {i}.");
+        let (id, _) = app
+            .post_and_follow(
+                &client(),
+                Post::new(&body)
+                    .by("Kai", "kai@example.com")
+                    .from(&format!("198.51.100.{}", 20 + i)),
+            )
+            .await;
+        app.approve(id).await;
+    }
+    let (_, page) = app.page(&format!("/articles/{SLUG}")).await;
+    // Near the top of the article and of the comment section.
+    let ask = page
+        .find("href=\"#comment-form\">Ask a question</a>")
+        .unwrap();
+    assert!(ask < page.find("<div class=\"article__body\"").unwrap());
+    let jump = page
+        .find("href=\"#comment-form\">Write a comment or ask a question</a>")
+        .unwrap();
+    assert!(jump > page.find("id=\"comments\"").unwrap());
+    assert!(jump < page.find("<ol class=\"comment-list\"").unwrap());
+    // In each comment, only "Reply" is in the tab order.
+    let list = page
+        .split("<ol class=\"comment-list\">")
+        .nth(1)
+        .unwrap()
+        .split("</ol>")
+        .next()
+        .unwrap();
+    for item in list.split("<li class=\"comment ").skip(1) {
+        let links = item.matches("<a ").count();
+        let untabbed = item.matches("tabindex=\"-1\"").count();
+        assert_eq!(links - untabbed, 1, "{item}");
+    }
+    // Textareas carry the server's limits.
+    assert!(page.contains("maxlength=\"5000\""));
+    assert!(!page.contains("*emphasis*"), "no Markdown jargon");
 }

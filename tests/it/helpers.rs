@@ -142,6 +142,9 @@ pub fn test_settings_with(
         // Tests post at once, from addresses given in X-Forwarded-For.
         ("KINTSUGI_COMMENT_MIN_SECONDS", "0".to_string()),
         ("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1".to_string()),
+        // A reader's request emails go out at once (one test sets a delay
+        // to see changes merged).
+        ("KINTSUGI_MAIL_UPDATE_DELAY_SECONDS", "0".to_string()),
     ];
     vars.extend(extra.iter().cloned());
     Settings::load(|key| {
@@ -422,15 +425,19 @@ pub fn cli(
 }
 
 /// The id of the comment a post stored, from its 303's location
-/// (`...#comment-N`).
+/// (`...?posted=N#comment-N`, or `#crisis-help` when it matched the crisis
+/// phrases).
 pub fn posted_id(res: &reqwest::Response) -> i64 {
     assert_eq!(res.status(), 303);
-    res.headers()["location"]
-        .to_str()
-        .unwrap()
-        .split("#comment-")
+    posted_id_in(res.headers()["location"].to_str().unwrap())
+}
+
+/// The `posted=N` of a location.
+pub fn posted_id_in(location: &str) -> i64 {
+    location
+        .split("posted=")
         .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+        .and_then(|rest| rest.split(['#', '&']).next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no posted id in {location}"))
 }

@@ -96,7 +96,13 @@ async fn the_whole_reply_notification_journey() {
     // The coach hears of the held comment; Sam is asked to confirm.
     let coach = wait_for_mail(&app, "coach", "coach@example.com").await;
     assert!(coach.contains("Subject: Comment to review"));
-    assert!(coach.contains("How long should I wait?") && coach.contains("first-comment"));
+    assert!(coach.contains("How long should I wait?"));
+    // Why it waits, in words (no machine codes).
+    assert!(
+        coach.contains("It waits because it is the first comment from this email address."),
+        "{coach}"
+    );
+    assert!(!coach.contains("first-comment"));
     let confirm = wait_for_mail(&app, "confirm", "sam@example.com").await;
     let confirm_url = link_in(&confirm, "https://coach.example/notifications/confirm/");
     let confirm_path = confirm_url.trim_start_matches("https://coach.example");

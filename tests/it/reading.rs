@@ -169,7 +169,13 @@ async fn an_article_page_has_everything_a_reader_needs() {
     assert_eq!(ld["url"], "https://coach.example/articles/going-no-contact");
     // No third parties, no inline code.
     assert!(!body.contains("<style") && !body.contains("style=\""));
-    assert_eq!(count(&body, "<script"), 1, "only the JSON-LD data block");
+    assert_eq!(
+        count(&body, "<script"),
+        2,
+        "the JSON-LD data block and the reply script"
+    );
+    assert_eq!(count(&body, "<script type=\"application/ld+json\">"), 1);
+    assert!(body.contains("<script src=\"/static/js/reply."));
     assert!(!body.contains("src=\"http") && !body.contains("href=\"//"));
 }
 

@@ -14,6 +14,7 @@ pub mod session;
 pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<'a> {
     let mut layout = state.layout(Some(title), "", path, Nav::None);
     layout.noindex = true;
+    layout.admin = true;
     layout
 }
 

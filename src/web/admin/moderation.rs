@@ -14,8 +14,8 @@ use crate::domain::comment::CommentBody;
 use crate::domain::moderation::reasons_from_text;
 use crate::error::AppError;
 use crate::pages::admin::{
-    AuditPage, AuditView, CommentPage, DashboardPage, DeletePage, EditPage, QueueItem, QueuePage,
-    QueueTab,
+    ApproveUrgentPage, AuditPage, AuditView, CommentPage, DashboardPage, DeletePage, EditPage,
+    QueueItem, QueuePage, QueueTab,
 };
 use crate::pages::{relative_time, Date, Pagination};
 use crate::web::{render_html, AppState, Caching};
@@ -432,6 +432,15 @@ fn parse_bulk(pairs: Vec<(String, String)>) -> BulkForm {
     form
 }
 
+/// Whether any of these comments waits and matched the crisis phrases.
+async fn any_urgent_pending(state: &AppState, ids: &[i64]) -> Result<bool, AppError> {
+    let ids = ids.to_vec();
+    let rows = db::run(&state.pool, move |conn| db::comments::find_many(conn, &ids)).await?;
+    Ok(rows
+        .iter()
+        .any(|row| row.is_urgent && row.status == db::comments::PENDING))
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -460,6 +469,9 @@ pub async fn bulk(
     let now = state.clock.now_naive();
     let ids = form.ids.clone();
     let message = match form.action.as_str() {
+        "approve" if !form.confirmed && any_urgent_pending(&state, &ids).await? => {
+            return approve_urgent_confirmation(&req, &state, &coach, form.ids, back).await;
+        }
         "approve" => {
             let mut n = 0;
             for id in &ids {
@@ -557,14 +569,13 @@ pub async fn bulk(
     Ok(see_other(&with_done(&back, &message)))
 }
 
-async fn delete_confirmation(
-    req: &HttpRequest,
+/// The comments a confirmation page is about (and how many replies to them
+/// are not among them).
+async fn confirmation_items(
     state: &AppState,
-    coach: &Coach,
     ids: Vec<i64>,
-    back: String,
-) -> Result<HttpResponse, AppError> {
-    let lookup = ids.clone();
+) -> Result<(Vec<QueueItem>, usize), AppError> {
+    let lookup = ids;
     let (rows, replies, context) = db::run(&state.pool, move |conn| {
         let mut rows = Vec::new();
         let mut replies = 0;
@@ -584,13 +595,46 @@ async fn delete_confirmation(
     if rows.is_empty() {
         return Err(AppError::NotFound);
     }
+    Ok((items(state, rows, &context), replies))
+}
+
+async fn delete_confirmation(
+    req: &HttpRequest,
+    state: &AppState,
+    coach: &Coach,
+    ids: Vec<i64>,
+    back: String,
+) -> Result<HttpResponse, AppError> {
+    let (items, replies) = confirmation_items(state, ids).await?;
     render_html(
         req,
         &DeletePage {
             layout: admin_layout(state, "Delete forever?", "/admin/comments"),
             nav: nav(state, coach, "comments").await?,
-            items: items(state, rows, &context),
+            items,
             replies,
+            back,
+        },
+        Caching::NoStore,
+    )
+}
+
+/// Approving a comment that matched the crisis phrases asks first: its
+/// writer may need an answer more than an audience.
+async fn approve_urgent_confirmation(
+    req: &HttpRequest,
+    state: &AppState,
+    coach: &Coach,
+    ids: Vec<i64>,
+    back: String,
+) -> Result<HttpResponse, AppError> {
+    let (items, _) = confirmation_items(state, ids).await?;
+    render_html(
+        req,
+        &ApproveUrgentPage {
+            layout: admin_layout(state, "Publish an urgent comment?", "/admin/comments"),
+            nav: nav(state, coach, "comments").await?,
+            items,
             back,
         },
         Caching::NoStore,

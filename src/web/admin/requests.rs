@@ -324,7 +324,8 @@ pub async fn show(
             .ok_or(AppError::NotFound)?,
         None => String::new(),
     };
-    // Opening a new request moves it to "in review".
+    // Opening a new request moves it to "in review": the reader sees it on
+    // their page, and is not emailed for it (only for what the coach does).
     let mut row = row;
     if row.status == RequestStatus::Received.code() {
         let (rid, now) = (row.id, state.clock.now_naive());
@@ -332,7 +333,6 @@ pub async fn show(
             db::coaching::set_status(conn, rid, RequestStatus::InReview, now)
         })
         .await?;
-        crate::notify::request_update(&state, row.id, None, Some(RequestStatus::InReview)).await;
         row.status = RequestStatus::InReview.code().to_string();
     }
     detail_page(
@@ -400,7 +400,7 @@ pub async fn set_status(
     })
     .await?;
     if changed.is_some() {
-        crate::notify::request_update(&state, id, None, Some(status)).await;
+        crate::notify::request_update(&state, id, None, Some(status), now).await;
     }
     Ok(see_other(&format!(
         "/admin/requests/{id}?done={}",
@@ -463,7 +463,7 @@ pub async fn reply(
         })
     })
     .await?;
-    crate::notify::request_update(&state, rid, Some(text), None).await;
+    crate::notify::request_update(&state, rid, Some(text), None, now).await;
     Ok(see_other(&format!(
         "/admin/requests/{rid}?done=Your%20reply%20is%20sent.#messages"
     )))

@@ -359,7 +359,10 @@ impl Settings {
             author: env("KINTSUGI_SITE_AUTHOR")
                 .or(file.site.author)
                 .unwrap_or_else(|| "Maya Brennan".to_string()),
-            language: file.site.language.unwrap_or_else(|| "en".to_string()),
+            language: env("KINTSUGI_SITE_LANGUAGE")
+                .or(file.site.language)
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| "en".to_string()),
         };
         let mut comments = CommentSettings::default();
         if let Some(words) = file.comments.blocklist {

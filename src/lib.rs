@@ -6,6 +6,7 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod keys;
 pub mod mail;
 pub mod notify;

@@ -184,6 +184,13 @@ async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
 }
 
 fn check(settings: &Settings) -> ExitCode {
+    if let Err(e) = kintsugi::i18n::Strings::load(&settings.site.language, &settings.content_dir) {
+        for line in &e.0 {
+            eprintln!("{line}");
+        }
+        eprintln!("kintsugi: {} problem(s) found in the strings", e.0.len());
+        return ExitCode::FAILURE;
+    }
     match Library::load(&settings.content_dir) {
         Ok(library) => {
             println!(

@@ -16,6 +16,8 @@ pub mod coaching;
 /// What every HTML page's frame needs.
 pub struct Layout<'a> {
     pub site: &'a SiteSettings,
+    /// The words of the site (`templates/strings/`): `layout.t.s("key")`.
+    pub t: &'a crate::i18n::Strings,
     pub css_url: &'a str,
     pub print_css_url: &'a str,
     pub favicon_url: &'a str,
@@ -25,6 +27,9 @@ pub struct Layout<'a> {
     pub canonical: String,
     pub feed_url: String,
     pub og_type: &'static str,
+    /// `og:image`: the share picture (absolute URL) and its description.
+    pub image: String,
+    pub image_alt: String,
     /// Which main navigation item is current, if any.
     pub nav: Nav,
     /// Prefills the header search box.
@@ -85,31 +90,18 @@ pub struct Date {
 }
 
 impl Date {
-    pub fn new(at: DateTime<Utc>) -> Self {
+    /// A date as the site's language writes it (`i18n::Strings::date`).
+    pub fn new(at: DateTime<Utc>, t: &crate::i18n::Strings) -> Self {
         Self {
             iso: at.format("%Y-%m-%d").to_string(),
-            human: at.format("%B %-d, %Y").to_string(),
+            human: t.date(at),
         }
     }
 }
 
-/// "5 minutes ago", "3 days ago"; the date itself past a month.
-pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (now - at).num_seconds().max(0);
-    let plural = |n: i64, unit: &str| {
-        if n == 1 {
-            format!("1 {unit} ago")
-        } else {
-            format!("{n} {unit}s ago")
-        }
-    };
-    match secs {
-        0..=59 => "just now".to_string(),
-        60..=3599 => plural(secs / 60, "minute"),
-        3600..=86_399 => plural(secs / 3600, "hour"),
-        86_400..=2_591_999 => plural(secs / 86_400, "day"),
-        _ => format!("on {}", at.format("%B %-d, %Y")),
-    }
+/// "3 hours ago", in the site's language.
+pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>, t: &crate::i18n::Strings) -> String {
+    t.relative(at, now)
 }
 
 /// An article in a list.
@@ -126,11 +118,11 @@ pub struct ArticleCard<'a> {
 }
 
 impl<'a> ArticleCard<'a> {
-    pub fn new(a: &'a Article, comment_count: i64) -> Self {
+    pub fn new(a: &'a Article, comment_count: i64, t: &crate::i18n::Strings) -> Self {
         Self {
             url: a.url(),
             title: &a.title,
-            date: Date::new(a.date),
+            date: Date::new(a.date, t),
             reading_minutes: a.reading_minutes,
             summary_html: &a.summary_html,
             tags: &a.tags,
@@ -526,7 +518,8 @@ mod tests {
     #[test]
     fn relative_times_read_naturally() {
         let now: DateTime<Utc> = "2026-05-10T12:00:00Z".parse().unwrap();
-        let ago = |s: i64| relative_time(now - chrono::Duration::seconds(s), now);
+        let t = crate::i18n::Strings::english();
+        let ago = |s: i64| relative_time(now - chrono::Duration::seconds(s), now, &t);
         assert_eq!(ago(5), "just now");
         assert_eq!(ago(60), "1 minute ago");
         assert_eq!(ago(7200), "2 hours ago");

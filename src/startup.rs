@@ -24,6 +24,8 @@ use actix_web::cookie::SameSite;
 pub enum StartError {
     #[error("the content has {} problem(s):\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Content(Vec<ContentError>),
+    #[error(transparent)]
+    Strings(#[from] crate::i18n::StringsError),
     #[error("cannot open the database: {0}")]
     Database(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -55,6 +57,10 @@ impl Application {
             .map_err(|e| StartError::Database(e.to_string()))?
             .map_err(StartError::Content)?;
         let content = Arc::new(content);
+        let strings = Arc::new(crate::i18n::Strings::load(
+            &settings.site.language,
+            &settings.content_dir,
+        )?);
         let pool = open_database(&settings).await?;
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
@@ -84,6 +90,7 @@ impl Application {
             clock: crate::clock::Clock::default(),
             pages: Default::default(),
             writer: db::writer::Writer::start(&pool_for_writer),
+            strings,
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
             .await
@@ -345,6 +352,18 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route("/feed.xml", handlers::get().to(handlers::feeds::atom))
             .route("/sitemap.xml", handlers::get().to(handlers::feeds::sitemap))
             .route("/robots.txt", handlers::get().to(handlers::feeds::robots))
+            .route(
+                "/favicon.ico",
+                handlers::get().to(handlers::static_files::at_root),
+            )
+            .route(
+                "/apple-touch-icon.png",
+                handlers::get().to(handlers::static_files::at_root),
+            )
+            .route(
+                "/manifest.webmanifest",
+                handlers::get().to(handlers::static_files::manifest),
+            )
             .route("/healthz", handlers::get().to(handlers::health::healthz))
             .route("/readyz", handlers::get().to(handlers::health::readyz))
             .route(

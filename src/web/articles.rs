@@ -98,7 +98,13 @@ pub async fn home(
                 intro: (page == 1).then(|| state.settings.site.tagline.clone()),
                 articles: articles
                     .iter()
-                    .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                    .map(|a| {
+                        ArticleCard::new(
+                            a,
+                            counts.get(&a.slug).copied().unwrap_or(0),
+                            &state.strings,
+                        )
+                    })
                     .collect(),
                 pagination: Pagination::new(page, total_pages, "/"),
                 is_home: true,
@@ -494,8 +500,11 @@ async fn build_page(
         reply_js: state.assets.url("js/reply.js"),
         slug: &article.slug,
         title: &article.title,
-        date: Date::new(article.date),
-        updated: article.updated.filter(|u| *u > article.date).map(Date::new),
+        date: Date::new(article.date, &state.strings),
+        updated: article
+            .updated
+            .filter(|u| *u > article.date)
+            .map(|u| Date::new(u, &state.strings)),
         author,
         reading_minutes: article.reading_minutes,
         tags: &article.tags,
@@ -576,7 +585,7 @@ pub async fn standalone(
         &StandalonePage {
             layout,
             page,
-            updated: page.updated.map(Date::new),
+            updated: page.updated.map(|u| Date::new(u, &state.strings)),
             is_coaching: page.slug == "coaching",
         },
         Caching::Revalidate,

@@ -555,15 +555,17 @@ pub fn answers(row: &RequestRow) -> Vec<AnswerView> {
     out
 }
 
-pub fn message_views(rows: Vec<db::coaching::MessageRow>) -> Vec<MessageView> {
+/// Messages as a page shows them; times in `zone` (the reader's, from their
+/// request) when given, else in UTC.
+pub fn message_views(
+    rows: Vec<db::coaching::MessageRow>,
+    t: &crate::i18n::Strings,
+    zone: Option<&str>,
+) -> Vec<MessageView> {
     rows.into_iter()
         .map(|m| MessageView {
-            date: Date::new(m.created_at.and_utc()),
-            at: m
-                .created_at
-                .and_utc()
-                .format("%B %-d, %Y, %H:%M UTC")
-                .to_string(),
+            date: Date::new(m.created_at.and_utc(), t),
+            at: t.date_time(m.created_at.and_utc(), zone),
             kind: m.kind,
             author: m.author_name,
             body: SafeHtml::from_stored(m.body_html),
@@ -604,11 +606,11 @@ async fn status_page(
             option_title: row.option_title.clone(),
             status_label: request_status.label(),
             status_explanation: request_status.explanation(),
-            sent: Date::new(row.created_at.and_utc()),
+            sent: Date::new(row.created_at.and_utc(), &state.strings),
             open: !request_status.is_finished(),
             answers: answers(&row),
             situation: row.situation.clone(),
-            messages: message_views(messages),
+            messages: message_views(messages, &state.strings, row.time_zone.as_deref()),
             form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
             message_body,
             message_error,

@@ -249,7 +249,7 @@ pub async fn load_section(
         .map(|(depth, row)| {
             items.push((row.id, row.parent_id));
             let own = is_own(&row);
-            let mut view = view_of(row, depth, own, now, &article_url);
+            let mut view = view_of(row, depth, own, now, &article_url, &state.strings);
             view.offer_plan &= !crisis;
             view
         })
@@ -296,6 +296,7 @@ fn view_of(
     own: bool,
     now: DateTime<Utc>,
     article_url: &str,
+    t: &crate::i18n::Strings,
 ) -> CommentView {
     let created: DateTime<Utc> = row.created_at.and_utc();
     let can_edit = own && now - created < chrono::Duration::minutes(EDIT_WINDOW_MINUTES);
@@ -308,8 +309,8 @@ fn view_of(
         edited_by_coach: row.edited_by_coach,
         is_coach: row.is_coach,
         reply_to_name: row.reply_to_name,
-        date: Date::new(created),
-        relative: relative_time(created, now),
+        date: Date::new(created, t),
+        relative: relative_time(created, now, t),
         body: SafeHtml::from_stored(row.body_html),
         reply_url: format!("{article_url}?replyto={}#comment-form", row.id),
         can_edit,
@@ -428,7 +429,14 @@ pub async fn own_part(
         .flatten()
         .map(|(depth, node)| match node {
             Node::Shared(id, _) => Listed::Shared(id),
-            Node::Theirs(row) => Listed::Theirs(view_of(*row, depth, true, now, &article_url)),
+            Node::Theirs(row) => Listed::Theirs(view_of(
+                *row,
+                depth,
+                true,
+                now,
+                &article_url,
+                &state.strings,
+            )),
         })
         .collect();
     if list.iter().all(|item| matches!(item, Listed::Shared(_))) {

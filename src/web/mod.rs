@@ -42,6 +42,8 @@ pub struct AppState {
     pub pages: std::sync::Arc<page_cache::PageCache>,
     /// Group commit of comment posts (SQLite).
     pub writer: crate::db::writer::Writer,
+    /// The words of the site in its language (`[site] language`).
+    pub strings: Arc<crate::i18n::Strings>,
 }
 
 /// Articles per list page.
@@ -59,6 +61,7 @@ impl AppState {
         let site = &self.settings.site;
         Layout {
             site,
+            t: &self.strings,
             css_url: self.assets.url("css/site.css"),
             print_css_url: self.assets.url("css/print.css"),
             favicon_url: self.assets.url("favicon.svg"),
@@ -74,6 +77,11 @@ impl AppState {
             canonical: self.settings.base_url.join(path),
             feed_url: self.settings.base_url.join("/feed.xml"),
             og_type: "website",
+            image: self
+                .settings
+                .base_url
+                .join(self.assets.url("icons/share.png")),
+            image_alt: site.title.clone(),
             nav,
             query: String::new(),
             json_ld: None,

@@ -301,16 +301,17 @@ impl CachedPage {
 
     /// A static file: never expires here, cached by browsers for a year.
     pub fn static_file(
-        bytes: &'static [u8],
+        bytes: Bytes,
         hash: String,
         content_type: &'static str,
+        cache_control: &'static str,
         since: DateTime<Utc>,
     ) -> Self {
         Self::new(
-            Bytes::from_static(bytes),
+            bytes,
             hash,
             content_type,
-            "public, max-age=31536000, immutable",
+            cache_control,
             since,
             i64::MAX,
             0,

@@ -65,7 +65,7 @@ pub async fn search(
                     title: highlight(&a.title, &query),
                     snippet: snippet(&a.plain_text, &query, 36)
                         .unwrap_or_else(|| highlight(&a.summary_text, &query)),
-                    date: Date::new(a.date),
+                    date: Date::new(a.date, &state.strings),
                     tags: &a.tags,
                 })
                 .collect();

@@ -9,3 +9,46 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     let asset = state.assets.get(req.path()).ok_or(AppError::NotFound)?;
     Ok(asset.respond(&req))
 }
+
+/// `/favicon.ico` and `/apple-touch-icon.png`, where browsers look for them.
+pub async fn at_root(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let asset = state.assets.at_root(req.path()).ok_or(AppError::NotFound)?;
+    Ok(asset.respond(&req))
+}
+
+/// `/manifest.webmanifest`: the site's name, colours and icons, for a
+/// phone's home screen.
+pub async fn manifest(state: web::Data<AppState>) -> HttpResponse {
+    let site = &state.settings.site;
+    let icon = |name: &str, size: &str, purpose: &str| {
+        serde_json::json!({
+            "src": state.assets.url(name),
+            "sizes": size,
+            "type": "image/png",
+            "purpose": purpose,
+        })
+    };
+    let manifest = serde_json::json!({
+        "name": site.title,
+        "short_name": site.title,
+        "description": site.tagline,
+        "lang": site.language,
+        "start_url": "/",
+        "scope": "/",
+        "display": "minimal-ui",
+        "background_color": "#faf7f2",
+        "theme_color": "#1f3a3d",
+        "icons": [
+            icon("icons/icon-192.png", "192x192", "any"),
+            icon("icons/icon-512.png", "512x512", "any"),
+            icon("icons/icon-maskable-512.png", "512x512", "maskable"),
+        ],
+    });
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "application/manifest+json"))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(manifest.to_string())
+}

@@ -75,7 +75,13 @@ pub async fn show(
                 intro: None,
                 articles: articles
                     .iter()
-                    .map(|a| ArticleCard::new(a, counts.get(&a.slug).copied().unwrap_or(0)))
+                    .map(|a| {
+                        ArticleCard::new(
+                            a,
+                            counts.get(&a.slug).copied().unwrap_or(0),
+                            &state.strings,
+                        )
+                    })
                     .collect(),
                 pagination: Pagination::new(page, total_pages, &base),
                 is_home: false,

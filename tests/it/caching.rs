@@ -347,7 +347,12 @@ async fn static_files_come_precompressed_with_last_modified_and_304s() {
     let bytes = br.bytes().await.unwrap();
     let mut css_text = Vec::new();
     brotli::BrotliDecompress(&mut &bytes[..], &mut css_text).unwrap();
-    assert_eq!(css_text, include_bytes!("../../static/css/site.css"));
+    // The stylesheet, minified once at start.
+    let source = include_str!("../../static/css/site.css");
+    assert_eq!(
+        String::from_utf8(css_text).unwrap(),
+        kintsugi::assets::minify_css(source)
+    );
     let again = anonymous(
         &app,
         &css,
@@ -357,6 +362,25 @@ async fn static_files_come_precompressed_with_last_modified_and_304s() {
     assert_eq!(again.status(), 304);
     let gz = anonymous(&app, &css, &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
+    // The icons browsers look for at fixed addresses, and the manifest.
+    for (path, kind) in [
+        ("/favicon.ico", "image/x-icon"),
+        ("/apple-touch-icon.png", "image/png"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+    ] {
+        let res = anonymous(&app, path, &[]).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], kind, "{path}");
+        assert_eq!(res.headers()["cache-control"], "public, max-age=86400");
+    }
+    let manifest = anonymous(&app, "/manifest.webmanifest", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let icon = manifest["icons"][0]["src"].as_str().unwrap().to_string();
+    assert_eq!(anonymous(&app, &icon, &[]).await.status(), 200);
 }
 
 /// Public pages may be kept by browsers and CDNs and revalidated with a

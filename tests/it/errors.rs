@@ -68,6 +68,7 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         clock: Default::default(),
         pages: Default::default(),
         writer: kintsugi::db::writer::Writer::direct(),
+        strings: std::sync::Arc::new(kintsugi::i18n::Strings::english()),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

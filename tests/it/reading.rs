@@ -157,7 +157,12 @@ async fn an_article_page_has_everything_a_reader_needs() {
     assert!(body.contains(
         "<meta property=\"og:url\" content=\"https://coach.example/articles/going-no-contact\">"
     ));
-    assert!(body.contains("<meta name=\"twitter:card\" content=\"summary\">"));
+    assert!(body.contains("<meta name=\"twitter:card\" content=\"summary_large_image\">"));
+    assert!(body.contains(
+        "<meta property=\"og:image\" content=\"https://coach.example/static/icons/share."
+    ));
+    assert!(body.contains("<meta property=\"og:locale\" content=\"en_US\">"));
+    assert!(body.contains("<link rel=\"manifest\" href=\"/manifest.webmanifest\">"));
     let json = body
         .split("<script type=\"application/ld+json\">")
         .nth(1)

@@ -89,8 +89,8 @@ fn items(
                     .iter()
                     .map(|r| r.label())
                     .collect(),
-                date: Date::new(created),
-                relative: relative_time(created, now),
+                date: Date::new(created, &state.strings),
+                relative: relative_time(created, now, &state.strings),
                 body: SafeHtml::from_stored(row.body_html),
                 context: context_row.map(|c| {
                     (

@@ -164,8 +164,8 @@ pub async fn inbox(
                         status_label: status_of(&r.status).label(),
                         status: r.status,
                         urgent: r.is_urgent,
-                        date: Date::new(created),
-                        relative: relative_time(created, now),
+                        date: Date::new(created, &state.strings),
+                        relative: relative_time(created, now, &state.strings),
                         source: r.source_article.as_deref().map(title_of),
                     }
                 })
@@ -287,8 +287,8 @@ async fn detail_page(
             source_article,
             source_comment: comment
                 .map(|(c, _)| (c.id, c.author_name, SafeHtml::from_stored(c.body_html))),
-            messages: message_views(messages),
-            notes: message_views(notes),
+            messages: message_views(messages, &state.strings, None),
+            notes: message_views(notes, &state.strings, None),
             statuses: statuses(row.status == "withdrawn"),
             plans: library
                 .plans()

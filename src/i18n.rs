@@ -310,6 +310,43 @@ impl Strings {
     }
 }
 
+/// Words to say later, in the site's language: a key of the strings and
+/// the values of its placeholders. Domain checks return these (they know
+/// no language); pages turn them into text with [`Phrase::text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phrase {
+    key: &'static str,
+    args: Vec<(&'static str, String)>,
+}
+
+impl Phrase {
+    pub fn new(key: &'static str) -> Self {
+        Self {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    /// Fills `{name}` with `value`.
+    pub fn with(mut self, name: &'static str, value: impl std::fmt::Display) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
+    /// The words in `t`'s language.
+    pub fn text(&self, t: &Strings) -> String {
+        let mut out = t.s(self.key).to_string();
+        for (name, value) in &self.args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

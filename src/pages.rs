@@ -187,6 +187,8 @@ impl<'a> ArticleLink<'a> {
 #[template(path = "articles/show.html")]
 pub struct ArticlePage<'a> {
     pub layout: Layout<'a>,
+    /// The words again, as the partials rendered on their own name them.
+    pub t: &'a crate::i18n::Strings,
     /// Moves the comment form under the comment a reader replies to.
     pub reply_js: &'a str,
     pub slug: &'a str,
@@ -283,6 +285,8 @@ pub struct ReplyTo {
 #[template(path = "partials/comment_fields.html")]
 pub struct CommentFields<'a> {
     pub form: &'a CommentFormView,
+    /// The words (partials rendered on their own take them as `t`).
+    pub t: &'a crate::i18n::Strings,
 }
 
 /// One comment of a thread, as the article page lists it.
@@ -291,6 +295,7 @@ pub struct CommentFields<'a> {
 pub struct CommentItem<'a> {
     pub c: &'a CommentView,
     pub slug: &'a str,
+    pub t: &'a crate::i18n::Strings,
 }
 
 pub struct CommentSection<'a> {

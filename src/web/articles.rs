@@ -189,6 +189,7 @@ fn respond_cached(
     entry: &CachedPage,
     remembered: Option<(String, String)>,
     own: Option<(&[Listed], &str)>,
+    t: &crate::i18n::Strings,
 ) -> Result<Option<HttpResponse>, AppError> {
     if remembered.is_none() && own.is_none() {
         return Ok(Some(entry.respond(req)));
@@ -198,13 +199,13 @@ fn respond_cached(
     };
     let mut page = std::borrow::Cow::Borrowed(shared);
     if let Some((list, slug)) = own {
-        match splice_own(&page, list, slug)? {
+        match splice_own(&page, list, slug, t)? {
             Some(spliced) => page = spliced.into(),
             None => return Ok(None),
         }
     }
     if let Some((name, email)) = remembered {
-        match splice_fields(&page, name, email)? {
+        match splice_fields(&page, name, email, t)? {
             Some(spliced) => page = spliced.into(),
             None => return Ok(None),
         }
@@ -219,18 +220,32 @@ fn respond_cached(
 
 /// The page with the comment form's blank fields swapped for the reader's
 /// remembered name and email.
-fn splice_fields(page: &str, name: String, email: String) -> Result<Option<String>, AppError> {
-    // The same for every page: rendered once.
-    static BLANK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let blank = match BLANK.get() {
+fn splice_fields(
+    page: &str,
+    name: String,
+    email: String,
+    t: &crate::i18n::Strings,
+) -> Result<Option<String>, AppError> {
+    // The same for every page of a language: rendered once.
+    type Blanks = std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<String>>>;
+    static BLANK: std::sync::OnceLock<Blanks> = std::sync::OnceLock::new();
+    let blanks = BLANK.get_or_init(Default::default);
+    let cached = blanks.lock().ok().and_then(|b| b.get(t.tag()).cloned());
+    let blank = match cached {
         Some(blank) => blank,
         None => {
-            let blank = CommentFields {
-                form: &CommentFormView::default(),
+            let blank = std::sync::Arc::new(
+                CommentFields {
+                    form: &CommentFormView::default(),
+                    t,
+                }
+                .render()
+                .map_err(AppError::internal)?,
+            );
+            if let Ok(mut b) = blanks.lock() {
+                b.insert(t.tag().to_string(), blank.clone());
             }
-            .render()
-            .map_err(AppError::internal)?;
-            BLANK.get_or_init(|| blank)
+            blank
         }
     };
     let theirs = CommentFields {
@@ -240,6 +255,7 @@ fn splice_fields(page: &str, name: String, email: String) -> Result<Option<Strin
             remember: true,
             ..CommentFormView::default()
         },
+        t,
     }
     .render()
     .map_err(AppError::internal)?;
@@ -260,7 +276,12 @@ const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
 /// (change or delete, a personal plan). `theirs` is the page's comment list
 /// as this reader sees it (`comments::own_part`). None unless the shared
 /// page lists exactly its public comments, in the same order.
-fn splice_own(page: &str, theirs: &[Listed], slug: &str) -> Result<Option<String>, AppError> {
+fn splice_own(
+    page: &str,
+    theirs: &[Listed],
+    slug: &str,
+    t: &crate::i18n::Strings,
+) -> Result<Option<String>, AppError> {
     let Some(list) = page.find("<ol class=\"comment-list\">") else {
         return Ok(None);
     };
@@ -308,7 +329,7 @@ fn splice_own(page: &str, theirs: &[Listed], slug: &str) -> Result<Option<String
                 if !view.pending {
                     shared.next();
                 }
-                let item = CommentItem { c: view, slug }
+                let item = CommentItem { c: view, slug, t }
                     .render()
                     .map_err(AppError::internal)?;
                 out.push_str(&item);
@@ -381,7 +402,7 @@ pub async fn show(
         (true, None) => return article_response(&req, &state, &slug, for_them()).await,
     };
     let own = list.as_deref().map(|list| (list, slug.as_str()));
-    match respond_cached(&req, &entry, remembered, own)? {
+    match respond_cached(&req, &entry, remembered, own, &state.strings)? {
         Some(response) => Ok(response),
         None => article_response(&req, &state, &slug, for_them()).await,
     }
@@ -497,6 +518,7 @@ async fn build_page(
     })));
     let page = ArticlePage {
         layout,
+        t: &state.strings,
         reply_js: state.assets.url("js/reply.js"),
         slug: &article.slug,
         title: &article.title,

@@ -23,6 +23,11 @@ const FILES: &[(&str, &[u8], &str)] = &[
         "text/css; charset=utf-8",
     ),
     (
+        "css/admin.css",
+        include_bytes!("../static/css/admin.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
         "css/print.css",
         include_bytes!("../static/css/print.css"),
         "text/css; charset=utf-8",

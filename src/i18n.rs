@@ -27,6 +27,46 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
         "site.toml",
         include_str!("../templates/strings/de/site.toml"),
     ),
+    (
+        "en",
+        "reading.toml",
+        include_str!("../templates/strings/en/reading.toml"),
+    ),
+    (
+        "de",
+        "reading.toml",
+        include_str!("../templates/strings/de/reading.toml"),
+    ),
+    (
+        "en",
+        "admin.toml",
+        include_str!("../templates/strings/en/admin.toml"),
+    ),
+    (
+        "de",
+        "admin.toml",
+        include_str!("../templates/strings/de/admin.toml"),
+    ),
+    (
+        "en",
+        "coaching.toml",
+        include_str!("../templates/strings/en/coaching.toml"),
+    ),
+    (
+        "de",
+        "coaching.toml",
+        include_str!("../templates/strings/de/coaching.toml"),
+    ),
+    (
+        "en",
+        "emails.toml",
+        include_str!("../templates/strings/en/emails.toml"),
+    ),
+    (
+        "de",
+        "emails.toml",
+        include_str!("../templates/strings/de/emails.toml"),
+    ),
 ];
 
 /// The languages with built-in strings.

@@ -82,7 +82,8 @@ impl Transport {
                     "{}-{:06}-{}.eml",
                     Utc::now().format("%Y%m%dT%H%M%S"),
                     mail.id,
-                    mail.kind
+                    // The kind without its details (`request-update:42:status`).
+                    mail.kind.split(':').next().unwrap_or_default()
                 );
                 let tmp = dir.join(format!(".{name}.tmp"));
                 std::fs::write(&tmp, message.formatted())?;

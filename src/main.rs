@@ -118,6 +118,12 @@ async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
     use kintsugi::db;
     use kintsugi::domain::admin::{DisplayName, NewPassword};
     use kintsugi::domain::comment::Email;
+    use kintsugi::i18n::Strings;
+    use kintsugi::web::admin::Say;
+    // The account checks speak the site's language (English when its
+    // strings have problems: `kintsugi check` lists those).
+    let t = Strings::load(&settings.site.language, &settings.content_dir)
+        .unwrap_or_else(|_| Strings::english());
     let fail = |message: String| {
         eprintln!("kintsugi: {message}");
         ExitCode::FAILURE
@@ -128,13 +134,15 @@ async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
     };
     let email = match Email::parse(&email_raw) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.say(&t)),
     };
     let name = match name.map(|n| DisplayName::parse(&n)).transpose() {
         Ok(n) => n,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.say(&t)),
     };
-    let password = match read_password().and_then(|p| NewPassword::parse(&p, email.as_str())) {
+    let password = match read_password()
+        .and_then(|p| NewPassword::parse(&p, email.as_str()).map_err(|e| e.say(&t)))
+    {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -247,7 +255,9 @@ async fn person(settings: Settings, email: String, erase: bool) -> ExitCode {
     let email = match kintsugi::domain::comment::Email::parse(&email) {
         Ok(e) => e.as_str().to_string(),
         Err(e) => {
-            eprintln!("kintsugi: {e}");
+            let t = kintsugi::i18n::Strings::load(&settings.site.language, &settings.content_dir)
+                .unwrap_or_else(|_| kintsugi::i18n::Strings::english());
+            eprintln!("kintsugi: {}", e.text(&t));
             return ExitCode::FAILURE;
         }
     };

@@ -20,6 +20,8 @@ struct MailContext {
     key: SiteKey,
     /// Article titles by slug (published ones).
     library: std::sync::Arc<crate::content::Library>,
+    /// The words of the site's language, for subjects and bodies.
+    t: std::sync::Arc<crate::i18n::Strings>,
 }
 
 /// Signed links: `{id}.{hmac}` per purpose.
@@ -41,6 +43,7 @@ impl MailContext {
             coach_email: state.settings.mail.coach_email.clone(),
             key: state.key.clone(),
             library: state.content.library(),
+            t: state.strings.clone(),
         }
     }
 
@@ -91,6 +94,7 @@ impl MailContext {
             signed_id(&self.key, "unsubscribe", sub.id)
         ));
         let body = ReplyEmail {
+            t: &self.t,
             name: &parent.author_name,
             replier: &row.author_name,
             is_coach: row.is_coach,
@@ -106,7 +110,7 @@ impl MailContext {
             conn,
             NewMail {
                 recipient: parent.author_email.clone(),
-                subject: format!("{} replied to your comment", row.author_name),
+                subject: self.t.f("emails.reply.subject", "name", &row.author_name),
                 body,
                 kind: "reply".into(),
                 list_unsubscribe: Some(unsubscribe_url),
@@ -140,6 +144,7 @@ pub async fn after_post(state: &AppState, id: i64) {
                     signed_id(&ctx.key, "confirm", sub.id)
                 ));
                 let body = ConfirmEmail {
+                    t: &ctx.t,
                     name: &row.author_name,
                     article_title: &title,
                     confirm_url,
@@ -151,10 +156,7 @@ pub async fn after_post(state: &AppState, id: i64) {
                     conn,
                     NewMail {
                         recipient: row.author_email.clone(),
-                        subject: format!(
-                            "Please confirm: replies to your comment on {}",
-                            ctx.site_title
-                        ),
+                        subject: ctx.t.f("emails.confirm.subject", "site", &ctx.site_title),
                         body,
                         kind: "confirm".into(),
                         list_unsubscribe: None,
@@ -164,8 +166,10 @@ pub async fn after_post(state: &AppState, id: i64) {
         }
         if row.status == db::comments::PENDING {
             if let Some(coach) = &ctx.coach_email {
-                let reasons = HoldReason::explain_all(&reasons_from_text(&row.held_reasons));
+                let reasons =
+                    HoldReason::explain_all(&reasons_from_text(&row.held_reasons), &ctx.t);
                 let body = CoachAlertEmail {
+                    t: &ctx.t,
                     urgent: row.is_urgent,
                     private: row.is_private,
                     article_title: &title,
@@ -177,13 +181,17 @@ pub async fn after_post(state: &AppState, id: i64) {
                 }
                 .render()
                 .map_err(render_error)?;
-                let subject = if row.is_urgent {
-                    format!("URGENT comment to review on “{title}”")
-                } else if row.is_private {
-                    format!("Private question on “{title}”")
-                } else {
-                    format!("Comment to review on “{title}”")
-                };
+                let subject = ctx.t.f(
+                    if row.is_urgent {
+                        "emails.coach.subject_urgent"
+                    } else if row.is_private {
+                        "emails.coach.subject_private"
+                    } else {
+                        "emails.coach.subject"
+                    },
+                    "title",
+                    &title,
+                );
                 ctx.enqueue(
                     conn,
                     NewMail {
@@ -244,6 +252,7 @@ pub async fn approve_comment(
             }
             let title = ctx.title(&row.article_slug);
             let body = ApprovedEmail {
+                t: &ctx.t,
                 name: &row.author_name,
                 article_title: &title,
                 comment_url: ctx.comment_url(&row),
@@ -255,7 +264,7 @@ pub async fn approve_comment(
                 conn,
                 NewMail {
                     recipient: row.author_email.clone(),
-                    subject: format!("Your comment on {} is published", ctx.site_title),
+                    subject: ctx.t.f("emails.approved.subject", "site", &ctx.site_title),
                     body,
                     kind: "approved".into(),
                     list_unsubscribe: None,
@@ -290,7 +299,8 @@ impl MailContext {
         ))
     }
 
-    /// Tells the coach something happened, without any of the reader's text.
+    /// Tells the coach something happened (`what`: the key of an
+    /// `emails.request_alert.event`), without any of the reader's text.
     fn request_alert(
         &self,
         conn: &mut Db,
@@ -300,7 +310,9 @@ impl MailContext {
         let Some(coach) = &self.coach_email else {
             return Ok(());
         };
+        let what = self.t.s(what);
         let body = crate::pages::coaching::RequestAlertEmail {
+            t: &self.t,
             urgent: row.is_urgent,
             what,
             option_title: &row.option_title,
@@ -308,11 +320,17 @@ impl MailContext {
         }
         .render()
         .map_err(render_error)?;
-        let subject = if row.is_urgent {
-            format!("URGENT: {what}: {}", row.option_title)
-        } else {
-            format!("{what}: {}", row.option_title)
-        };
+        let subject = self.t.f2(
+            if row.is_urgent {
+                "emails.request_alert.subject_urgent"
+            } else {
+                "emails.request_alert.subject"
+            },
+            "what",
+            &what,
+            "option",
+            &row.option_title,
+        );
         self.enqueue(
             conn,
             NewMail {
@@ -334,6 +352,7 @@ fn request_received(
     again: bool,
 ) -> QueryResult<()> {
     let body = crate::pages::coaching::RequestReceivedEmail {
+        t: &ctx.t,
         name: &row.name,
         option_title: &row.option_title,
         status_url: ctx.status_url(row),
@@ -346,14 +365,15 @@ fn request_received(
         conn,
         NewMail {
             recipient: row.email.clone(),
-            subject: if again {
-                format!(
-                    "The private link to your coaching request to {}",
-                    ctx.site_title
-                )
-            } else {
-                format!("Your coaching request to {}", ctx.site_title)
-            },
+            subject: ctx.t.f(
+                if again {
+                    "emails.request_received.subject_again"
+                } else {
+                    "emails.request_received.subject"
+                },
+                "site",
+                &ctx.site_title,
+            ),
             body,
             kind: "request-received".into(),
             list_unsubscribe: None,
@@ -372,7 +392,7 @@ pub async fn after_request(state: &AppState, id: i64) {
         };
         db::transaction(conn, |conn| {
             request_received(&ctx, conn, &row, false)?;
-            ctx.request_alert(conn, &row, "A new coaching request")
+            ctx.request_alert(conn, &row, "emails.request_alert.event.new_request")
         })
     })
     .await;
@@ -444,24 +464,35 @@ pub async fn request_update(
             };
             let current = crate::domain::coaching::RequestStatus::from_code(&row.status)
                 .filter(|_| status_changed);
+            let t = &ctx.t;
+            // The email's own words for the status: the page's speak of a
+            // message "below", which an email about a status alone lacks.
+            let explanation_key =
+                current.map(|s| format!("emails.request_update.explanation.{}", s.code()));
             let body = crate::pages::coaching::RequestUpdateEmail {
+                t,
                 name: &row.name,
                 option_title: &row.option_title,
                 messages: &messages,
-                status_label: current.map(|s| s.label()),
-                status_explanation: current.map_or("", |s| s.explanation()),
+                status_label: current.map(|s| t.s(s.label_key())),
+                status_explanation: explanation_key.as_deref().map_or("", |k| t.s(k)),
                 status_url: ctx.status_url(&row),
                 site_title: &ctx.site_title,
             }
             .render()
             .map_err(render_error)?;
             let subject = match (messages.is_empty(), current) {
-                (false, Some(s)) => format!(
-                    "The coach answered your request, which is now: {}",
-                    s.label()
+                (false, Some(s)) => t.f(
+                    "emails.request_update.subject_answered_status",
+                    "status",
+                    &t.s(s.label_key()),
                 ),
-                (false, None) => "The coach answered your coaching request".to_string(),
-                (true, Some(s)) => format!("Your coaching request is now: {}", s.label()),
+                (false, None) => t.s("emails.request_update.subject_answered").to_string(),
+                (true, Some(s)) => t.f(
+                    "emails.request_update.subject_status",
+                    "status",
+                    &t.s(s.label_key()),
+                ),
                 (true, None) => return Ok(()),
             };
             let first = waiting.map_or(now, |(since, _)| since);
@@ -493,8 +524,9 @@ pub async fn request_update(
     }
 }
 
-/// Tells the coach the reader did something (`what`: "a new message from
-/// the reader", "the reader withdrew the request").
+/// Tells the coach the reader did something (`what`: the key of an
+/// `emails.request_alert.event`, such as
+/// `emails.request_alert.event.withdrawn`).
 pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
     let ctx = MailContext::new(state);
     let result = db::run(&state.pool, move |conn| {
@@ -507,5 +539,161 @@ pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
     match result {
         Ok(()) => state.mail_wake.notify_one(),
         Err(e) => tracing::error!(request = id, error = %e, "could not queue the coach's email"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Strings;
+    use crate::pages::coaching::{RequestAlertEmail, RequestReceivedEmail, RequestUpdateEmail};
+
+    /// Every email in `t`'s language: (its name, its text).
+    fn every_email(t: &Strings) -> Vec<(&'static str, String)> {
+        let messages = vec!["Hier ist dein Plan.".to_string()];
+        let reasons = HoldReason::explain_all(&[HoldReason::FirstComment, HoldReason::Links], t);
+        vec![
+            (
+                "approved",
+                ApprovedEmail {
+                    t,
+                    name: "Sam",
+                    article_title: "Kontaktsperre",
+                    comment_url: "https://example.com/a#comment-1".into(),
+                    site_title: "Goldene Nähte",
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "confirm",
+                ConfirmEmail {
+                    t,
+                    name: "Sam",
+                    article_title: "Kontaktsperre",
+                    confirm_url: "https://example.com/c".into(),
+                    site_title: "Goldene Nähte",
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "reply",
+                ReplyEmail {
+                    t,
+                    name: "Sam",
+                    replier: "Maya",
+                    is_coach: true,
+                    article_title: "Kontaktsperre",
+                    reply_text: "Danke dir.",
+                    comment_url: "https://example.com/a#comment-2".into(),
+                    unsubscribe_url: "https://example.com/u".into(),
+                    site_title: "Goldene Nähte",
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "coach",
+                CoachAlertEmail {
+                    t,
+                    urgent: true,
+                    private: true,
+                    article_title: "Kontaktsperre",
+                    name: "Sam",
+                    email: "sam@example.com",
+                    reasons,
+                    body: "Eine Frage.",
+                    comment_url: "https://example.com/admin/comments/1".into(),
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "request_received",
+                RequestReceivedEmail {
+                    t,
+                    name: "Sam",
+                    option_title: "Plan",
+                    status_url: "https://example.com/requests/x".into(),
+                    site_title: "Goldene Nähte",
+                    again: false,
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "request_alert",
+                RequestAlertEmail {
+                    t,
+                    urgent: true,
+                    what: t.s("emails.request_alert.event.new_request"),
+                    option_title: "Plan",
+                    admin_url: "https://example.com/admin/requests/1".into(),
+                }
+                .render()
+                .unwrap(),
+            ),
+            (
+                "request_update",
+                RequestUpdateEmail {
+                    t,
+                    name: "Sam",
+                    option_title: "Plan",
+                    messages: &messages,
+                    status_label: Some(t.s("coaching.status.label.plan-ready")),
+                    status_explanation: t.s("emails.request_update.explanation.plan-ready"),
+                    status_url: "https://example.com/requests/x".into(),
+                    site_title: "Goldene Nähte",
+                }
+                .render()
+                .unwrap(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_email_reads_as_a_person_wrote_it_in_the_site_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = Strings::load("de", dir.path()).unwrap();
+        for (name, text) in every_email(&de) {
+            assert!(
+                !text.contains("emails.") && !text.contains('{'),
+                "{name}: {text}"
+            );
+            for english in ["Hello", "Warmly", "URGENT", "the coach", "Your ", "Please "] {
+                assert!(!text.contains(english), "{name} says “{english}”: {text}");
+            }
+            // Readers get a greeting and one sign-off; the coach gets neither.
+            let to_reader = !matches!(name, "coach" | "request_alert");
+            assert_eq!(
+                text.starts_with("Hallo Sam,\n\n"),
+                to_reader,
+                "{name}: {text}"
+            );
+            assert_eq!(
+                text.matches("\nHerzlich,\nGoldene Nähte").count(),
+                usize::from(to_reader),
+                "{name}: {text}"
+            );
+        }
+        let en = Strings::english();
+        for (name, text) in every_email(&en) {
+            assert!(
+                !text.contains("emails.") && !text.contains('{'),
+                "{name}: {text}"
+            );
+        }
+        let reply = &every_email(&de)[2].1;
+        assert!(
+            reply.contains("Maya (Coach) hat auf deinen Kommentar zu „Kontaktsperre“ geantwortet:")
+        );
+        let coach = &every_email(&de)[3].1;
+        assert!(coach.contains("Von: Sam <sam@example.com>\nEs wartet, weil es der erste Kommentar von dieser E-Mail-Adresse ist und es zwei oder mehr Links enthält.\n"), "{coach}");
+        let update = &every_email(&de)[6].1;
+        assert!(
+            update.contains("Neuer Stand deiner Anfrage: Plan ist fertig. Dein Plan ist fertig:"),
+            "{update}"
+        );
     }
 }

@@ -20,6 +20,8 @@ pub struct Layout<'a> {
     pub t: &'a crate::i18n::Strings,
     pub css_url: &'a str,
     pub print_css_url: &'a str,
+    /// The admin area's own stylesheet (admin pages only).
+    pub admin_css_url: &'a str,
     pub favicon_url: &'a str,
     /// The `<title>`: page title and site name.
     pub title: String,
@@ -163,9 +165,21 @@ pub struct ArticleListPage<'a> {
     pub layout: Layout<'a>,
     pub heading: String,
     pub intro: Option<String>,
+    /// The home page introduces the coach (from the about page).
+    pub coach: Option<CoachIntro>,
     pub articles: Vec<ArticleCard<'a>>,
     pub pagination: Pagination,
     pub is_home: bool,
+}
+
+/// Who the coach is, on the home page: their name, one line of what they
+/// offer and their picture (`content/pages/about.md`: `intro`, `image`).
+pub struct CoachIntro {
+    pub name: String,
+    pub offer: Option<String>,
+    /// (URL, description); None: the site's mended-bowl mark, decorative.
+    pub picture: Option<(String, String)>,
+    pub has_about: bool,
 }
 
 /// A neighbouring or related article.
@@ -368,6 +382,8 @@ pub struct SearchPage<'a> {
     pub results: Vec<SearchResultView<'a>>,
     pub pagination: Pagination,
     pub suggestions: Vec<(Tag, usize)>,
+    /// "3 articles match “sleep”.", in the site's language.
+    pub result_count: String,
 }
 
 #[derive(Template)]
@@ -375,7 +391,7 @@ pub struct SearchPage<'a> {
 pub struct ErrorPage<'a> {
     pub layout: Layout<'a>,
     pub status: u16,
-    pub heading: &'static str,
+    pub heading: String,
     pub message: String,
     pub latest: Vec<ArticleLink<'a>>,
     pub show_search: bool,
@@ -441,14 +457,16 @@ pub struct EditCommentPage<'a> {
 #[template(path = "notifications.html")]
 pub struct NotificationsPage<'a> {
     pub layout: Layout<'a>,
-    pub heading: &'static str,
-    pub message: &'static str,
+    pub heading: &'a str,
+    pub message: &'a str,
     pub unsubscribe_action: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "emails/confirm.txt")]
 pub struct ConfirmEmail<'a> {
+    /// The words of the site's language (`emails.*`).
+    pub t: &'a crate::i18n::Strings,
     pub name: &'a str,
     pub article_title: &'a str,
     pub confirm_url: String,
@@ -458,6 +476,8 @@ pub struct ConfirmEmail<'a> {
 #[derive(Template)]
 #[template(path = "emails/reply.txt")]
 pub struct ReplyEmail<'a> {
+    /// The words of the site's language (`emails.*`).
+    pub t: &'a crate::i18n::Strings,
     pub name: &'a str,
     pub replier: &'a str,
     pub is_coach: bool,
@@ -471,6 +491,8 @@ pub struct ReplyEmail<'a> {
 #[derive(Template)]
 #[template(path = "emails/approved.txt")]
 pub struct ApprovedEmail<'a> {
+    /// The words of the site's language (`emails.*`).
+    pub t: &'a crate::i18n::Strings,
     pub name: &'a str,
     pub article_title: &'a str,
     pub comment_url: String,
@@ -480,11 +502,14 @@ pub struct ApprovedEmail<'a> {
 #[derive(Template)]
 #[template(path = "emails/coach.txt")]
 pub struct CoachAlertEmail<'a> {
+    /// The words of the site's language (`emails.*`).
+    pub t: &'a crate::i18n::Strings,
     pub urgent: bool,
     pub private: bool,
     pub article_title: &'a str,
     pub name: &'a str,
     pub email: &'a str,
+    /// Why it waits, in the site's language.
     pub reasons: String,
     pub body: &'a str,
     pub comment_url: String,

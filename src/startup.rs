@@ -364,6 +364,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/manifest.webmanifest",
                 handlers::get().to(handlers::static_files::manifest),
             )
+            .route(
+                "/images/{file}",
+                handlers::get().to(handlers::static_files::content_image),
+            )
             .route("/healthz", handlers::get().to(handlers::health::healthz))
             .route("/readyz", handlers::get().to(handlers::health::readyz))
             .route(

@@ -83,6 +83,11 @@ pub struct ArticleFrontMatter {
     #[serde(default)]
     pub draft: bool,
     pub author: Option<String>,
+    /// A picture in `content/images/` (its file name): shown under the
+    /// title and when the article is shared.
+    pub image: Option<String>,
+    /// What the picture shows, for readers who cannot see it.
+    pub image_alt: Option<String>,
 }
 
 /// Front matter of a standalone page (about, privacy, coaching).
@@ -92,6 +97,11 @@ pub struct PageFrontMatter {
     pub title: String,
     pub summary: Option<String>,
     pub updated: Option<TomlDate>,
+    /// About page: one line of what the coach offers, for the home page.
+    pub intro: Option<String>,
+    /// A picture in `content/images/` (the coach's photo on the about page).
+    pub image: Option<String>,
+    pub image_alt: Option<String>,
 }
 
 /// Front matter of a coaching option (`content/coaching/*.md`).

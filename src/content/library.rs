@@ -48,6 +48,93 @@ pub struct Article {
     pub reading_minutes: u32,
     pub plain_text: String,
     pub source: PathBuf,
+    pub image: Option<ContentImage>,
+}
+
+/// A picture from `content/images/`, served at `/images/{file}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentImage {
+    pub file: String,
+    pub alt: String,
+}
+
+impl ContentImage {
+    pub fn url(&self) -> String {
+        format!("/images/{}", self.file)
+    }
+}
+
+/// The kinds of picture `/images/` serves, by file extension.
+pub const IMAGE_TYPES: &[(&str, &str)] = &[
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+    ("webp", "image/webp"),
+    ("avif", "image/avif"),
+    ("gif", "image/gif"),
+    ("svg", "image/svg+xml"),
+];
+
+/// The content type of a picture's file name, when `/images/` may serve it:
+/// a plain name (no folders, no hidden files) with a known extension.
+pub fn image_type(file: &str) -> Option<&'static str> {
+    let plain = !file.is_empty()
+        && !file.starts_with('.')
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ext = file.rsplit_once('.')?.1.to_ascii_lowercase();
+    IMAGE_TYPES
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .filter(|_| plain)
+        .map(|(_, t)| *t)
+}
+
+/// Checks front matter's `image` and `image_alt` (the file is in
+/// `content/images/`, and says what it shows); a problem is added to
+/// `errors` against the source's front matter.
+fn content_image(
+    content_dir: &Path,
+    image: Option<String>,
+    alt: Option<String>,
+    src: &Source,
+    errors: &mut Vec<ContentError>,
+) -> Result<Option<ContentImage>, ()> {
+    checked_image(content_dir, image, alt).map_err(|message| {
+        errors.push(ContentError {
+            file: src.path.clone(),
+            line: 1,
+            message,
+        })
+    })
+}
+
+fn checked_image(
+    content_dir: &Path,
+    image: Option<String>,
+    alt: Option<String>,
+) -> Result<Option<ContentImage>, String> {
+    let Some(file) = image else {
+        return match alt {
+            Some(_) => Err("`image_alt` without an `image`".into()),
+            None => Ok(None),
+        };
+    };
+    if image_type(&file).is_none() {
+        return Err(format!(
+            "the image `{file}` must be a file name in content/images/ ending in .jpg, .jpeg, .png, .webp, .avif, .gif or .svg"
+        ));
+    }
+    if !content_dir.join("images").join(&file).is_file() {
+        return Err(format!("the image `{file}` is not in content/images/"));
+    }
+    match alt.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()) {
+        Some(alt) => Ok(Some(ContentImage { file, alt })),
+        None => Err(format!(
+            "the image `{file}` needs `image_alt`: a few words saying what it shows, for readers who cannot see it"
+        )),
+    }
 }
 
 impl Article {
@@ -77,6 +164,9 @@ pub struct Page {
     pub updated: Option<DateTime<Utc>>,
     pub html: String,
     pub toc: Vec<TocEntry>,
+    /// One line of what the coach offers (the about page's `intro`).
+    pub intro: Option<String>,
+    pub image: Option<ContentImage>,
 }
 
 impl Page {
@@ -440,6 +530,10 @@ impl Library {
                     tags.push(tag);
                 }
             }
+            let Ok(image) = content_image(content_dir, fm.image, fm.image_alt, src, &mut errors)
+            else {
+                continue;
+            };
             articles.push(Arc::new(Article {
                 slug,
                 title: markdown::smart_text(&fm.title),
@@ -455,6 +549,7 @@ impl Library {
                 reading_minutes: markdown::reading_minutes(rendered.word_count),
                 plain_text: rendered.plain_text,
                 source: src.path.clone(),
+                image,
             }));
         }
         let mut pages = HashMap::new();
@@ -469,6 +564,8 @@ impl Library {
                 Some(d) => d.0.format("%Y-%m-%d").to_string(),
                 None => short_hash(&src.text),
             };
+            let image = content_image(content_dir, fm.image, fm.image_alt, src, &mut errors)
+                .unwrap_or_default();
             pages.insert(
                 slug.clone(),
                 Arc::new(Page {
@@ -479,6 +576,11 @@ impl Library {
                     updated: fm.updated.map(|d| d.0),
                     html: rendered.html,
                     toc: rendered.toc,
+                    intro: fm
+                        .intro
+                        .map(|i| i.trim().to_string())
+                        .filter(|i| !i.is_empty()),
+                    image,
                 }),
             );
         }

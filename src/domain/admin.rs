@@ -1,6 +1,8 @@
 //! What an admin account is made of, validated.
 use std::fmt;
 
+use crate::i18n::Phrase;
+
 /// The fewest characters a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The most characters a password may have (hashing stays cheap).
@@ -51,19 +53,19 @@ const COMMON_PASSWORDS: &[&str] = &[
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Phrase> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err("Please give the name readers will see on your replies.".into());
+            return Err(Phrase::new("admin.account.name_missing"));
         }
         let chars = name.chars().count();
         if chars > MAX_DISPLAY_NAME_CHARS {
-            return Err(format!(
-                "Please keep the name to {MAX_DISPLAY_NAME_CHARS} characters or fewer (it has {chars})."
-            ));
+            return Err(Phrase::new("admin.account.name_too_long")
+                .with("max", MAX_DISPLAY_NAME_CHARS)
+                .with("count", chars));
         }
         if name.chars().any(char::is_control) {
-            return Err("The name has characters that cannot be shown.".into());
+            return Err(Phrase::new("admin.account.name_unprintable"));
         }
         Ok(Self(name.to_string()))
     }
@@ -85,22 +87,22 @@ impl fmt::Debug for NewPassword {
 impl NewPassword {
     /// Checks length and the common-password list; `email` may not be the
     /// password either.
-    pub fn parse(raw: &str, email: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str, email: &str) -> Result<Self, Phrase> {
         let chars = raw.chars().count();
         if chars < MIN_PASSWORD_CHARS {
-            return Err(format!(
-                "Please choose a password of at least {MIN_PASSWORD_CHARS} characters (this one has {chars}). A few unrelated words make a strong one that is easy to remember."
-            ));
+            return Err(Phrase::new("admin.account.password_too_short")
+                .with("min", MIN_PASSWORD_CHARS)
+                .with("count", chars));
         }
         if chars > MAX_PASSWORD_CHARS {
-            return Err(format!(
-                "Please keep the password to {MAX_PASSWORD_CHARS} characters or fewer."
-            ));
+            return Err(
+                Phrase::new("admin.account.password_too_long").with("max", MAX_PASSWORD_CHARS)
+            );
         }
         let lower = raw.to_lowercase();
         let all_same = raw.chars().all(|c| raw.starts_with(c));
         if all_same || COMMON_PASSWORDS.contains(&lower.as_str()) || lower == email.to_lowercase() {
-            return Err("That password is one of the first ones attackers try. Please choose another: a few unrelated words work well.".into());
+            return Err(Phrase::new("admin.account.password_common"));
         }
         Ok(Self(raw.to_string()))
     }
@@ -121,6 +123,11 @@ mod tests {
         assert!(NewPassword::parse("zzzzzzzzzzzzzz", "a@b.c").is_err());
         assert!(NewPassword::parse("coach@example.com", "coach@example.com").is_err());
         assert!(NewPassword::parse("tide lantern orchard", "a@b.c").is_ok());
+        let t = crate::i18n::Strings::english();
+        assert_eq!(
+            NewPassword::parse("elevenchars", "a@b.c").unwrap_err().text(&t),
+            "Please choose a password of at least 12 characters (this one has 11). A few unrelated words make a strong one that is easy to remember."
+        );
         assert!(DisplayName::parse("  ").is_err());
         assert_eq!(DisplayName::parse(" Maya ").unwrap().as_str(), "Maya");
     }

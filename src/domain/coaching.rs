@@ -1,55 +1,77 @@
 //! A reader's request for personal coaching, validated field by field.
+//! What is wrong is said as a [`Phrase`] (`coaching.problem.*` of the
+//! strings), in the site's language when a page shows it.
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
 use super::comment::{AuthorName, Email};
+use crate::i18n::Phrase;
 
 /// The most characters the situation may have; longer is refused, never cut.
 pub const MAX_SITUATION_CHARS: usize = 10_000;
 /// The most characters a follow-up message may have.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
-/// A closed list of answers: (stored value, what the reader reads).
+/// A closed list of answers: (stored value, the key of what the reader
+/// reads in the strings, `coaching.choice.{field}.{value}`).
 pub type Choices = &'static [(&'static str, &'static str)];
 
 pub const ENDED_BY: Choices = &[
-    ("i-did", "I did"),
-    ("they-did", "They did"),
-    ("mutual", "It was mutual"),
-    ("complicated", "It is complicated"),
+    ("i-did", "coaching.choice.ended_by.i-did"),
+    ("they-did", "coaching.choice.ended_by.they-did"),
+    ("mutual", "coaching.choice.ended_by.mutual"),
+    ("complicated", "coaching.choice.ended_by.complicated"),
 ];
 
 pub const TOGETHER_FOR: Choices = &[
-    ("under-6-months", "Less than 6 months"),
-    ("6-to-12-months", "6 to 12 months"),
-    ("1-to-3-years", "1 to 3 years"),
-    ("3-to-10-years", "3 to 10 years"),
-    ("over-10-years", "More than 10 years"),
+    (
+        "under-6-months",
+        "coaching.choice.together_for.under-6-months",
+    ),
+    (
+        "6-to-12-months",
+        "coaching.choice.together_for.6-to-12-months",
+    ),
+    ("1-to-3-years", "coaching.choice.together_for.1-to-3-years"),
+    (
+        "3-to-10-years",
+        "coaching.choice.together_for.3-to-10-years",
+    ),
+    (
+        "over-10-years",
+        "coaching.choice.together_for.over-10-years",
+    ),
 ];
 
 pub const ENDED_AGO: Choices = &[
-    ("this-week", "This week"),
-    ("under-a-month", "Less than a month ago"),
-    ("1-to-6-months", "1 to 6 months ago"),
-    ("6-to-12-months", "6 to 12 months ago"),
-    ("over-a-year", "More than a year ago"),
+    ("this-week", "coaching.choice.ended_ago.this-week"),
+    ("under-a-month", "coaching.choice.ended_ago.under-a-month"),
+    ("1-to-6-months", "coaching.choice.ended_ago.1-to-6-months"),
+    ("6-to-12-months", "coaching.choice.ended_ago.6-to-12-months"),
+    ("over-a-year", "coaching.choice.ended_ago.over-a-year"),
 ];
 
 pub const CONTACT_NOW: Choices = &[
-    ("no-contact", "No contact since a date"),
-    ("occasional", "Occasional contact"),
-    ("live-together", "We live together"),
-    ("share-children-or-home", "We share children or a home"),
+    ("no-contact", "coaching.choice.contact_now.no-contact"),
+    ("occasional", "coaching.choice.contact_now.occasional"),
+    ("live-together", "coaching.choice.contact_now.live-together"),
+    (
+        "share-children-or-home",
+        "coaching.choice.contact_now.share-children-or-home",
+    ),
 ];
 
 pub const HOPE: Choices = &[
-    ("back-together", "Getting back together"),
-    ("moving-on", "Moving on"),
-    ("not-sure", "Not sure yet"),
+    ("back-together", "coaching.choice.hope.back-together"),
+    ("moving-on", "coaching.choice.hope.moving-on"),
+    ("not-sure", "coaching.choice.hope.not-sure"),
 ];
 
-pub const TALK_VIA: Choices = &[("email", "Email"), ("video", "Video call")];
+pub const TALK_VIA: Choices = &[
+    ("email", "coaching.choice.talk_via.email"),
+    ("video", "coaching.choice.talk_via.video"),
+];
 
 /// Time zones offered in the form (IANA names), west to east.
 pub const TIME_ZONES: &[&str] = &[
@@ -128,8 +150,8 @@ pub const TIME_ZONES: &[&str] = &[
     "Pacific/Auckland",
 ];
 
-/// What a stored value means to a reader ("" when unknown).
-pub fn label(choices: Choices, value: &str) -> &'static str {
+/// The key of what a stored value means to a reader ("" when unknown).
+pub fn label_key(choices: Choices, value: &str) -> &'static str {
     choices
         .iter()
         .find(|(v, _)| *v == value)
@@ -180,10 +202,10 @@ pub struct CoachingForm {
 
 /// Problems by field name, in form order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestErrors(BTreeMap<&'static str, String>);
+pub struct RequestErrors(BTreeMap<&'static str, Phrase>);
 
 impl RequestErrors {
-    pub fn get(&self, field: &str) -> Option<&String> {
+    pub fn get(&self, field: &str) -> Option<&Phrase> {
         self.0.get(field)
     }
     pub fn has(&self, field: &str) -> bool {
@@ -195,8 +217,8 @@ impl RequestErrors {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
+    fn add(&mut self, field: &'static str, problem: Phrase) {
+        self.0.entry(field).or_insert(problem);
     }
 }
 
@@ -224,17 +246,17 @@ fn choice(
     field: &'static str,
     choices: Choices,
     raw: &str,
-    missing: &str,
+    missing: &'static str,
 ) -> &'static str {
     let raw = raw.trim();
     if raw.is_empty() {
-        errors.add(field, missing);
+        errors.add(field, Phrase::new(missing));
         return "";
     }
     match choices.iter().find(|(v, _)| *v == raw) {
         Some((v, _)) => v,
         None => {
-            errors.add(field, "Please choose one of the answers listed.");
+            errors.add(field, Phrase::new("coaching.problem.unknown_choice"));
             ""
         }
     }
@@ -263,59 +285,53 @@ impl NewCoachingRequest {
             .ok();
         let option = form.option.trim();
         if option.is_empty() {
-            errors.add(
-                "option",
-                "Please choose the kind of coaching you would like.",
-            );
+            errors.add("option", Phrase::new("coaching.problem.option_missing"));
         } else if !options.contains(&option) {
-            errors.add(
-                "option",
-                "Please choose one of the coaching options listed.",
-            );
+            errors.add("option", Phrase::new("coaching.problem.option_unknown"));
         }
         let ended_by = choice(
             &mut errors,
             "ended_by",
             ENDED_BY,
             &form.ended_by,
-            "Please say who ended the relationship (“It is complicated” is a fine answer).",
+            "coaching.problem.ended_by_missing",
         );
         let together_for = choice(
             &mut errors,
             "together_for",
             TOGETHER_FOR,
             &form.together_for,
-            "Please say roughly how long you were together.",
+            "coaching.problem.together_for_missing",
         );
         let ended_ago = choice(
             &mut errors,
             "ended_ago",
             ENDED_AGO,
             &form.ended_ago,
-            "Please say roughly how long ago it ended.",
+            "coaching.problem.ended_ago_missing",
         );
         let contact_now = choice(
             &mut errors,
             "contact_now",
             CONTACT_NOW,
             &form.contact_now,
-            "Please say what contact you have right now.",
+            "coaching.problem.contact_now_missing",
         );
         let mut no_contact_since = None;
         if contact_now == "no-contact" {
             match NaiveDate::parse_from_str(form.no_contact_since.trim(), "%Y-%m-%d") {
                 Ok(date) if date > today => errors.add(
                     "no_contact_since",
-                    "That date is in the future. Please give the day your no contact began.",
+                    Phrase::new("coaching.problem.no_contact_future"),
                 ),
                 Ok(date) => no_contact_since = Some(date),
                 Err(_) if form.no_contact_since.trim().is_empty() => errors.add(
                     "no_contact_since",
-                    "Please give the day your no contact began (roughly is fine).",
+                    Phrase::new("coaching.problem.no_contact_missing"),
                 ),
                 Err(_) => errors.add(
                     "no_contact_since",
-                    "Please give the date as year-month-day, like 2026-03-14.",
+                    Phrase::new("coaching.problem.no_contact_format"),
                 ),
             }
         }
@@ -324,7 +340,7 @@ impl NewCoachingRequest {
             "hope",
             HOPE,
             &form.hope,
-            "Please say what you hope for (“Not sure yet” is a fine answer).",
+            "coaching.problem.hope_missing",
         );
         // Line breaks count as one character, as the browser counts them.
         let situation = form.situation.replace("\r\n", "\n");
@@ -333,14 +349,14 @@ impl NewCoachingRequest {
         if situation.is_empty() {
             errors.add(
                 "situation",
-                "Please tell the coach a little about your situation, in your own words.",
+                Phrase::new("coaching.problem.situation_missing"),
             );
         } else if chars > MAX_SITUATION_CHARS {
             errors.add(
                 "situation",
-                format!(
-                    "Please keep this to {MAX_SITUATION_CHARS} characters or fewer (it has {chars}). Nothing was cut: your text is all still here."
-                ),
+                Phrase::new("coaching.problem.situation_too_long")
+                    .with("max", MAX_SITUATION_CHARS)
+                    .with("count", chars),
             );
         } else if situation
             .chars()
@@ -348,7 +364,7 @@ impl NewCoachingRequest {
         {
             errors.add(
                 "situation",
-                "The text has characters that cannot be stored.",
+                Phrase::new("coaching.problem.situation_characters"),
             );
         }
         let talk_via = choice(
@@ -356,13 +372,13 @@ impl NewCoachingRequest {
             "talk_via",
             TALK_VIA,
             &form.talk_via,
-            "Please choose how you would like to talk.",
+            "coaching.problem.talk_via_missing",
         );
         let time_zone = match form.time_zone.trim() {
             "" if talk_via == "video" => {
                 errors.add(
                     "time_zone",
-                    "Please choose your time zone, so the call can be at a good time for you.",
+                    Phrase::new("coaching.problem.time_zone_missing"),
                 );
                 None
             }
@@ -370,22 +386,19 @@ impl NewCoachingRequest {
             zone => match TIME_ZONES.iter().find(|z| **z == zone) {
                 Some(z) => Some(*z),
                 None => {
-                    errors.add("time_zone", "Please choose a time zone from the list.");
+                    errors.add(
+                        "time_zone",
+                        Phrase::new("coaching.problem.time_zone_unknown"),
+                    );
                     None
                 }
             },
         };
         if !ticked(&form.adult) {
-            errors.add(
-                "adult",
-                "Coaching is for adults: please confirm you are 18 or older.",
-            );
+            errors.add("adult", Phrase::new("coaching.problem.adult_missing"));
         }
         if !ticked(&form.consent) {
-            errors.add(
-                "consent",
-                "Please agree to how your answers are handled, so the coach may read them.",
-            );
+            errors.add("consent", Phrase::new("coaching.problem.consent_missing"));
         }
         let source_article = Some(form.article.trim())
             .filter(|s| !s.is_empty() && s.len() <= 200)
@@ -454,6 +467,8 @@ impl RequestStatus {
         }
     }
 
+    /// The status's name in English, for logs and the admin's audit.
+    /// Pages and emails say [`Self::label_key`] in the site's language.
     pub fn label(self) -> &'static str {
         match self {
             Self::Received => "Received",
@@ -465,15 +480,29 @@ impl RequestStatus {
         }
     }
 
-    /// What the reader reads on their status page.
-    pub fn explanation(self) -> &'static str {
+    /// The key of the status's name as the reader reads it
+    /// (`coaching.status.label.*`).
+    pub fn label_key(self) -> &'static str {
         match self {
-            Self::Received => "Your request has arrived safely. The coach reads every request personally and replies within two business days.",
-            Self::InReview => "The coach is reading your answers and preparing what comes next.",
-            Self::PlanReady => "Your plan is ready: see the coach’s message below (it was also emailed to you).",
-            Self::CallScheduled => "Your call is scheduled: the details are in the coach’s message below.",
-            Self::Closed => "This request is closed. Thank you for trusting the coach with it; you can still read everything here.",
-            Self::Withdrawn => "You withdrew this request. Nothing more will happen with it.",
+            Self::Received => "coaching.status.label.received",
+            Self::InReview => "coaching.status.label.in-review",
+            Self::PlanReady => "coaching.status.label.plan-ready",
+            Self::CallScheduled => "coaching.status.label.call-scheduled",
+            Self::Closed => "coaching.status.label.closed",
+            Self::Withdrawn => "coaching.status.label.withdrawn",
+        }
+    }
+
+    /// The key of what the reader reads on their status page
+    /// (`coaching.status.explanation.*`).
+    pub fn explanation_key(self) -> &'static str {
+        match self {
+            Self::Received => "coaching.status.explanation.received",
+            Self::InReview => "coaching.status.explanation.in-review",
+            Self::PlanReady => "coaching.status.explanation.plan-ready",
+            Self::CallScheduled => "coaching.status.explanation.call-scheduled",
+            Self::Closed => "coaching.status.explanation.closed",
+            Self::Withdrawn => "coaching.status.explanation.withdrawn",
         }
     }
 
@@ -487,18 +516,18 @@ impl RequestStatus {
     }
 }
 
-/// A follow-up message's text.
-pub fn parse_message(raw: &str) -> Result<String, String> {
+/// A follow-up message's text, or what is wrong with it.
+pub fn check_message(raw: &str) -> Result<String, Phrase> {
     let text = raw.replace("\r\n", "\n");
     let text = text.trim();
     let chars = text.chars().count();
     if text.is_empty() {
-        return Err("Please write your message first.".into());
+        return Err(Phrase::new("coaching.problem.message_missing"));
     }
     if chars > MAX_MESSAGE_CHARS {
-        return Err(format!(
-            "Please keep a message to {MAX_MESSAGE_CHARS} characters or fewer (it has {chars}). Nothing was cut."
-        ));
+        return Err(Phrase::new("coaching.problem.message_too_long")
+            .with("max", MAX_MESSAGE_CHARS)
+            .with("count", chars));
     }
     Ok(text.to_string())
 }
@@ -506,6 +535,7 @@ pub fn parse_message(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Strings;
 
     fn good() -> CoachingForm {
         CoachingForm {
@@ -560,7 +590,11 @@ mod tests {
         ] {
             assert!(e.has(field), "{field}: {e:?}");
         }
-        assert!(e.get("situation").unwrap().contains("Nothing was cut"));
+        let situation = e.get("situation").unwrap();
+        assert_eq!(situation.key(), "coaching.problem.situation_too_long");
+        assert!(situation
+            .text(&Strings::english())
+            .contains("Nothing was cut: your text is all still here"));
         let mut f = good();
         f.time_zone = "Mars/Olympus".into();
         assert!(NewCoachingRequest::parse(&f, &["written-plan"], today())
@@ -573,6 +607,44 @@ mod tests {
         for s in RequestStatus::ALL {
             assert_eq!(RequestStatus::from_code(s.code()), Some(s));
         }
-        assert_eq!(label(HOPE, "moving-on"), "Moving on");
+        let t = Strings::english();
+        assert_eq!(t.s(label_key(HOPE, "moving-on")), "Moving on");
+        assert_eq!(t.s(RequestStatus::InReview.label_key()), "In review");
+    }
+
+    #[test]
+    fn every_choice_and_status_has_words_in_every_language() {
+        let dir = tempfile::tempdir().unwrap();
+        for lang in crate::i18n::LANGUAGES {
+            let t = Strings::load(lang, dir.path()).unwrap();
+            let keys = [
+                ENDED_BY,
+                TOGETHER_FOR,
+                ENDED_AGO,
+                CONTACT_NOW,
+                HOPE,
+                TALK_VIA,
+            ]
+            .iter()
+            .flat_map(|c| c.iter().map(|(_, key)| *key))
+            .chain(
+                RequestStatus::ALL
+                    .iter()
+                    .flat_map(|s| [s.label_key(), s.explanation_key()]),
+            );
+            for key in keys {
+                assert_ne!(t.s(key), key, "{lang}: {key}");
+            }
+        }
+        let t = Strings::english();
+        for s in RequestStatus::ALL {
+            assert_eq!(t.s(s.label_key()), s.label());
+        }
+        assert_eq!(
+            check_message(&"x".repeat(MAX_MESSAGE_CHARS + 1))
+                .unwrap_err()
+                .text(&t),
+            "Please keep a message to 10000 characters or fewer (it has 10001). Nothing was cut."
+        );
     }
 }

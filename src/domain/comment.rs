@@ -1,5 +1,9 @@
-//! A reader's new comment, validated field by field.
+//! A reader's new comment, validated field by field. What is wrong is said
+//! as a [`Phrase`] (`comment.error.*` of the strings): the page says it in
+//! the site's language (`phrase.text(&state.strings)`).
 use std::fmt;
+
+use crate::i18n::Phrase;
 
 /// The most characters a name may have.
 pub const MAX_NAME_CHARS: usize = 80;
@@ -13,19 +17,19 @@ pub const MAX_BODY_CHARS: usize = 5000;
 pub struct AuthorName(String);
 
 impl AuthorName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Phrase> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err("Please give a name (a first name or a nickname is fine).".into());
+            return Err(Phrase::new("comment.error.name_missing"));
         }
         let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
-            return Err(format!(
-                "Please keep the name to {MAX_NAME_CHARS} characters or fewer (it has {chars})."
-            ));
+            return Err(Phrase::new("comment.error.name_too_long")
+                .with("max", MAX_NAME_CHARS)
+                .with("chars", chars));
         }
         if name.chars().any(char::is_control) {
-            return Err("The name has characters that cannot be shown.".into());
+            return Err(Phrase::new("comment.error.name_unprintable"));
         }
         Ok(Self(name.to_string()))
     }
@@ -39,19 +43,16 @@ impl AuthorName {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Phrase> {
         let email = raw.trim();
         if email.is_empty() {
-            return Err("Please give your email address. It is never shown to anyone.".into());
+            return Err(Phrase::new("comment.error.email_missing"));
         }
         let chars = email.chars().count();
         if chars > MAX_EMAIL_CHARS {
-            return Err(format!(
-                "An email address has at most {MAX_EMAIL_CHARS} characters."
-            ));
+            return Err(Phrase::new("comment.error.email_too_long").with("max", MAX_EMAIL_CHARS));
         }
-        let invalid =
-            || "That does not look like an email address (like name@example.com).".to_string();
+        let invalid = || Phrase::new("comment.error.email_invalid");
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
@@ -94,21 +95,21 @@ impl fmt::Debug for Email {
 pub struct CommentBody(String);
 
 impl CommentBody {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Phrase> {
         // Browsers send line breaks as CRLF and count them as one
         // character against the field's maxlength: so does the limit.
         let body = raw.replace("\r\n", "\n");
         let body = body.trim_end();
         let body = body.trim_start_matches(['\n', '\r']);
         if body.trim().is_empty() {
-            return Err("Please write your comment or question.".into());
+            return Err(Phrase::new("comment.error.body_missing"));
         }
         let chars = body.chars().count();
         if chars > MAX_BODY_CHARS {
-            return Err(format!(
-                "Your comment has {chars} characters; the limit is {MAX_BODY_CHARS}. Please shorten it by {} characters (nothing has been cut).",
-                chars - MAX_BODY_CHARS
-            ));
+            return Err(Phrase::new("comment.error.body_too_long")
+                .with("chars", chars)
+                .with("max", MAX_BODY_CHARS)
+                .with("over", chars - MAX_BODY_CHARS));
         }
         Ok(Self(body.to_string()))
     }
@@ -139,12 +140,12 @@ pub struct CommentForm {
     pub website: String,
 }
 
-/// A field-by-field list of problems.
+/// A field-by-field list of problems, said in the page's language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub body: Option<String>,
+    pub name: Option<Phrase>,
+    pub email: Option<Phrase>,
+    pub body: Option<Phrase>,
 }
 
 impl FieldErrors {
@@ -212,14 +213,18 @@ impl TryFrom<&CommentForm> for NewComment {
 mod tests {
     use super::*;
 
+    use crate::i18n::Strings;
+
     #[test]
     fn names_are_trimmed_and_limited() {
         assert_eq!(AuthorName::parse("  Sam ").unwrap().as_str(), "Sam");
         assert!(AuthorName::parse("   ").is_err());
         assert!(AuthorName::parse(&"é".repeat(80)).is_ok());
-        assert!(AuthorName::parse(&"é".repeat(81))
-            .unwrap_err()
-            .contains("80"));
+        let err = AuthorName::parse(&"é".repeat(81)).unwrap_err();
+        assert_eq!(
+            err.text(&Strings::english()),
+            "Please keep the name to 80 characters or fewer (it has 81)."
+        );
     }
 
     #[test]
@@ -246,7 +251,9 @@ mod tests {
     #[test]
     fn bodies_are_refused_not_cut_when_too_long() {
         assert!(CommentBody::parse(&"x".repeat(5000)).is_ok());
-        let err = CommentBody::parse(&"x".repeat(5001)).unwrap_err();
+        let err = CommentBody::parse(&"x".repeat(5001))
+            .unwrap_err()
+            .text(&Strings::english());
         assert!(
             err.contains("5001") && err.contains("nothing has been cut"),
             "{err}"
@@ -255,6 +262,22 @@ mod tests {
             CommentBody::parse("💔 ok\r\nnext").unwrap().as_str(),
             "💔 ok\nnext"
         );
+    }
+
+    #[test]
+    fn problems_are_said_in_the_site_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = Strings::load("de", dir.path()).unwrap();
+        let err = CommentBody::parse(&"x".repeat(5003)).unwrap_err();
+        assert_eq!(err.key(), "comment.error.body_too_long");
+        let text = err.text(&de);
+        assert!(
+            text.contains("5003") && text.contains("5000") && text.contains("um 3 Zeichen"),
+            "{text}"
+        );
+        assert!(!text.contains('{'), "{text}");
+        let text = Email::parse("sam").unwrap_err().text(&de);
+        assert!(text.contains("E-Mail-Adresse"), "{text}");
     }
 
     #[test]

@@ -24,40 +24,45 @@ impl HoldReason {
         }
     }
 
-    /// How the coach's queue names it.
-    pub fn label(self) -> &'static str {
+    /// How the coach's queue names it (`admin.reason.*`).
+    pub fn label(self) -> crate::i18n::Phrase {
+        crate::i18n::Phrase::new(match self {
+            Self::FirstComment => "admin.reason.first_comment",
+            Self::Links => "admin.reason.links",
+            Self::BlockedWord => "admin.reason.blocked_word",
+            Self::PersonalDetails => "admin.reason.personal_details",
+            Self::Crisis => "admin.reason.crisis",
+            Self::Private => "admin.reason.private",
+        })
+    }
+
+    /// The key of why a comment waits, as the end of a sentence in the
+    /// coach's email ("It waits because ..."): `emails.coach.reason.*`.
+    pub fn explanation_key(self) -> &'static str {
         match self {
-            Self::FirstComment => "first comment",
-            Self::Links => "links",
-            Self::BlockedWord => "blocked word",
-            Self::PersonalDetails => "personal details",
-            Self::Crisis => "crisis words",
-            Self::Private => "private",
+            Self::FirstComment => "emails.coach.reason.first_comment",
+            Self::Links => "emails.coach.reason.links",
+            Self::BlockedWord => "emails.coach.reason.blocked_word",
+            Self::PersonalDetails => "emails.coach.reason.personal_details",
+            Self::Crisis => "emails.coach.reason.crisis",
+            Self::Private => "emails.coach.reason.private",
         }
     }
 
-    /// Why a comment waits, as the end of a sentence in the coach's email
-    /// ("It waits because ...").
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::FirstComment => "it is the first comment from this email address",
-            Self::Links => "it has two or more links",
-            Self::BlockedWord => "it has a word from your blocklist",
-            Self::PersonalDetails => {
-                "it seems to include personal details (a phone number, an email address or a handle)"
-            }
-            Self::Crisis => "it matched the crisis phrases",
-            Self::Private => "it is a private question",
-        }
-    }
-
-    /// The explanations of several reasons as one phrase: "a, b and c".
-    pub fn explain_all(reasons: &[Self]) -> String {
-        let parts: Vec<&str> = reasons.iter().map(|r| r.explanation()).collect();
+    /// The explanations of several reasons as one phrase in `t`'s
+    /// language: "a, b and c".
+    pub fn explain_all(reasons: &[Self], t: &crate::i18n::Strings) -> String {
+        let parts: Vec<&str> = reasons.iter().map(|r| t.s(r.explanation_key())).collect();
         match parts.split_last() {
-            None => "the coach reviews it first".to_string(),
+            None => t.s("emails.coach.reason.none").to_string(),
             Some((last, [])) => (*last).to_string(),
-            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            Some((last, rest)) => t.f2(
+                "emails.coach.reason.list",
+                "rest",
+                &rest.join(", "),
+                "last",
+                last,
+            ),
         }
     }
 
@@ -290,14 +295,29 @@ mod tests {
 
     #[test]
     fn reasons_read_as_words() {
+        let t = crate::i18n::Strings::english();
         assert_eq!(
-            HoldReason::explain_all(&[HoldReason::FirstComment, HoldReason::PersonalDetails]),
+            HoldReason::explain_all(&[HoldReason::FirstComment, HoldReason::PersonalDetails], &t),
             "it is the first comment from this email address and it seems to include personal details (a phone number, an email address or a handle)"
         );
         assert_eq!(
-            HoldReason::explain_all(&[HoldReason::Links]),
+            HoldReason::explain_all(&[HoldReason::Links], &t),
             "it has two or more links"
         );
+        assert_eq!(
+            HoldReason::explain_all(
+                &[HoldReason::Links, HoldReason::Crisis, HoldReason::Private],
+                &t
+            ),
+            "it has two or more links, it matched the crisis phrases and it is a private question"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let de = crate::i18n::Strings::load("de", dir.path()).unwrap();
+        assert_eq!(
+            HoldReason::explain_all(&[HoldReason::Links, HoldReason::Private], &de),
+            "es zwei oder mehr Links enthält und es eine private Frage ist"
+        );
+        assert_eq!(HoldReason::explain_all(&[], &de), "du es zuerst prüfst");
     }
 
     fn rules() -> ModerationRules {

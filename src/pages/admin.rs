@@ -26,7 +26,7 @@ pub struct SignInPage<'a> {
     pub next: String,
     pub email: String,
     pub problem: Option<String>,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
 }
 
 #[derive(Template)]
@@ -67,13 +67,18 @@ pub struct QueueItem {
     pub article_url: String,
     pub name: String,
     pub email: String,
+    /// The state's code (`pending`, `approved`, `spam`, `trash`): CSS
+    /// classes and conditions use it.
     pub status: String,
+    /// The state in the site's language.
+    pub status_label: String,
     pub is_coach: bool,
     pub private: bool,
     pub urgent: bool,
     pub edited: bool,
     pub edited_by_coach: bool,
-    pub reasons: Vec<&'static str>,
+    /// Why it waits, in the site's language.
+    pub reasons: Vec<String>,
     pub date: Date,
     pub relative: String,
     pub body: SafeHtml,
@@ -84,7 +89,7 @@ pub struct QueueItem {
 /// A tab of the moderation queue.
 pub struct QueueTab {
     pub key: &'static str,
-    pub label: &'static str,
+    pub label: String,
     pub url: String,
     pub count: Option<i64>,
 }

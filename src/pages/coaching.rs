@@ -11,7 +11,8 @@ pub struct RequestFormView {
     pub token: String,
     pub values: CoachingForm,
     pub errors: RequestErrors,
-    /// A problem with the whole form (expired, too many requests...).
+    /// A problem with the whole form (expired, too many requests...), in
+    /// the site's language.
     pub problem: Option<String>,
     /// The article (title) the reader came from.
     pub source_title: Option<String>,
@@ -46,7 +47,7 @@ impl RequestFormView {
     }
 }
 
-/// A radio group: (field name, legend, choices).
+/// A radio group: (field name, the key of its legend, choices).
 pub struct ChoiceGroup {
     pub field: &'static str,
     pub legend: &'static str,
@@ -63,8 +64,11 @@ pub struct CoachingPage<'a> {
     pub choose_query: String,
     pub form: RequestFormView,
     /// The error summary: (the field's input id, what to fix), in the
-    /// form's order.
+    /// form's order and the site's language.
     pub error_links: Vec<(String, String)>,
+    /// Today (`max` of the no-contact date: the browser refuses the future
+    /// as the server does).
+    pub today: String,
     pub groups_before: Vec<ChoiceGroup>,
     pub hope: ChoiceGroup,
     pub talk_via: ChoiceGroup,
@@ -85,6 +89,7 @@ pub struct ThanksPage<'a> {
     /// The form to have the link sent again.
     pub resend_token: String,
     pub resend_email: String,
+    /// In the site's language.
     pub resend_error: Option<String>,
     /// The reader asked for the link again.
     pub resent: bool,
@@ -99,9 +104,10 @@ pub struct MessageView {
     pub body: SafeHtml,
 }
 
-/// A request's answers, ready to print: (question, answer).
+/// A request's answers, ready to print: (question, answer), in the site's
+/// language.
 pub struct AnswerView {
-    pub question: &'static str,
+    pub question: String,
     pub answer: String,
 }
 
@@ -111,8 +117,9 @@ pub struct StatusPage<'a> {
     pub layout: Layout<'a>,
     pub token: String,
     pub option_title: String,
-    pub status_label: &'static str,
-    pub status_explanation: &'static str,
+    /// The status's name and what it means, in the site's language.
+    pub status_label: &'a str,
+    pub status_explanation: &'a str,
     pub sent: Date,
     pub open: bool,
     pub answers: Vec<AnswerView>,
@@ -121,7 +128,8 @@ pub struct StatusPage<'a> {
     pub form_token: String,
     pub message_body: String,
     pub message_error: Option<String>,
-    pub done: Option<String>,
+    /// What the reader just did, in the site's language.
+    pub done: Option<&'a str>,
     /// The request matched the crisis phrases: the resources come first.
     pub crisis: bool,
     pub crisis_resources: &'a [String],
@@ -214,6 +222,7 @@ pub struct RequestPage<'a> {
 #[derive(Template)]
 #[template(path = "emails/request_received.txt")]
 pub struct RequestReceivedEmail<'a> {
+    pub t: &'a crate::i18n::Strings,
     pub name: &'a str,
     pub option_title: &'a str,
     pub status_url: String,
@@ -225,7 +234,9 @@ pub struct RequestReceivedEmail<'a> {
 #[derive(Template)]
 #[template(path = "emails/request_alert.txt")]
 pub struct RequestAlertEmail<'a> {
+    pub t: &'a crate::i18n::Strings,
     pub urgent: bool,
+    /// What happened, in the site's language.
     pub what: &'a str,
     pub option_title: &'a str,
     pub admin_url: String,
@@ -234,12 +245,14 @@ pub struct RequestAlertEmail<'a> {
 #[derive(Template)]
 #[template(path = "emails/request_update.txt")]
 pub struct RequestUpdateEmail<'a> {
+    pub t: &'a crate::i18n::Strings,
     pub name: &'a str,
     pub option_title: &'a str,
     /// The coach's messages since the last email, oldest first.
     pub messages: &'a [String],
-    pub status_label: Option<&'static str>,
-    pub status_explanation: &'static str,
+    /// The new status's name and what it means, in the site's language.
+    pub status_label: Option<&'a str>,
+    pub status_explanation: &'a str,
     pub status_url: String,
     pub site_title: &'a str,
 }

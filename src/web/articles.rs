@@ -9,9 +9,9 @@ use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
-    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CommentFields,
-    CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination, ReplyTo,
-    StandalonePage,
+    ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CoachIntro,
+    CommentFields, CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination,
+    ReplyTo, StandalonePage,
 };
 
 /// How much of the comment a reply answers its form quotes.
@@ -67,9 +67,10 @@ pub async fn home(
             } else {
                 format!("/?page={page}")
             };
+            let t = &state.strings;
             let mut layout = state.layout(
                 (page > 1)
-                    .then(|| format!("Articles, page {page}"))
+                    .then(|| t.f("articles.page_title", "page", &page))
                     .as_deref(),
                 "",
                 &path,
@@ -91,11 +92,22 @@ pub async fn home(
             let body = ArticleListPage {
                 layout,
                 heading: if page == 1 {
-                    "Latest articles".to_string()
+                    t.s("articles.latest").to_string()
                 } else {
-                    format!("Latest articles, page {page} of {total_pages}")
+                    t.f2("articles.latest_page", "page", &page, "pages", &total_pages)
                 },
                 intro: (page == 1).then(|| state.settings.site.tagline.clone()),
+                coach: (page == 1).then(|| {
+                    let about = library.page("about");
+                    CoachIntro {
+                        name: state.settings.site.author.clone(),
+                        offer: about.and_then(|p| p.intro.clone()),
+                        picture: about
+                            .and_then(|p| p.image.as_ref())
+                            .map(|i| (i.url(), i.alt.clone())),
+                        has_about: about.is_some(),
+                    }
+                }),
                 articles: articles
                     .iter()
                     .map(|a| {
@@ -498,7 +510,7 @@ async fn build_page(
     layout.og_type = "article";
     if form.has_errors() {
         // Said first, so a screen reader hears it before anything else.
-        layout.title = format!("Error: {}", layout.title);
+        layout.title = state.strings.f("errors.title", "title", &layout.title);
     }
     layout.json_ld = Some(JsonLd::new(&serde_json::json!({
         "@context": "https://schema.org",

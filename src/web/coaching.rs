@@ -42,10 +42,11 @@ fn form_page(
     problem: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let t = &state.strings;
     let library = state.content.library();
     let page = library.page("coaching");
     let mut layout = state.layout(
-        Some(page.map_or("Coaching", |p| p.title.as_str())),
+        Some(page.map_or(t.s("coaching.title"), |p| p.title.as_str())),
         page.map_or("", |p| p.summary_text.as_str()),
         "/coaching",
         Nav::Coaching,
@@ -75,17 +76,25 @@ fn form_page(
         choices,
     };
     let groups_before = vec![
-        group("ended_by", "Who ended the relationship?", domain::ENDED_BY),
+        group("ended_by", "coaching.question.ended_by", domain::ENDED_BY),
         group(
             "together_for",
-            "How long were you together?",
+            "coaching.question.together_for",
             domain::TOGETHER_FOR,
         ),
-        group("ended_ago", "How long ago did it end?", domain::ENDED_AGO),
-        group("contact_now", "Contact right now", domain::CONTACT_NOW),
+        group(
+            "ended_ago",
+            "coaching.question.ended_ago",
+            domain::ENDED_AGO,
+        ),
+        group(
+            "contact_now",
+            "coaching.question.contact_now",
+            domain::CONTACT_NOW,
+        ),
     ];
-    let hope = group("hope", "What do you hope for?", domain::HOPE);
-    let talk_via = group("talk_via", "Preferred way to talk", domain::TALK_VIA);
+    let hope = group("hope", "coaching.question.hope", domain::HOPE);
+    let talk_via = group("talk_via", "coaching.question.talk_via", domain::TALK_VIA);
     // The error summary links each problem to its field, in the form's
     // order; a group of choices by its first choice.
     let first_option = library
@@ -118,10 +127,10 @@ fn form_page(
     ]);
     let error_links: Vec<(String, String)> = order
         .into_iter()
-        .filter_map(|(field, anchor)| form.errors.get(field).map(|e| (anchor, e.clone())))
+        .filter_map(|(field, anchor)| form.errors.get(field).map(|e| (anchor, e.text(t))))
         .collect();
     if form.has_errors() {
-        layout.title = format!("Error: {}", layout.title);
+        layout.title = t.f("coaching.form.error_title", "title", &layout.title);
     }
     let mut res = render_html(
         req,
@@ -132,6 +141,7 @@ fn form_page(
             choose_query,
             form,
             error_links,
+            today: Utc::now().format("%Y-%m-%d").to_string(),
             groups_before,
             hope,
             talk_via,
@@ -177,7 +187,7 @@ pub async fn send(
     if !super::same_origin(&req, &state) {
         tracing::warn!("refused a cross-site coaching request");
         return Err(AppError::Forbidden(
-            "Requests can only be sent from this site's own form, so nothing was stored.".into(),
+            state.strings.s("coaching.problem.cross_site").to_string(),
         ));
     }
     if !form.website.is_empty() {
@@ -192,7 +202,7 @@ pub async fn send(
             &state,
             form,
             errors,
-            Some(problem.to_string()),
+            Some(state.strings.s(problem).to_string()),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
@@ -200,14 +210,18 @@ pub async fn send(
         TokenCheck::Valid { age_seconds }
             if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
         {
-            return unprocessable(form, RequestErrors::default(), "This page was open for a long time, so the form expired. Everything you typed is still here: please send it again.");
+            return unprocessable(form, RequestErrors::default(), "coaching.problem.expired");
         }
         TokenCheck::Valid { age_seconds } if age_seconds < settings.min_seconds_to_post as i64 => {
-            return unprocessable(form, RequestErrors::default(), "That was very quick, so the form was not sent. Please check your answers and send it again.");
+            return unprocessable(form, RequestErrors::default(), "coaching.problem.too_quick");
         }
         TokenCheck::Valid { .. } => {}
         TokenCheck::Invalid => {
-            return unprocessable(form, RequestErrors::default(), "The form could not be checked (it may have expired). Everything you typed is still here: please send it again.");
+            return unprocessable(
+                form,
+                RequestErrors::default(),
+                "coaching.problem.unverified",
+            );
         }
     }
     let library = state.content.library();
@@ -283,7 +297,7 @@ pub async fn send(
                 &state,
                 form,
                 RequestErrors::default(),
-                Some(format!("Several requests were sent from your network in a short time. Please wait {wait} seconds and send again; everything you typed is still here.")),
+                Some(state.strings.n("coaching.problem.too_many_requests", &wait)),
                 StatusCode::TOO_MANY_REQUESTS,
             )?;
             res.headers_mut()
@@ -349,10 +363,16 @@ async fn thanks_page(
             .filter(|row| row.anonymized_at.is_none()),
         None => None,
     };
-    let mut layout = state.layout(Some("Thank you"), "", "/coaching/thanks", Nav::Coaching);
+    let t = &state.strings;
+    let mut layout = state.layout(
+        Some(t.s("coaching.thanks.title")),
+        "",
+        "/coaching/thanks",
+        Nav::Coaching,
+    );
     layout.noindex = true;
     if view.resend_error.is_some() {
-        layout.title = format!("Error: {}", layout.title);
+        layout.title = t.f("coaching.form.error_title", "title", &layout.title);
     }
     let page = ThanksPage {
         layout,
@@ -410,7 +430,10 @@ pub async fn resend(
     );
     if !super::same_origin(&req, &state) || !fresh {
         return Err(AppError::Forbidden(
-            "This could not be verified (the page may have been open for a long time), so nothing was sent. Please reload the page and try again.".into(),
+            state
+                .strings
+                .s("coaching.problem.not_verified_sent")
+                .to_string(),
         ));
     }
     let email = match crate::domain::comment::Email::parse(&form.email) {
@@ -418,7 +441,7 @@ pub async fn resend(
         Err(message) => {
             let view = ThanksView {
                 resend_email: form.email,
-                resend_error: Some(message),
+                resend_error: Some(message.text(&state.strings)),
                 resent: false,
             };
             return thanks_page(&req, &state, view, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -462,9 +485,7 @@ pub async fn resend(
         Some(wait) if wait > 0 => {
             let view = ThanksView {
                 resend_email: email.as_str().to_string(),
-                resend_error: Some(format!(
-                    "Several links were asked for from your network in a short time. Please wait {wait} seconds and try again."
-                )),
+                resend_error: Some(state.strings.n("coaching.problem.too_many_links", &wait)),
                 resent: false,
             };
             let mut res = thanks_page(&req, &state, view, StatusCode::TOO_MANY_REQUESTS).await?;
@@ -514,40 +535,44 @@ fn form_scope(row: &RequestRow) -> String {
     )
 }
 
-/// The reader's answers as question and answer.
-pub fn answers(row: &RequestRow) -> Vec<AnswerView> {
+/// The reader's answers as question and answer, in `t`'s language.
+pub fn answers_in(row: &RequestRow, t: &crate::i18n::Strings) -> Vec<AnswerView> {
+    let answer = |question: &str, choices, value: &str| AnswerView {
+        question: t.s(question).to_string(),
+        answer: match domain::label_key(choices, value) {
+            "" => String::new(),
+            key => t.s(key).to_string(),
+        },
+    };
     let mut out = vec![
-        AnswerView {
-            question: "Who ended the relationship",
-            answer: domain::label(domain::ENDED_BY, &row.ended_by).to_string(),
-        },
-        AnswerView {
-            question: "Together for",
-            answer: domain::label(domain::TOGETHER_FOR, &row.together_for).to_string(),
-        },
-        AnswerView {
-            question: "It ended",
-            answer: domain::label(domain::ENDED_AGO, &row.ended_ago).to_string(),
-        },
-        AnswerView {
-            question: "Contact right now",
-            answer: match &row.no_contact_since {
-                Some(date) => format!("No contact since {date}"),
-                None => domain::label(domain::CONTACT_NOW, &row.contact_now).to_string(),
+        answer("coaching.answer.ended_by", domain::ENDED_BY, &row.ended_by),
+        answer(
+            "coaching.answer.together_for",
+            domain::TOGETHER_FOR,
+            &row.together_for,
+        ),
+        answer(
+            "coaching.answer.ended_ago",
+            domain::ENDED_AGO,
+            &row.ended_ago,
+        ),
+        match &row.no_contact_since {
+            Some(date) => AnswerView {
+                question: t.s("coaching.answer.contact_now").to_string(),
+                answer: t.f("coaching.answer.no_contact_since", "date", date),
             },
+            None => answer(
+                "coaching.answer.contact_now",
+                domain::CONTACT_NOW,
+                &row.contact_now,
+            ),
         },
-        AnswerView {
-            question: "Hoping for",
-            answer: domain::label(domain::HOPE, &row.hope).to_string(),
-        },
-        AnswerView {
-            question: "Preferred way to talk",
-            answer: domain::label(domain::TALK_VIA, &row.talk_via).to_string(),
-        },
+        answer("coaching.answer.hope", domain::HOPE, &row.hope),
+        answer("coaching.answer.talk_via", domain::TALK_VIA, &row.talk_via),
     ];
     if let Some(zone) = &row.time_zone {
         out.push(AnswerView {
-            question: "Time zone",
+            question: t.s("coaching.answer.time_zone").to_string(),
             answer: zone.replace('_', " "),
         });
     }
@@ -575,8 +600,19 @@ pub fn message_views(
 
 #[derive(serde::Deserialize, Default)]
 pub struct DoneQuery {
+    /// What the reader just did: `message-sent` or `withdrawn`.
     #[serde(default)]
     done: Option<String>,
+}
+
+/// The notice for what the reader just did (`?done=`), in the site's
+/// language; nothing for anything else.
+fn done_notice<'a>(t: &'a crate::i18n::Strings, done: Option<&str>) -> Option<&'a str> {
+    match done? {
+        "message-sent" => Some(t.s("coaching.status.done.message_sent")),
+        "withdrawn" => Some(t.s("coaching.status.done.withdrawn")),
+        _ => None,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -587,7 +623,7 @@ async fn status_page(
     row: RequestRow,
     message_body: String,
     message_error: Option<String>,
-    done: Option<String>,
+    done: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let id = row.id;
@@ -596,7 +632,13 @@ async fn status_page(
     })
     .await?;
     let request_status = status_of(&row);
-    let mut layout = state.layout(Some("Your coaching request"), "", "/requests", Nav::None);
+    let t = &state.strings;
+    let mut layout = state.layout(
+        Some(t.s("coaching.status.title")),
+        "",
+        "/requests",
+        Nav::None,
+    );
     layout.noindex = true;
     let mut res = render_html(
         req,
@@ -604,17 +646,17 @@ async fn status_page(
             layout,
             token: token.to_string(),
             option_title: row.option_title.clone(),
-            status_label: request_status.label(),
-            status_explanation: request_status.explanation(),
+            status_label: t.s(request_status.label_key()),
+            status_explanation: t.s(request_status.explanation_key()),
             sent: Date::new(row.created_at.and_utc(), &state.strings),
             open: !request_status.is_finished(),
-            answers: answers(&row),
+            answers: answers_in(&row, t),
             situation: row.situation.clone(),
             messages: message_views(messages, &state.strings, row.time_zone.as_deref()),
             form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
             message_body,
             message_error,
-            done,
+            done: done_notice(t, done),
             crisis: row.is_urgent && !request_status.is_finished(),
             crisis_resources: &state.settings.comments.crisis_resources,
         },
@@ -639,7 +681,7 @@ pub async fn status(
         row,
         String::new(),
         None,
-        query.done.clone(),
+        query.done.as_deref(),
         StatusCode::OK,
     )
     .await
@@ -666,7 +708,10 @@ fn check_reader_form(
     );
     if !super::same_origin(req, state) || !valid {
         return Err(AppError::Forbidden(
-            "This could not be verified (the page may have been open for a long time), so nothing changed. Please reload the page and try again.".into(),
+            state
+                .strings
+                .s("coaching.problem.not_verified_changed")
+                .to_string(),
         ));
     }
     Ok(())
@@ -684,19 +729,19 @@ pub async fn add_message(
     check_reader_form(&req, &state, &row, &form.form_token)?;
     if status_of(&row).is_finished() {
         return Err(AppError::Forbidden(
-            "This request is closed, so it cannot take new messages.".into(),
+            state.strings.s("coaching.problem.closed").to_string(),
         ));
     }
-    let text = match domain::parse_message(&form.body) {
+    let text = match domain::check_message(&form.body) {
         Ok(text) => text,
-        Err(message) => {
+        Err(problem) => {
             return status_page(
                 &req,
                 &state,
                 &token,
                 row,
                 form.body,
-                Some(message),
+                Some(problem.text(&state.strings)),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -709,11 +754,10 @@ pub async fn add_message(
         db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)
     })
     .await?;
-    crate::notify::request_event(&state, id, "A new message from the reader").await;
+    crate::notify::request_event(&state, id, "emails.request_alert.event.new_message").await;
     Ok(super::see_other(&format!(
-        "/requests/{}?done={}#messages",
+        "/requests/{}?done=message-sent#messages",
         token.as_str(),
-        "Your%20message%20is%20sent."
     )))
 }
 
@@ -735,12 +779,11 @@ pub async fn withdraw(
     .await?;
     if changed.is_some() {
         tracing::info!(request = id, "coaching request withdrawn by the reader");
-        crate::notify::request_event(&state, id, "The reader withdrew their request").await;
+        crate::notify::request_event(&state, id, "emails.request_alert.event.withdrawn").await;
     }
     Ok(super::see_other(&format!(
-        "/requests/{}?done={}",
+        "/requests/{}?done=withdrawn",
         token.as_str(),
-        "Your%20request%20is%20withdrawn."
     )))
 }
 
@@ -752,11 +795,11 @@ async fn confirm_page(
     withdraw: bool,
 ) -> Result<HttpResponse, AppError> {
     let row = by_token(state, token).await?;
-    let title = if withdraw {
-        "Withdraw your request"
+    let title = state.strings.s(if withdraw {
+        "coaching.withdraw.title"
     } else {
-        "Delete your request"
-    };
+        "coaching.delete.title"
+    });
     let mut layout = state.layout(Some(title), "", "/requests", Nav::None);
     layout.noindex = true;
     render_html(
@@ -799,23 +842,24 @@ pub async fn delete(
     let form: ReaderForm = super::parse_form(&req, &body)?;
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
-    crate::notify::request_event(
-        &state,
-        row.id,
-        "The reader deleted their request and all its data",
-    )
-    .await;
+    crate::notify::request_event(&state, row.id, "emails.request_alert.event.deleted").await;
     let id = row.id;
     db::run(&state.pool, move |conn| db::coaching::delete(conn, id)).await?;
     tracing::info!(request = id, "coaching request deleted by the reader");
-    let mut layout = state.layout(Some("Deleted"), "", "/requests", Nav::None);
+    let t = &state.strings;
+    let mut layout = state.layout(
+        Some(t.s("coaching.deleted.title")),
+        "",
+        "/requests",
+        Nav::None,
+    );
     layout.noindex = true;
     render_html(
         &req,
         &NotificationsPage {
             layout,
-            heading: "Your request is deleted",
-            message: "Your answers, your messages and the coach’s replies are erased from the site, and the private link no longer works. Take good care of yourself.",
+            heading: t.s("coaching.deleted.heading"),
+            message: t.s("coaching.deleted.message"),
             unsubscribe_action: None,
         },
         Caching::NoStore,

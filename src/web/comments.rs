@@ -490,12 +490,17 @@ pub async fn post(
         TokenCheck::Valid { age_seconds }
             if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
         {
-            view.problem = Some("This page was open for a long time, so the form expired. Your text is still here: please send it again.".into());
+            view.problem = Some(state.strings.s("comment_form.problem.expired").to_string());
             false
         }
         TokenCheck::Valid { age_seconds } => age_seconds < settings.min_seconds_to_post as i64,
         TokenCheck::Invalid => {
-            view.problem = Some("The form could not be checked (it may have expired). Your text is still here: please send it again.".into());
+            view.problem = Some(
+                state
+                    .strings
+                    .s("comment_form.problem.unverified")
+                    .to_string(),
+            );
             false
         }
     };
@@ -549,9 +554,7 @@ pub async fn post(
     let stored = match outcome {
         Ok(stored) => stored,
         Err(db::comments::PostRefused::RateLimited(wait)) => {
-            view.problem = Some(format!(
-                "You have posted several comments in a short time. Please wait {wait} seconds and send again; your text is still here."
-            ));
+            view.problem = Some(state.strings.n("comment_form.problem.too_fast", &wait));
             let mut res = form_again(
                 &req,
                 &state,
@@ -567,8 +570,10 @@ pub async fn post(
         }
         Err(db::comments::PostRefused::Duplicate) => {
             view.problem = Some(
-                "You already sent this same comment in the last hour, so it was not sent twice."
-                    .into(),
+                state
+                    .strings
+                    .s("comment_form.problem.duplicate")
+                    .to_string(),
             );
             return form_again(
                 &req,
@@ -581,7 +586,12 @@ pub async fn post(
             .await;
         }
         Err(db::comments::PostRefused::BadParent) | Err(db::comments::PostRefused::Db(_)) => {
-            view.problem = Some("The comment you were replying to is no longer available. You can post yours as a new comment.".into());
+            view.problem = Some(
+                state
+                    .strings
+                    .s("comment_form.problem.gone_parent")
+                    .to_string(),
+            );
             return form_again(
                 &req,
                 &state,
@@ -639,7 +649,10 @@ fn refuse_cross_site(req: &HttpRequest, state: &AppState) -> Result<(), AppError
     } else {
         tracing::warn!("refused a cross-site comment form");
         Err(AppError::Forbidden(
-            "Comments can only be sent from this site's own pages, so nothing was stored.".into(),
+            state
+                .strings
+                .s("comment_form.problem.cross_site")
+                .to_string(),
         ))
     }
 }
@@ -693,23 +706,21 @@ async fn own_editable(
         .into_iter()
         .find(|(own_id, _)| *own_id == id)
         .map(|(_, token)| token)
-        .ok_or_else(|| {
-            AppError::Forbidden(
-                "Only the person who wrote a comment can change it, from the same browser.".into(),
-            )
-        })?;
+        .ok_or_else(|| AppError::Forbidden(state.strings.s("edit.not_yours").to_string()))?;
     let (row, markdown) = db::run(&state.pool, move |conn| db::comments::find(conn, id))
         .await?
         .ok_or(AppError::NotFound)?;
     let hash = keys::token_hash(&token);
     if row.owner_token_hash.as_deref() != Some(hash.as_str()) {
         return Err(AppError::Forbidden(
-            "Only the person who wrote a comment can change it, from the same browser.".into(),
+            state.strings.s("edit.not_yours").to_string(),
         ));
     }
     if Utc::now() - row.created_at.and_utc() >= chrono::Duration::minutes(EDIT_WINDOW_MINUTES) {
-        return Err(AppError::Forbidden(format!(
-            "Comments can be changed or deleted for {EDIT_WINDOW_MINUTES} minutes after posting, and that time has passed. The coach can still help: ask in a new comment."
+        return Err(AppError::Forbidden(state.strings.f(
+            "edit.too_late",
+            "minutes",
+            &EDIT_WINDOW_MINUTES,
         )));
     }
     Ok((row, markdown, hash))
@@ -729,7 +740,7 @@ fn edit_page(
         .ok_or(AppError::NotFound)?;
     let path = format!("/comments/{}/edit", row.id);
     let mut layout = state.layout(
-        Some("Change your comment"),
+        Some(state.strings.s("edit.title")),
         "",
         &path,
         crate::pages::Nav::None,
@@ -787,7 +798,7 @@ pub async fn edit(
                 &state,
                 &row,
                 form.body,
-                Some(message),
+                Some(message.text(&state.strings)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }

@@ -12,18 +12,19 @@ use super::AppState;
 use crate::error::AppError;
 use crate::pages::{ArticleLink, ErrorPage, Nav};
 
-fn words_for(status: StatusCode) -> (&'static str, &'static str) {
+/// The strings (`errors.{name}.heading` and `.text`) for `status`.
+fn words_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 => ("That request did not make sense to us", "Something in the address or the form was not quite right."),
-        403 => ("That is not allowed", "You do not have permission to do that."),
-        404 => ("We could not find that page", "The page may have moved, or the address may have a typo. Searching might help, or start with one of the latest articles."),
-        405 => ("That is not allowed here", "This address does not accept that kind of request."),
-        413 => ("That was too much to send", "Please send something shorter."),
-        422 => ("Please check what you sent", "Something in the form needs another look."),
-        429 => ("Slow down a little", "You have sent a lot of requests. Please wait a moment and try again."),
-        503 => ("We are briefly unavailable", "The site is having a moment. Please try again in a minute; nothing you did caused this."),
-        s if s >= 500 => ("Something went wrong on our side", "It is not your fault. The problem has been logged, and trying again in a moment often helps."),
-        _ => ("Something was not right", "Please go back and try again."),
+        400 => "bad_request",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "too_large",
+        422 => "unprocessable",
+        429 => "too_many_requests",
+        503 => "unavailable",
+        s if s >= 500 => "server",
+        _ => "other",
     }
 }
 
@@ -34,7 +35,10 @@ pub fn render_error_page(
     status: StatusCode,
     detail: Option<&str>,
 ) -> Result<String, askama::Error> {
-    let (heading, message) = words_for(status);
+    let t = &state.strings;
+    let name = words_for(status);
+    let heading = t.s(&format!("errors.{name}.heading")).to_string();
+    let message = t.s(&format!("errors.{name}.text")).to_string();
     let library = state.content.library();
     let not_found = status == StatusCode::NOT_FOUND;
     let latest: Vec<ArticleLink> = if not_found {
@@ -46,7 +50,7 @@ pub fn render_error_page(
     } else {
         Vec::new()
     };
-    let mut layout = state.layout(Some(heading), message, "/", Nav::None);
+    let mut layout = state.layout(Some(&heading), &message, "/", Nav::None);
     layout.noindex = true;
     let show_search = not_found || status.is_client_error();
     // One search box on the page: the one in it.
@@ -55,7 +59,7 @@ pub fn render_error_page(
         layout,
         status: status.as_u16(),
         heading,
-        message: detail.unwrap_or(message).to_string(),
+        message: detail.map_or(message, str::to_string),
         latest: latest
             .iter()
             .map(|l| ArticleLink {
@@ -100,8 +104,13 @@ pub async fn error_pages(
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "cannot render the error page");
-            "<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>"
-                .to_string()
+            let t = &state.strings;
+            format!(
+                "<!doctype html><html lang=\"{}\"><title>{}</title><p>{}</p>",
+                escape(t.tag()),
+                escape(t.s("errors.fallback_title")),
+                escape(t.s("errors.fallback"))
+            )
         }
     };
     let (req, old) = res.into_parts();
@@ -116,4 +125,12 @@ pub async fn error_pages(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body);
     Ok(ServiceResponse::new(req, new).map_into_right_body())
+}
+
+/// Text made safe to put into HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -150,7 +150,9 @@ pub async fn site_comments(
                 db::comments::latest_public(conn, None, COMMENT_FEED_ENTRIES)
             })
             .await?;
-            let title = format!("Comments on {}", state.settings.site.title);
+            let title = state
+                .strings
+                .f("feeds.site_comments", "site", &state.settings.site.title);
             let body = comments_feed(&state, title, "/".into(), "/comments.xml".into(), rows)?;
             Ok((body, None))
         },
@@ -186,7 +188,9 @@ pub async fn article_comments(
             let url = article.url();
             let body = comments_feed(
                 &state,
-                format!("Comments on “{}”", article.title),
+                state
+                    .strings
+                    .f("feeds.article_comments", "title", &article.title),
                 url.clone(),
                 format!("{url}/comments.xml"),
                 rows,
@@ -215,7 +219,13 @@ fn comments_feed(
             let created = row.created_at.and_utc();
             Some(CommentFeedEntry {
                 url: base.join(&format!("{}#comment-{}", article.url(), row.id)),
-                title: format!("{} on “{}”", row.author_name, article.title),
+                title: state.strings.f2(
+                    "feeds.comment",
+                    "title",
+                    &article.title,
+                    "name",
+                    &row.author_name,
+                ),
                 author: row.author_name,
                 published: rfc3339(created),
                 updated: rfc3339(row.edited_at.map_or(created, |e| e.and_utc())),

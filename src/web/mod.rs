@@ -64,6 +64,7 @@ impl AppState {
             t: &self.strings,
             css_url: self.assets.url("css/site.css"),
             print_css_url: self.assets.url("css/print.css"),
+            admin_css_url: self.assets.url("css/admin.css"),
             favicon_url: self.assets.url("favicon.svg"),
             title: match title {
                 Some(t) => format!("{t} · {}", site.title),

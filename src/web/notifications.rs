@@ -9,13 +9,15 @@ use crate::error::AppError;
 use crate::notify::verify_signed_id;
 use crate::pages::{Nav, NotificationsPage};
 
+/// The page saying `{key}` (its heading) and `{key}_text`.
 fn page(
     req: &HttpRequest,
     state: &AppState,
-    heading: &'static str,
-    message: &'static str,
+    key: &str,
     unsubscribe_action: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    let heading = state.strings.s(key);
+    let message = state.strings.s(&format!("{key}_text")).to_string();
     let mut layout = state.layout(Some(heading), "", "/", Nav::None);
     layout.noindex = true;
     render_html(
@@ -23,15 +25,15 @@ fn page(
         &NotificationsPage {
             layout,
             heading,
-            message,
+            message: &message,
             unsubscribe_action,
         },
         Caching::NoStore,
     )
 }
 
-fn bad_link() -> AppError {
-    AppError::BadRequest("This link is not valid. Please use the whole link from the email.".into())
+fn bad_link(state: &AppState) -> AppError {
+    AppError::BadRequest(state.strings.s("notifications.bad_link").to_string())
 }
 
 /// GET /notifications/confirm/{token}
@@ -40,16 +42,10 @@ pub async fn confirm(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = verify_signed_id(&state.key, "confirm", &token).ok_or_else(bad_link)?;
+    let id = verify_signed_id(&state.key, "confirm", &token).ok_or_else(|| bad_link(&state))?;
     let now = Utc::now().naive_utc();
     db::run(&state.pool, move |conn| db::mail::confirm(conn, id, now)).await?;
-    page(
-        &req,
-        &state,
-        "Your address is confirmed",
-        "You will get an email when someone replies to a comment where you asked for it. Every email has a link to stop them.",
-        None,
-    )
+    page(&req, &state, "notifications.confirmed", None)
 }
 
 /// GET /notifications/unsubscribe/{token}: asks first, so link scanners
@@ -59,12 +55,11 @@ pub async fn unsubscribe_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    verify_signed_id(&state.key, "unsubscribe", &token).ok_or_else(bad_link)?;
+    verify_signed_id(&state.key, "unsubscribe", &token).ok_or_else(|| bad_link(&state))?;
     page(
         &req,
         &state,
-        "Stop reply emails?",
-        "You will get no more emails about replies to your comments. Your comments stay as they are.",
+        "notifications.stop",
         Some(format!("/notifications/unsubscribe/{token}")),
     )
 }
@@ -76,17 +71,11 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = verify_signed_id(&state.key, "unsubscribe", &token).ok_or_else(bad_link)?;
+    let id = verify_signed_id(&state.key, "unsubscribe", &token).ok_or_else(|| bad_link(&state))?;
     let now = Utc::now().naive_utc();
     db::run(&state.pool, move |conn| {
         db::mail::unsubscribe(conn, id, now)
     })
     .await?;
-    page(
-        &req,
-        &state,
-        "You will get no more reply emails",
-        "Done. If you ask for replies on a new comment, we will ask you to confirm your address again.",
-        None,
-    )
+    page(&req, &state, "notifications.stopped", None)
 }

@@ -69,13 +69,18 @@ pub async fn search(
                     tags: &a.tags,
                 })
                 .collect();
+            let t = &state.strings;
             let title = if raw.is_empty() {
-                "Search".to_string()
+                t.s("search.title").to_string()
             } else {
-                format!("Search: {raw}")
+                t.f("search.title_query", "query", &raw)
             };
-            let mut layout =
-                state.layout(Some(&title), "Search the articles.", "/search", Nav::None);
+            let mut layout = state.layout(
+                Some(&title),
+                t.s("search.description"),
+                "/search",
+                Nav::None,
+            );
             layout.query = raw.clone();
             layout.noindex = true;
             // One search box on the page: the one in it.
@@ -103,6 +108,7 @@ pub async fn search(
                 results,
                 pagination,
                 suggestions,
+                result_count: t.n("search.count", &total).replace("{query}", &raw),
             }
             .render()
             .map_err(AppError::internal)?;

@@ -52,3 +52,52 @@ pub async fn manifest(state: web::Data<AppState>) -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=86400"))
         .body(manifest.to_string())
 }
+
+/// `/images/{file}`: the coach's pictures from `content/images/` (a photo
+/// on the about page, an article's picture). Plain file names only.
+pub async fn content_image(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let content_type = crate::content::library::image_type(&file).ok_or(AppError::NotFound)?;
+    let path = state
+        .settings
+        .content_dir
+        .join("images")
+        .join(file.as_str());
+    let read = web::block(
+        move || -> std::io::Result<(Vec<u8>, std::time::SystemTime)> {
+            let modified = std::fs::metadata(&path)?.modified()?;
+            Ok((std::fs::read(&path)?, modified))
+        },
+    )
+    .await
+    .map_err(AppError::internal)?;
+    let (bytes, modified) = match read {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    let modified: chrono::DateTime<chrono::Utc> = modified.into();
+    let last_modified = modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let unchanged = req
+        .headers()
+        .get(actix_web::http::header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .is_some_and(|since| since.timestamp() >= modified.timestamp());
+    let mut res = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header(("Content-Type", content_type))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .insert_header(("Last-Modified", last_modified));
+    Ok(if unchanged {
+        res.finish()
+    } else {
+        res.body(bytes)
+    })
+}

@@ -11,9 +11,10 @@ use askama::Template;
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let library = state.content.library();
+    let t = &state.strings;
     let layout = state.layout(
-        Some("Topics"),
-        "Every topic the articles cover.",
+        Some(t.s("tags.title")),
+        t.s("tags.description"),
         "/tags",
         Nav::Topics,
     );
@@ -58,21 +59,30 @@ pub async fn show(
             } else {
                 format!("{base}?page={page}")
             };
-            let title = format!("Articles about {}", tag.name);
+            let t = &state.strings;
+            let title = t.f("tags.articles_about", "tag", &tag.name);
             let layout = state.layout(
                 Some(&title),
-                &format!("Articles about {}.", tag.name),
+                &t.f("tags.description_about", "tag", &tag.name),
                 &path,
                 Nav::Topics,
             );
             let body = ArticleListPage {
                 layout,
                 heading: if total_pages > 1 {
-                    format!("{title}, page {page} of {total_pages}")
+                    t.f2(
+                        "tags.articles_about_page",
+                        "page",
+                        &page,
+                        "pages",
+                        &total_pages,
+                    )
+                    .replace("{tag}", &tag.name)
                 } else {
                     title
                 },
                 intro: None,
+                coach: None,
                 articles: articles
                     .iter()
                     .map(|a| {

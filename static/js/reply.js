@@ -12,6 +12,10 @@
     heading: heading ? heading.textContent : "",
     submit: submit ? submit.textContent : "",
   };
+  // The words, in the site's language (data-* of the form).
+  function words(name, fallback) {
+    return form.getAttribute("data-" + name) || fallback;
+  }
   var slot = null;
   var cancel = null;
 
@@ -46,7 +50,7 @@
     var input = form.querySelector("input[name=parent]");
     if (input) input.parentNode.removeChild(input);
     if (heading) heading.textContent = form.getAttribute("data-new-heading") || original.heading;
-    if (submit) submit.textContent = "Post comment";
+    if (submit) submit.textContent = words("post", "Post comment");
     home.parentNode.insertBefore(form, home.nextSibling);
     if (slot && slot.parentNode) slot.parentNode.removeChild(slot);
     slot = null;
@@ -71,8 +75,9 @@
     item.parentNode.insertBefore(slot, item.nextSibling);
     clearReply();
     parentInput().value = id;
-    if (heading) heading.textContent = "Your reply to " + name;
-    if (submit) submit.textContent = "Post reply";
+    if (heading) heading.textContent = words("reply-heading", "Your reply to {name}")
+      .replace("{name}", function () { return name; });
+    if (submit) submit.textContent = words("post-reply", "Post reply");
     var body = item.querySelector(".comment__body");
     var after = heading ? heading.nextSibling : form.firstChild;
     if (body) {
@@ -89,7 +94,7 @@
     cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "button button--quiet";
-    cancel.textContent = "Cancel the reply";
+    cancel.textContent = words("cancel-reply", "Cancel the reply");
     cancel.addEventListener("click", backHome);
     line.appendChild(cancel);
     form.insertBefore(line, after);

@@ -1389,3 +1389,151 @@ async fn admin_pages_lead_with_the_admin_navigation_and_skip_to_the_queue() {
         assert!(page.contains("id=\"admin-content\""), "{path}");
     }
 }
+
+#[actix_web::test]
+async fn the_admin_area_speaks_the_sites_language() {
+    let app = spawn_admin_app(&[("KINTSUGI_SITE_LANGUAGE", "de")]).await;
+    // Signing in, and a failed attempt's problem.
+    let (_, sign_in) = app.page("/admin/login").await;
+    for text in [
+        "<h1 id=\"admin-content\" tabindex=\"-1\">Anmelden</h1>",
+        "Leserinnen und Leser brauchen nie ein Konto",
+        ">Passwort</label>",
+        "Passwort vergessen?",
+    ] {
+        assert!(sign_in.contains(text), "{text} in\n{sign_in}");
+    }
+    create_admin(&app, EMAIL, "Maya Brennan", PASSWORD).await;
+    let res = app
+        .sign_in_from(&client(), EMAIL, "not the password", "198.51.100.9", "")
+        .await;
+    assert_eq!(res.status(), 401);
+    let refused = res.text().await.unwrap();
+    assert!(refused.contains("passen zu keinem Konto"), "{refused}");
+    let coach = app.signed_in_client().await;
+
+    let first = app
+        .reader_comment("Sam", "sam@example.com", "Eine Frage.", "203.0.113.1")
+        .await;
+    app.reader_comment("Kim", "kim@example.com", "Noch eine.", "203.0.113.2")
+        .await;
+    let (_, dashboard) = app.admin_page(&coach, "/admin").await;
+    let (_, queue) = app.admin_page(&coach, "/admin/comments").await;
+    let (_, comment) = app
+        .admin_page(&coach, &format!("/admin/comments/{first}"))
+        .await;
+    let (_, inbox) = app.admin_page(&coach, "/admin/requests").await;
+    let (_, audit) = app.admin_page(&coach, "/admin/audit").await;
+    for (page, texts) in [
+        (
+            &dashboard,
+            &[
+                "<title>Übersicht",
+                "Angemeldet als Maya Brennan",
+                ">Abmelden</button>",
+                "<span class=\"admin-count__n\">2</span> warten auf Freigabe",
+                "<span class=\"admin-count__n\">0</span> neue Coaching-Anfragen",
+            ][..],
+        ),
+        (
+            &queue,
+            &[
+                "<h1>Wartende Kommentare</h1>",
+                "aria-label=\"Kommentarlisten\"",
+                ">Papierkorb</a>",
+                ">Freigegeben</a>",
+                ">Freigeben</button>",
+                ">Papierkorb</button>",
+                "<option value=\"spam\">Als Spam markieren</option>",
+                "<p class=\"admin-total\">2 Kommentare</p>",
+                "Auswählen<span class=\"visually-hidden\"> (Kommentar von Sam)</span>",
+                "admin-item__status--pending\">wartend</span>",
+                "<span class=\"tag\">erster Kommentar</span>",
+            ][..],
+        ),
+        (
+            &comment,
+            &[
+                "<h1 id=\"admin-content\" tabindex=\"-1\">Kommentar von Sam</h1>",
+                "← Zurück zur Liste",
+                "<h2>Als Coach antworten</h2>",
+                ">Antwort veröffentlichen</button>",
+                ">Endgültig löschen</a>",
+            ][..],
+        ),
+        (
+            &inbox,
+            &[
+                "<h1 id=\"admin-content\" tabindex=\"-1\">Coaching-Anfragen</h1>",
+                "<option value=\"received\">Eingegangen</option>",
+                "<option value=\"plan-ready\">Plan fertig</option>",
+                "0 Anfragen",
+                "Hier gibt es noch keine Anfragen.",
+                "<h2 id=\"stats\">Statistik</h2>",
+                "<h3>Pro Angebot</h3>",
+            ][..],
+        ),
+        (&audit, &["Jede Aktion in der Verwaltung"][..]),
+    ] {
+        for text in texts {
+            assert!(page.contains(text), "{text} in\n{page}");
+        }
+    }
+
+    // An action, its notice, and its line in the audit log.
+    let res = app
+        .admin_post(
+            &coach,
+            "/admin/comments/bulk",
+            &[
+                ("one", &format!("approve:{first}")),
+                ("back", "/admin/comments?tab=pending"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let (_, after) = app.admin_page(&coach, &location).await;
+    assert!(after.contains("1 Kommentar freigegeben."), "{after}");
+    let (_, audit) = app.admin_page(&coach, "/admin/audit").await;
+    assert!(audit.contains("hat einen Kommentar freigegeben"), "{audit}");
+
+    let english = [
+        "Sign in",
+        "Signed in as",
+        "Sign out",
+        "Dashboard",
+        "awaiting moderation",
+        "new coaching request",
+        "Pending comments",
+        "Comment queues",
+        ">Approve",
+        ">Trash<",
+        "Mark as spam",
+        "Delete forever",
+        "With the selected comments",
+        "the comment by",
+        ">pending<",
+        "first comment",
+        "Back to the queue",
+        "Reply as the coach",
+        "Publish the reply",
+        "Coaching requests",
+        "No requests here yet",
+        "Statistics",
+        "Per option",
+        ">Received<",
+        "Audit log",
+        "comment approved",
+        "approved a comment",
+        "Readers never need an account",
+        "do not match an account",
+    ];
+    for page in [
+        &sign_in, &refused, &dashboard, &queue, &comment, &inbox, &after, &audit,
+    ] {
+        for text in english {
+            assert!(!page.contains(text), "{text} in\n{page}");
+        }
+    }
+}

@@ -362,6 +362,11 @@ async fn static_files_come_precompressed_with_last_modified_and_304s() {
     assert_eq!(again.status(), 304);
     let gz = anonymous(&app, &css, &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
+    // The admin area's stylesheet only on its pages.
+    let (_, article) = app.page("/articles/going-no-contact").await;
+    assert!(!article.contains("/static/css/admin."));
+    let (_, sign_in) = app.page("/admin/login").await;
+    assert!(sign_in.contains(app.state.assets.url("css/admin.css")));
     // The icons browsers look for at fixed addresses, and the manifest.
     for (path, kind) in [
         ("/favicon.ico", "image/x-icon"),
@@ -381,6 +386,29 @@ async fn static_files_come_precompressed_with_last_modified_and_304s() {
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     let icon = manifest["icons"][0]["src"].as_str().unwrap().to_string();
     assert_eq!(anonymous(&app, &icon, &[]).await.status(), 200);
+    // The coach's pictures from content/images/, and nothing else.
+    let picture = anonymous(&app, "/images/mended-bowl.svg", &[]).await;
+    assert_eq!(picture.status(), 200);
+    assert_eq!(picture.headers()["content-type"], "image/svg+xml");
+    let since = picture.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let again = anonymous(
+        &app,
+        "/images/mended-bowl.svg",
+        &[("If-Modified-Since", &since)],
+    )
+    .await;
+    assert_eq!(again.status(), 304);
+    for path in [
+        "/images/nope.png",
+        "/images/..%2Fpages%2Fabout.md",
+        "/images/.hidden.png",
+        "/images/about.md",
+    ] {
+        assert_eq!(anonymous(&app, path, &[]).await.status(), 404, "{path}");
+    }
 }
 
 /// Public pages may be kept by browsers and CDNs and revalidated with a

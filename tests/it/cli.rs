@@ -94,3 +94,64 @@ fn check_passes_on_the_sample_content() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
 }
+
+#[test]
+fn check_reports_pictures_that_are_missing_or_say_nothing_and_broken_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    write_article(
+        dir.path(),
+        "no-alt.md",
+        "title = \"No alt\"\ndate = 2026-01-01\nimage = \"cup.png\"",
+        "x",
+    );
+    write_article(
+        dir.path(),
+        "missing.md",
+        "title = \"Missing\"\ndate = 2026-01-01\nimage = \"gone.jpg\"\nimage_alt = \"A cup\"",
+        "x",
+    );
+    write_article(
+        dir.path(),
+        "sneaky.md",
+        "title = \"Sneaky\"\ndate = 2026-01-01\nimage = \"../secret.png\"\nimage_alt = \"x\"",
+        "x",
+    );
+    std::fs::create_dir_all(dir.path().join("images")).unwrap();
+    std::fs::write(dir.path().join("images/cup.png"), b"\x89PNG").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = kintsugi(&["check"], dir.path(), data.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let article = |f: &str| dir.path().join("articles").join(f).display().to_string();
+    for (file, says) in [
+        ("no-alt.md", "the image `cup.png` needs `image_alt`"),
+        (
+            "missing.md",
+            "the image `gone.jpg` is not in content/images/",
+        ),
+        ("sneaky.md", "the image `../secret.png` must be a file name"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("{}:1: {says}", article(file)))),
+            "{file}: {stderr}"
+        );
+    }
+
+    // The site's strings: a typo in the coach's own file is named.
+    let good = tempfile::tempdir().unwrap();
+    copy_dir(&sample_content_dir(), good.path());
+    std::fs::write(
+        good.path().join("strings.toml"),
+        "[nav]\narticels = \"Posts\"\n",
+    )
+    .unwrap();
+    let out = kintsugi(&["check"], good.path(), data.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("`nav.articels` is not a known key"),
+        "{stderr}"
+    );
+}

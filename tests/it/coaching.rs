@@ -353,6 +353,9 @@ async fn every_field_is_validated_with_messages_by_the_fields_and_nothing_stored
         assert!(page.contains(message), "{field}: {message}");
         let linked = if field == "situation" {
             "aria-describedby=\"request-situation-hint request-situation-error\"".to_string()
+        } else if field == "no_contact_since" {
+            "aria-describedby=\"request-no-contact-since-hint request-no_contact_since-error\""
+                .to_string()
         } else {
             format!("aria-describedby=\"request-{field}-error\"")
         };
@@ -1175,4 +1178,398 @@ async fn changes_within_a_minute_reach_the_reader_as_one_email_and_opening_sends
     assert!(mail.body.contains("Your request is now: Plan ready."));
     assert!(!mail.body.contains("In review"));
     assert_eq!(mail.body.matches("Warmly,").count(), 1);
+}
+
+/// The `Subject:` of a mail, its RFC 2047 words (`=?utf-8?b?…?=`, or `q`)
+/// decoded and folded lines joined.
+fn subject(mail: &str) -> String {
+    fn base64(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = Vec::new();
+        let (mut bits, mut count) = (0u32, 0);
+        for c in text.bytes().filter(|c| *c != b'=') {
+            let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+                continue;
+            };
+            bits = (bits << 6) | v as u32;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        out
+    }
+    fn quoted(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'_' => out.push(b' '),
+                b'=' if i + 2 < bytes.len() + 1 => {
+                    if let Some(b) = text
+                        .get(i + 1..i + 3)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    out.push(b'=');
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        out
+    }
+    let headers = mail.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = headers.split("\r\n");
+    let mut raw = lines
+        .by_ref()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_else(|| panic!("no subject in {mail}"))
+        .to_string();
+    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+        raw.push_str(more);
+    }
+    // Encoded words next to each other are joined without their spaces.
+    let mut out = Vec::new();
+    let mut rest = raw.as_str();
+    let mut after_word = false;
+    while !rest.is_empty() {
+        match rest.find("=?") {
+            Some(start) => {
+                let between = &rest[..start];
+                if !(after_word && between.trim().is_empty()) {
+                    out.extend_from_slice(between.as_bytes());
+                }
+                let word = &rest[start + 2..];
+                let mut parts = word.splitn(3, '?');
+                let (_charset, encoding, tail) = (
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                );
+                let end = tail.find("?=").unwrap();
+                let text = &tail[..end];
+                out.extend(if encoding.eq_ignore_ascii_case("b") {
+                    base64(text)
+                } else {
+                    quoted(text)
+                });
+                rest = &tail[end + 2..];
+                after_word = true;
+            }
+            None => {
+                out.extend_from_slice(rest.as_bytes());
+                rest = "";
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[actix_web::test]
+async fn the_coaching_side_and_its_emails_speak_german() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("KINTSUGI_BASE_URL", "http://127.0.0.1".to_string()),
+            ("KINTSUGI_SITE_LANGUAGE", "de".to_string()),
+            ("KINTSUGI_COACH_EMAIL", "coach@example.com".to_string()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    // English words of the templates and messages that German replaced.
+    // The sample content itself stays English: on the form only the form
+    // and the options' frame are checked.
+    let english = [
+        "Ways to work together",
+        "What you get",
+        "Choose this",
+        "Ask for your personal plan",
+        "You came from the article",
+        "If you are in crisis or not safe right now",
+        "or a nickname",
+        "Who ended the relationship",
+        "It is complicated",
+        "How long were you together",
+        "Less than 6 months",
+        "No contact since",
+        "What do you hope for",
+        "Not sure yet",
+        "Preferred way to talk",
+        "Choose your time zone",
+        "I am 18 or older",
+        "privacy page",
+        "Leave this field empty",
+        "Send my request",
+        "You will get an email",
+        "Please check",
+        "Please say",
+        "Please agree",
+        "Your request was not sent yet",
+        "Error:",
+        "Thank you",
+        "Within two business days",
+        "No email after a few minutes",
+        "Send the link again",
+        "Your coaching request",
+        "Received",
+        "Your answers",
+        "Your situation",
+        "Your choices",
+        "Withdraw my request",
+        "Delete this request",
+        "Add a message",
+        "Your message is sent",
+        "Please write your message first",
+        "Hello",
+        "Warmly",
+        "coaching request",
+        "A new coaching request",
+        "A new message from the reader",
+        "For privacy",
+        "(you may be asked to sign in first)",
+        "business days",
+        "You do not have to wait",
+        // Keys never show.
+        "coaching.form",
+        "coaching.question",
+        "coaching.choice",
+        "coaching.problem",
+        "coaching.status",
+        "coaching.thanks",
+        "emails.",
+    ];
+    let no_english = |what: &str, text: &str| {
+        for words in english {
+            assert!(
+                !text.contains(words),
+                "{what} still says “{words}”:\n{text}"
+            );
+        }
+    };
+
+    // The form: its labels, questions and answers.
+    let (status, form) = app.page("/coaching?article=going-no-contact").await;
+    assert_eq!(status, 200);
+    for words in [
+        "<html lang=\"de\"",
+        "So können wir zusammenarbeiten",
+        "Frag deinen persönlichen Plan an",
+        "Du kommst vom Artikel <strong>",
+        "Coaching ist keine Therapie.",
+        "Wer hat die Beziehung beendet?",
+        "Es ist kompliziert",
+        "Wie lange wart ihr zusammen?",
+        "Weniger als 6 Monate",
+        "Kein Kontakt mehr seit einem bestimmten Tag",
+        "Weiß ich noch nicht",
+        "Videogespräch",
+        "Wähle deine Zeitzone",
+        "Ich bin mindestens 18 Jahre alt",
+        "<a href=\"/privacy\">Datenschutzerklärung</a> beschreibt",
+        "Anfrage senden",
+    ] {
+        assert!(form.contains(words), "the form lacks “{words}”");
+    }
+    let request_form = &form[form.find("<form class=\"request-form\"").unwrap()..];
+    let request_form = &request_form[..request_form.find("</form>").unwrap()];
+    no_english("the form", request_form);
+    assert!(!form.contains(">Price:</span>") && form.contains(">Preis:</span>"));
+
+    // A refused form: what to fix, by the fields and in the summary.
+    let token = field_value(&form, "token");
+    let refused = with(
+        with(
+            without(without(good_form(), "together_for"), "consent"),
+            "no_contact_since",
+            "2999-01-01",
+        ),
+        "email",
+        "not-an-email",
+    );
+    let res = app.send_request(&refused, &token, "203.0.113.60").await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    for words in [
+        "<title>Fehler: ",
+        "Bitte sieh dir 4 Antworten noch einmal an",
+        "Alles, was du geschrieben hast, ist noch da.",
+        "Bitte sag ungefähr, wie lange ihr zusammen wart.",
+        "Dieses Datum liegt in der Zukunft.",
+        "Bitte stimm zu, wie mit deinen Antworten umgegangen wird",
+        "E-Mail-Adresse",
+    ] {
+        assert!(page.contains(words), "the refused form lacks “{words}”");
+    }
+    no_english(
+        "the refused form",
+        &page[page.find("<form class=\"request-form\"").unwrap()..],
+    );
+    // A problem with the whole form.
+    let res = app
+        .send_request(&good_form(), "1.abc", "203.0.113.60")
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Deine Anfrage ist noch nicht gesendet"));
+    assert!(page.contains("Das Formular ließ sich nicht prüfen"));
+    no_english(
+        "the expired form",
+        &page[page.find("<form class=\"request-form\"").unwrap()..],
+    );
+    assert_eq!(app.request_count().await, 0);
+
+    // Sent: the thank-you page.
+    let browser = client();
+    let thanks = send_and_thank(&app, &browser, &good_form(), "203.0.113.61").await;
+    for words in [
+        "<title>Danke · ",
+        "Danke. Deine Anfrage ist gut angekommen.",
+        "<strong>Jetzt:</strong> Wir haben dir eine E-Mail mit einem privaten Link an <strong class=\"thanks-page__email\">sam@example.com</strong> geschickt.",
+        "Innerhalb von zwei Werktagen:",
+        "Nach ein paar Minuten noch keine E-Mail?",
+        "Geh behutsam mit dir um.",
+    ] {
+        assert!(thanks.contains(words), "the thank-you page lacks “{words}”");
+    }
+    no_english("the thank-you page", &thanks);
+
+    // The reader's confirmation, and the coach's alert.
+    let confirmation = app
+        .mail_matching("the confirmation", |m| m.contains("To: sam@example.com"))
+        .await;
+    assert!(
+        subject(&confirmation).starts_with("Deine Coaching-Anfrage bei "),
+        "{}",
+        subject(&confirmation)
+    );
+    for words in [
+        "Hallo Sam,",
+        "Danke für deine Coaching-Anfrage (A written breakup plan). Sie ist gut angekommen.",
+        "Der Coach liest jede Anfrage persönlich",
+        "Bitte behalte den Link für dich",
+        "wende dich bitte an den Notruf",
+        "\r\nHerzlich,\r\n",
+    ] {
+        assert!(
+            confirmation.contains(words),
+            "the confirmation lacks “{words}”:\n{confirmation}"
+        );
+    }
+    no_english("the confirmation", &confirmation);
+    let alert = app
+        .mail_matching("the coach's alert", |m| m.contains("To: coach@example.com"))
+        .await;
+    assert_eq!(
+        subject(&alert),
+        "Eine neue Coaching-Anfrage: A written breakup plan"
+    );
+    assert!(alert.contains("Eine neue Coaching-Anfrage (A written breakup plan)."));
+    assert!(
+        alert.contains("Zum Schutz der Privatsphäre stehen die Details nicht in dieser E-Mail.")
+    );
+    no_english("the coach's alert", &alert);
+
+    // The private status page.
+    let token: String = confirmation
+        .split("/requests/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(64)
+        .collect();
+    let path = format!("/requests/{token}");
+    let reader = client();
+    let (status, page) = get(&reader, &app, &path).await;
+    assert_eq!(status, 200);
+    for words in [
+        "<h1>Deine Coaching-Anfrage</h1>",
+        "A written breakup plan, gesendet am <time",
+        "Diese Seite ist privat",
+        ">Eingegangen</span>",
+        "Deine Anfrage ist gut angekommen. Der Coach liest jede Anfrage persönlich",
+        "<summary>Deine Antworten</summary>",
+        "<dt>Wer hat die Beziehung beendet</dt>",
+        "<dd>Die andere Person</dd>",
+        "<dd>Kein Kontakt mehr seit 2026-11-01</dd>",
+        "<dt>Am liebsten per</dt>",
+        "<dd>Europe/Berlin</dd>",
+        "Anfrage zurückziehen",
+        "Anfrage löschen",
+    ] {
+        assert!(page.contains(words), "the status page lacks “{words}”");
+    }
+    no_english("the status page", &page);
+    // A message: refused when empty, then sent, and the coach hears of it.
+    let form_token = field_value(&page, "form_token");
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/messages"),
+        &[("form_token", &form_token), ("body", " ")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let refused = res.text().await.unwrap();
+    assert!(refused.contains("Bitte schreib zuerst deine Nachricht."));
+    no_english("the refused message", &refused);
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/messages"),
+        &[
+            ("form_token", &form_token),
+            ("body", "Wir haben einen Hund."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let (_, page) = get(&reader, &app, &location).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Deine Nachricht ist gesendet.</p>"));
+    no_english("the status page after a message", &page);
+    let alert = app
+        .mail_matching("the coach hears of the message", |m| {
+            m.contains("To: coach@example.com") && !m.contains("Eine neue Coaching-Anfrage")
+        })
+        .await;
+    assert_eq!(
+        subject(&alert),
+        "Eine neue Nachricht der anfragenden Person: A written breakup plan"
+    );
+    no_english("the alert of a message", &alert);
+
+    // Deleting asks first, says it is done, and the coach hears of it.
+    let (status, confirm) = get(&reader, &app, &format!("{path}/delete")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("<h1>Anfrage endgültig löschen?</h1>"));
+    assert!(confirm.contains("Ja, alles löschen"));
+    no_english("the question before deleting", &confirm);
+    let res = post(
+        &reader,
+        &app,
+        &format!("{path}/delete"),
+        &[("form_token", &field_value(&confirm, "form_token"))],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let deleted = res.text().await.unwrap();
+    assert!(deleted.contains("<h1>Deine Anfrage ist gelöscht</h1>"));
+    assert!(deleted.contains("Pass gut auf dich auf."));
+    no_english("the deleted page", &deleted);
+    let alert = app
+        .mail_matching("the coach hears of the deletion", |m| {
+            m.contains("To: coach@example.com") && subject(m).contains("gelöscht")
+        })
+        .await;
+    assert_eq!(
+        subject(&alert),
+        "Die anfragende Person hat ihre Anfrage und alle Daten gelöscht: A written breakup plan"
+    );
 }

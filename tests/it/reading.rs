@@ -422,3 +422,149 @@ async fn gzip_for_clients_that_ask_with_its_own_etag() {
         .unwrap();
     assert!(refused.headers().get("content-encoding").is_none());
 }
+
+#[actix_web::test]
+async fn a_german_site_speaks_german_to_its_readers() {
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_SITE_LANGUAGE", "de".to_string())],
+        ..Options::default()
+    })
+    .await;
+    // English words of the pages that must not be left anywhere (the
+    // sample articles themselves are in English, so whole phrases).
+    let english = [
+        "Latest articles",
+        "min read",
+        "Related articles",
+        "In this article",
+        "Want a plan made for your breakup?",
+        "Questions and comments",
+        "Ask a question or leave a comment",
+        "Your comment or question",
+        "Notify me of replies by email",
+        "Remember my name and email",
+        "Leave this field empty",
+        "Post comment",
+        "Thank you",
+        "Waiting for the coach",
+        "Change or delete",
+        "Get a personal plan",
+        "Please give a name",
+        "does not look like an email address",
+        "Please check",
+        "Everything you typed",
+        "Error ",
+        "We could not find that page",
+        "Search the articles",
+        "Go to the home page",
+        "Older article",
+        "Newer article",
+    ];
+    let no_english = |page: &str, what: &str| {
+        for text in english {
+            assert!(!page.contains(text), "{what} still says “{text}”");
+        }
+    };
+    let german = |page: &str| {
+        assert!(page.contains("<html lang=\"de\">"));
+        assert!(page.contains("<meta property=\"og:locale\" content=\"de_DE\">"));
+    };
+
+    let (status, home) = app.page("/").await;
+    assert_eq!(status, 200);
+    german(&home);
+    assert!(home.contains("<h1>Neueste Artikel</h1>"));
+    assert!(home.contains("Min. Lesezeit"));
+    no_english(&home, "the home page");
+
+    // An article, after posting a comment: the notice, the held comment
+    // and the form are German.
+    let slug = "going-no-contact";
+    let token = comment_form_token(&app, &app.client, slug).await;
+    let res = app
+        .client
+        .post(format!("{}/articles/{slug}/comments", app.address))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .form(&[
+            ("name", "Jonas"),
+            ("email", "jonas@example.com"),
+            ("body", "Wie lange sollte die Kontaktsperre dauern?"),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let id = posted_id(&res);
+    let (status, article) = app.page(location.split('#').next().unwrap()).await;
+    assert_eq!(status, 200);
+    german(&article);
+    assert!(article.contains("Aktualisiert am <time datetime=\"2026-05-11\">11. Mai 2026</time>"));
+    assert!(article.contains("Ähnliche Artikel"));
+    assert!(article.contains("Danke. Dein Kommentar wartet darauf, dass der Coach ihn liest."));
+    assert!(article.contains(&format!("id=\"comment-{id}\"")));
+    assert!(article.contains("Wartet darauf, dass der Coach ihn liest. Vorerst siehst nur du ihn."));
+    assert!(article.contains(">Kommentar senden</button>"));
+    assert!(article.contains("data-reply-heading=\"Deine Antwort an {name}\""));
+    no_english(&article, "the article page");
+
+    // A form with problems comes back (422) with German explanations.
+    let token = comment_form_token(&app, &app.client, slug).await;
+    let res = app
+        .client
+        .post(format!("{}/articles/{slug}/comments", app.address))
+        .header("X-Forwarded-For", "203.0.113.8")
+        .form(&[
+            ("name", ""),
+            ("email", "kein-name"),
+            ("body", "Hallo"),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let refused = res.text().await.unwrap();
+    german(&refused);
+    assert!(refused.contains("<title>Fehler: Going no contact"));
+    assert!(refused.contains("Bitte prüf noch diese Punkte"));
+    assert!(refused.contains(
+        "id=\"comment-name-error\">Bitte gib einen Namen an (ein Vorname oder Spitzname reicht).</p>"
+    ));
+    assert!(refused.contains("Das sieht nicht nach einer E-Mail-Adresse aus"));
+    assert!(refused.contains("Alles, was du geschrieben hast, ist noch da."));
+    no_english(&refused, "the refused form");
+
+    let (status, missing) = app.page("/articles/no-such-thing").await;
+    assert_eq!(status, 404);
+    german(&missing);
+    assert!(missing.contains("Fehler 404"));
+    assert!(missing.contains("<h1>Diese Seite haben wir nicht gefunden</h1>"));
+    assert!(missing.contains("<h2>Neueste Artikel</h2>"));
+    assert!(missing.contains(">Zur Startseite</a>"));
+    no_english(&missing, "the 404 page");
+}
+
+#[actix_web::test]
+async fn the_home_page_introduces_the_coach_above_the_articles() {
+    let app = spawn_app().await;
+    let (status, home) = app.page("/").await;
+    assert_eq!(status, 200);
+    let intro = home
+        .find("<section class=\"coach-intro\"")
+        .expect("the coach's introduction");
+    assert!(intro < home.find("<ol class=\"article-list\">").unwrap());
+    let section = &home[intro..intro + home[intro..].find("</section>").unwrap()];
+    assert!(section.contains("Hi, I’m Maya Brennan."), "{section}");
+    assert!(section.contains("I help you through the first hard weeks after a breakup"));
+    assert!(section.contains(
+        "<img class=\"coach-intro__picture\" src=\"/images/mended-bowl.svg\" alt=\"A bowl mended with gold seams, the kintsugi way\""
+    ));
+    assert!(section.contains("href=\"/coaching\">See the coaching options</a>"));
+    assert!(section.contains("href=\"/about\">More about me</a>"));
+    // Topic pages are lists only.
+    let (status, topic) = app.page("/tags/no-contact").await;
+    assert_eq!(status, 200);
+    assert!(topic.contains("<ol class=\"article-list\">"));
+    assert!(!topic.contains("coach-intro"));
+}

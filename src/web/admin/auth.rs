@@ -5,11 +5,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
 
 use super::session::{self, Coach};
-use super::{admin_layout, see_other};
+use super::{admin_layout, see_other, Say};
 use crate::db;
 use crate::domain::admin::{DisplayName, NewPassword};
 use crate::domain::comment::Email;
 use crate::error::AppError;
+use crate::i18n::Strings;
 use crate::keys::{self, FormToken, TokenCheck};
 use crate::pages::admin::{AccountErrors, SetupPage, SignInPage};
 use crate::passwords::{self, Verified};
@@ -50,13 +51,17 @@ fn sign_in_page(
     next: &str,
     email: &str,
     problem: Option<String>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let mut res = render_html(
         req,
         &SignInPage {
-            layout: admin_layout(state, "Sign in", "/admin/login"),
+            layout: admin_layout(
+                state,
+                state.strings.s("admin.sign_in.title"),
+                "/admin/login",
+            ),
             token: FormToken::issue(&state.key, SIGN_IN_SCOPE, state.clock.now().timestamp()),
             next: safe_next(next),
             email: email.to_string(),
@@ -81,7 +86,7 @@ pub async fn sign_in_form(
     let notice = query
         .signed_out
         .as_ref()
-        .map(|_| "You are signed out. See you soon.");
+        .map(|_| state.strings.s("admin.sign_in.signed_out").to_string());
     sign_in_page(&req, &state, &query.next, "", None, notice, StatusCode::OK)
 }
 
@@ -97,11 +102,12 @@ pub struct SignInForm {
     token: String,
 }
 
-fn minutes_text(seconds: i64) -> String {
+/// A wait: "40 seconds", "12 minutes".
+fn minutes_text(seconds: i64, t: &Strings) -> String {
     if seconds < 90 {
-        format!("{} seconds", seconds.max(1))
+        t.n("admin.sign_in.seconds", &seconds.max(1))
     } else {
-        format!("{} minutes", (seconds + 59) / 60)
+        t.n("admin.sign_in.minutes", &((seconds + 59) / 60))
     }
 }
 
@@ -116,7 +122,7 @@ pub async fn sign_in(
     if !crate::web::same_origin(&req, &state) {
         tracing::warn!("refused a cross-site sign-in");
         return Err(AppError::Forbidden(
-            "Signing in is only possible from this site's own sign-in page.".into(),
+            state.strings.s("admin.sign_in.cross_site").into(),
         ));
     }
     let now = state.clock.now();
@@ -128,7 +134,7 @@ pub async fn sign_in(
                 &state,
                 &form.next,
                 &form.email,
-                Some("The sign-in form expired. Please sign in again.".into()),
+                Some(state.strings.s("admin.sign_in.expired").into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -149,11 +155,13 @@ pub async fn sign_in(
         .await?
     };
     if ip_wait > 0 || account_wait > 0 {
-        let (wait, message) = if ip_wait > 0 {
-            (ip_wait, format!("There were too many failed sign-ins from your network. Please try again in {}.", minutes_text(ip_wait)))
+        let (wait, key) = if ip_wait > 0 {
+            (ip_wait, "admin.sign_in.too_many_from_network")
         } else {
-            (account_wait, format!("This account had many failed sign-ins, so it waits a little between attempts. Please try again in {}.", minutes_text(account_wait)))
+            (account_wait, "admin.sign_in.too_many_for_account")
         };
+        let t = &state.strings;
+        let message = t.f(key, "wait", &minutes_text(wait, t));
         tracing::warn!(
             wait_seconds = wait,
             by_address = ip_wait > 0,
@@ -221,7 +229,7 @@ pub async fn sign_in(
                 &state,
                 &form.next,
                 &form.email,
-                Some("That email and password do not match an account. Please check them and try again.".into()),
+                Some(state.strings.s("admin.sign_in.no_match").into()),
                 None,
                 StatusCode::UNAUTHORIZED,
             )
@@ -299,7 +307,7 @@ fn setup_page(
     let mut res = render_html(
         req,
         &SetupPage {
-            layout: admin_layout(state, "Create the coach's account", "/admin/setup"),
+            layout: admin_layout(state, state.strings.s("admin.setup.title"), "/admin/setup"),
             invalid: page.invalid,
             token: page.token,
             email: page.email,
@@ -369,24 +377,26 @@ pub struct SetupForm {
     password_again: String,
 }
 
-/// Checks the account form's fields.
+/// Checks the account form's fields; the messages are in `t`'s language.
 pub fn parse_account(
     email: &str,
     name: &str,
     password: &str,
     password_again: &str,
+    t: &Strings,
 ) -> Result<(Email, DisplayName, NewPassword), AccountErrors> {
     let mut errors = AccountErrors::default();
-    let email = Email::parse(email).map_err(|e| errors.email = Some(e)).ok();
+    let email = Email::parse(email)
+        .map_err(|e| errors.email = Some(e.say(t)))
+        .ok();
     let name = DisplayName::parse(name)
-        .map_err(|e| errors.name = Some(e))
+        .map_err(|e| errors.name = Some(e.say(t)))
         .ok();
     let password = NewPassword::parse(password, email.as_ref().map(|e| e.as_str()).unwrap_or(""))
-        .map_err(|e| errors.password = Some(e))
+        .map_err(|e| errors.password = Some(e.say(t)))
         .ok();
     if password.is_some() && password_again != password.as_ref().map(|p| p.expose()).unwrap_or("") {
-        errors.password =
-            Some("The two passwords are not the same. Please type them again.".into());
+        errors.password = Some(t.s("admin.account.passwords_differ").into());
     }
     match (email, name, password, errors.any()) {
         (Some(e), Some(n), Some(p), false) => Ok((e, n, p)),
@@ -404,7 +414,7 @@ pub async fn setup(
     let form: SetupForm = crate::web::parse_form(&req, &body)?;
     if !crate::web::same_origin(&req, &state) {
         return Err(AppError::Forbidden(
-            "The account can only be created from this site's own setup page.".into(),
+            state.strings.s("admin.setup.cross_site").into(),
         ));
     }
     let (email, name, password) = match parse_account(
@@ -412,6 +422,7 @@ pub async fn setup(
         &form.name,
         &form.password,
         &form.password_again,
+        &state.strings,
     ) {
         Ok(parsed) => parsed,
         Err(errors) => {
@@ -447,7 +458,7 @@ pub async fn setup(
                 &db::admins::AuditEntry {
                     admin_id: id,
                     admin_name: name.as_str(),
-                    action: "created the coach account with the setup link",
+                    action: super::audit_log::ACCOUNT_CREATED,
                     comment_id: None,
                     detail: "",
                     now,

@@ -5,6 +5,7 @@ use crate::pages::admin::AdminNav;
 use crate::pages::{Layout, Nav};
 use crate::web::AppState;
 
+pub mod audit_log;
 pub mod auth;
 pub mod moderation;
 pub mod requests;
@@ -19,6 +20,24 @@ pub fn admin_layout<'a>(state: &'a AppState, title: &str, path: &str) -> Layout<
 }
 
 pub use crate::web::see_other;
+
+/// A domain check's message in the site's language: checks return a
+/// [`Phrase`](crate::i18n::Phrase), or text already in words.
+pub trait Say {
+    fn say(self, t: &crate::i18n::Strings) -> String;
+}
+
+impl Say for crate::i18n::Phrase {
+    fn say(self, t: &crate::i18n::Strings) -> String {
+        self.text(t)
+    }
+}
+
+impl Say for String {
+    fn say(self, _: &crate::i18n::Strings) -> String {
+        self
+    }
+}
 
 /// What the admin navigation and the dashboard count.
 pub struct AdminCounts {

@@ -6,8 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
+use super::audit_log;
 use super::session::{self, Coach};
-use super::{admin_layout, nav, see_other};
+use super::{admin_layout, nav, see_other, Say};
 use crate::content::comment_markdown::{render_comment, SafeHtml};
 use crate::db::{self, comments::CommentRow, comments::Moderation, comments::Queue};
 use crate::domain::comment::CommentBody;
@@ -25,16 +26,68 @@ pub const QUEUE_PAGE_SIZE: i64 = 25;
 /// Audit entries per page.
 pub const AUDIT_PAGE_SIZE: i64 = 50;
 
-const TABS: &[(&str, &str, Queue)] = &[
-    ("pending", "Pending", Queue::Pending),
-    ("urgent", "Urgent", Queue::Urgent),
-    ("private", "Private", Queue::Private),
-    ("unanswered", "Unanswered", Queue::Unanswered),
-    ("approved", "Approved", Queue::Approved),
-    ("spam", "Spam", Queue::Spam),
-    ("trash", "Trash", Queue::Trash),
-    ("all", "All", Queue::All),
+/// The queue's tabs: (key, its label's key, its heading's key, the list).
+const TABS: &[(&str, &str, &str, Queue)] = &[
+    (
+        "pending",
+        "admin.queue.tab.pending",
+        "admin.queue.heading.pending",
+        Queue::Pending,
+    ),
+    (
+        "urgent",
+        "admin.queue.tab.urgent",
+        "admin.queue.heading.urgent",
+        Queue::Urgent,
+    ),
+    (
+        "private",
+        "admin.queue.tab.private",
+        "admin.queue.heading.private",
+        Queue::Private,
+    ),
+    (
+        "unanswered",
+        "admin.queue.tab.unanswered",
+        "admin.queue.heading.unanswered",
+        Queue::Unanswered,
+    ),
+    (
+        "approved",
+        "admin.queue.tab.approved",
+        "admin.queue.heading.approved",
+        Queue::Approved,
+    ),
+    (
+        "spam",
+        "admin.queue.tab.spam",
+        "admin.queue.heading.spam",
+        Queue::Spam,
+    ),
+    (
+        "trash",
+        "admin.queue.tab.trash",
+        "admin.queue.heading.trash",
+        Queue::Trash,
+    ),
+    (
+        "all",
+        "admin.queue.tab.all",
+        "admin.queue.heading.all",
+        Queue::All,
+    ),
 ];
+
+/// The key of a comment state's name (`admin.item.status.*`).
+fn status_key(status: &str) -> Option<&'static str> {
+    match status {
+        db::comments::PENDING => Some("admin.item.status.pending"),
+        db::comments::APPROVED => Some("admin.item.status.approved"),
+        db::comments::SPAM => Some("admin.item.status.spam"),
+        db::comments::TRASH => Some("admin.item.status.trash"),
+        _ => None,
+    }
+}
 
 /// GET /admin
 pub async fn dashboard(
@@ -46,7 +99,7 @@ pub async fn dashboard(
     render_html(
         &req,
         &DashboardPage {
-            layout: admin_layout(&state, "Dashboard", "/admin"),
+            layout: admin_layout(&state, state.strings.s("admin.dashboard.title"), "/admin"),
             nav: super::nav_from(&coach, "dashboard", &counts),
             counts: counts.queue,
             new_requests: counts.new_requests,
@@ -63,13 +116,14 @@ fn items(
 ) -> Vec<QueueItem> {
     let library = state.content.library();
     let now = Utc::now();
+    let t = &state.strings;
     rows.into_iter()
         .map(|(row, _markdown)| {
             let created = row.created_at.and_utc();
             let (article_title, article_url) = match library.article(&row.article_slug, now) {
                 Some(a) => (a.title.clone(), a.url()),
                 None => (
-                    format!("{} (not published)", row.article_slug),
+                    t.f("admin.item.not_published", "slug", &row.article_slug),
                     format!("/articles/{}", row.article_slug),
                 ),
             };
@@ -87,10 +141,10 @@ fn items(
                 edited_by_coach: row.edited_by_coach,
                 reasons: reasons_from_text(&row.held_reasons)
                     .iter()
-                    .map(|r| r.label())
+                    .map(|r| r.label().text(t))
                     .collect(),
-                date: Date::new(created, &state.strings),
-                relative: relative_time(created, now, &state.strings),
+                date: Date::new(created, t),
+                relative: relative_time(created, now, t),
                 body: SafeHtml::from_stored(row.body_html),
                 context: context_row.map(|c| {
                     (
@@ -99,6 +153,8 @@ fn items(
                         SafeHtml::from_stored(c.body_html.clone()),
                     )
                 }),
+                status_label: status_key(&row.status)
+                    .map_or_else(|| row.status.clone(), |key| t.s(key).to_string()),
                 status: row.status,
             }
         })
@@ -159,10 +215,11 @@ pub async fn queue(
         .to_lowercase();
     let default_tab = if email.is_empty() { "pending" } else { "all" };
     let tab_key = query.tab.as_deref().unwrap_or(default_tab);
-    let &(tab_key, tab_label, queue) = TABS
+    let t = &state.strings;
+    let &(tab_key, _, heading_key, queue) = TABS
         .iter()
-        .find(|(key, _, _)| *key == tab_key)
-        .ok_or_else(|| AppError::BadRequest("There is no such list of comments.".into()))?;
+        .find(|(key, _, _, _)| *key == tab_key)
+        .ok_or_else(|| AppError::BadRequest(t.s("admin.queue.no_such_tab").into()))?;
     let page = crate::web::page_number(query.page.as_deref())? as i64;
     let filter = db::comments::QueueFilter {
         search: (!search.is_empty()).then(|| search.clone()),
@@ -198,9 +255,9 @@ pub async fn queue(
     };
     let tabs = TABS
         .iter()
-        .map(|(key, label, _)| QueueTab {
+        .map(|(key, label, _, _)| QueueTab {
             key,
-            label,
+            label: t.s(label).to_string(),
             url: url(key, 1),
             count: match *key {
                 "pending" => Some(counts.pending),
@@ -213,11 +270,17 @@ pub async fn queue(
         })
         .collect();
     let heading = if !email.is_empty() {
-        format!("Comments from {email}")
+        t.f("admin.queue.from_email", "email", &email)
     } else if !search.is_empty() {
-        format!("{tab_label} comments matching “{search}”")
+        t.f2(
+            "admin.queue.matching",
+            "heading",
+            &t.s(heading_key),
+            "query",
+            &search,
+        )
     } else {
-        format!("{tab_label} comments")
+        t.s(heading_key).to_string()
     };
     let pagination = (total_pages > 1).then(|| Pagination {
         page: page as usize,
@@ -296,14 +359,18 @@ async fn load_one(
     let item = items(state, vec![row], &context)
         .pop()
         .ok_or(AppError::NotFound)?;
-    Ok((item, items(state, replies, &context), audit_views(history)))
+    Ok((
+        item,
+        items(state, replies, &context),
+        audit_views(history, &state.strings),
+    ))
 }
 
-fn audit_views(rows: Vec<db::admins::AuditRow>) -> Vec<AuditView> {
+fn audit_views(rows: Vec<db::admins::AuditRow>, t: &crate::i18n::Strings) -> Vec<AuditView> {
     rows.into_iter()
         .map(|r| AuditView {
             who: r.admin_name,
-            action: r.action,
+            action: audit_log::shown(&r.action, t),
             comment_id: r.comment_id,
             detail: r.detail,
             at: r
@@ -370,7 +437,7 @@ async fn comment_page(
         &CommentPage {
             layout: admin_layout(
                 state,
-                &format!("Comment by {}", item.name),
+                &state.strings.f("admin.comment.heading", "name", &item.name),
                 "/admin/comments",
             ),
             nav: nav(state, coach, "comments").await?,
@@ -441,14 +508,6 @@ async fn any_urgent_pending(state: &AppState, ids: &[i64]) -> Result<bool, AppEr
         .any(|row| row.is_urgent && row.status == db::comments::PENDING))
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// POST /admin/comments/bulk: approve, spam, trash, restore or delete the
 /// selected comments (or the one whose button was pressed).
 pub async fn bulk(
@@ -460,10 +519,11 @@ pub async fn bulk(
         session::verified_form(&req, &state, &body).await?;
     let form = parse_bulk(pairs);
     let back = safe_back(&form.back, "/admin/comments");
+    let t = &state.strings;
     if form.ids.is_empty() {
         return Ok(see_other(&with_done(
             &back,
-            "Nothing was selected, so nothing changed.",
+            t.s("admin.done.nothing_selected"),
         )));
     }
     let now = state.clock.now_naive();
@@ -481,19 +541,17 @@ pub async fn bulk(
                     n += 1;
                 }
             }
-            format!("{} approved.", plural(n, "comment", "comments"))
+            t.n("admin.done.approved", &n)
         }
         "spam" | "trash" | "restore" => {
-            let (action, words) = match form.action.as_str() {
-                "spam" => (
-                    Moderation::Spam,
-                    ("marked as spam", "marked a comment as spam"),
+            let (action, done, recorded) = match form.action.as_str() {
+                "spam" => (Moderation::Spam, "admin.done.spam", audit_log::SPAM),
+                "trash" => (Moderation::Trash, "admin.done.trash", audit_log::TRASH),
+                _ => (
+                    Moderation::Restore,
+                    "admin.done.restored",
+                    audit_log::RESTORED,
                 ),
-                "trash" => (
-                    Moderation::Trash,
-                    ("moved to the trash", "moved a comment to the trash"),
-                ),
-                _ => (Moderation::Restore, ("restored", "restored a comment")),
             };
             let (admin_id, admin_name) = (coach.id, coach.name.clone());
             let n = db::run(&state.pool, move |conn| {
@@ -508,7 +566,7 @@ pub async fn bulk(
                                 &db::admins::AuditEntry {
                                     admin_id,
                                     admin_name: &admin_name,
-                                    action: words.1,
+                                    action: recorded,
                                     comment_id: Some(*id),
                                     detail: "",
                                     now,
@@ -520,7 +578,7 @@ pub async fn bulk(
                 })
             })
             .await?;
-            format!("{} {}.", plural(n, "comment", "comments"), words.0)
+            t.n(done, &n)
         }
         "delete" if !form.confirmed => {
             return delete_confirmation(&req, &state, &coach, form.ids, back).await;
@@ -535,7 +593,7 @@ pub async fn bulk(
                             &db::admins::AuditEntry {
                                 admin_id,
                                 admin_name: &admin_name,
-                                action: "deleted a comment forever",
+                                action: audit_log::DELETED,
                                 comment_id: Some(*id),
                                 detail: "",
                                 now,
@@ -553,14 +611,11 @@ pub async fn bulk(
             };
             state.pages.all_comments_changed();
             tracing::info!(admin = coach.id, deleted = n, "comments deleted forever");
-            return Ok(see_other(&with_done(
-                &back,
-                &format!("{} deleted forever.", plural(n, "comment", "comments")),
-            )));
+            return Ok(see_other(&with_done(&back, &t.n("admin.done.deleted", &n))));
         }
         _ => {
             return Err(AppError::BadRequest(
-                "That is not something the queue can do.".into(),
+                t.s("admin.queue.no_such_action").into(),
             ))
         }
     };
@@ -609,7 +664,11 @@ async fn delete_confirmation(
     render_html(
         req,
         &DeletePage {
-            layout: admin_layout(state, "Delete forever?", "/admin/comments"),
+            layout: admin_layout(
+                state,
+                state.strings.s("admin.delete.title"),
+                "/admin/comments",
+            ),
             nav: nav(state, coach, "comments").await?,
             items,
             replies,
@@ -632,7 +691,11 @@ async fn approve_urgent_confirmation(
     render_html(
         req,
         &ApproveUrgentPage {
-            layout: admin_layout(state, "Publish an urgent comment?", "/admin/comments"),
+            layout: admin_layout(
+                state,
+                state.strings.s("admin.approve_urgent.title"),
+                "/admin/comments",
+            ),
             nav: nav(state, coach, "comments").await?,
             items,
             back,
@@ -685,7 +748,7 @@ pub async fn reply(
                 &coach,
                 parent_id,
                 form.body,
-                Some(message),
+                Some(message.say(&state.strings)),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -705,7 +768,7 @@ pub async fn reply(
             &coach,
             parent_id,
             form.body,
-            Some("This comment cannot get a public reply (it is private, spam or in the trash). Answer by email instead.".into()),
+            Some(state.strings.s("admin.comment.cannot_reply").into()),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -742,7 +805,7 @@ pub async fn reply(
                 &db::admins::AuditEntry {
                     admin_id,
                     admin_name: &name,
-                    action: "replied as the coach",
+                    action: audit_log::REPLIED,
                     comment_id: Some(reply_id),
                     detail: "",
                     now,
@@ -759,7 +822,7 @@ pub async fn reply(
             &coach,
             parent_id,
             form.body,
-            Some("The comment could not take a reply. It may have been moved meanwhile.".into()),
+            Some(state.strings.s("admin.comment.reply_failed").into()),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -776,7 +839,7 @@ pub async fn reply(
     }
     Ok(see_other(&with_done(
         &format!("/admin/comments/{parent_id}"),
-        "Your reply is published.",
+        state.strings.s("admin.done.reply_published"),
     )))
 }
 
@@ -807,7 +870,11 @@ async fn edit_page(
     let mut res = render_html(
         req,
         &EditPage {
-            layout: admin_layout(state, "Edit a comment", "/admin/comments"),
+            layout: admin_layout(
+                state,
+                state.strings.s("admin.edit.title"),
+                "/admin/comments",
+            ),
             nav: nav(state, coach, "comments").await?,
             item,
             body,
@@ -838,7 +905,7 @@ pub async fn edit(
                 &coach,
                 id,
                 form.body,
-                Some(message),
+                Some(message.say(&state.strings)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -857,7 +924,7 @@ pub async fn edit(
                     &db::admins::AuditEntry {
                         admin_id,
                         admin_name: &admin_name,
-                        action: "edited a comment",
+                        action: audit_log::EDITED,
                         comment_id: Some(id),
                         detail: &original,
                         now,
@@ -875,7 +942,7 @@ pub async fn edit(
     );
     Ok(see_other(&with_done(
         &format!("/admin/comments/{id}"),
-        "The comment is changed; the original is kept in its history.",
+        state.strings.s("admin.done.edited"),
     )))
 }
 
@@ -907,9 +974,9 @@ pub async fn audit(
     render_html(
         &req,
         &AuditPage {
-            layout: admin_layout(&state, "Audit log", "/admin/audit"),
+            layout: admin_layout(&state, state.strings.s("admin.audit.title"), "/admin/audit"),
             nav: nav(&state, &coach, "audit").await?,
-            entries: audit_views(rows),
+            entries: audit_views(rows, &state.strings),
             pagination,
         },
         Caching::NoStore,

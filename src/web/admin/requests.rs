@@ -6,15 +6,16 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, Duration, Utc};
 
+use super::audit_log::{self, status_key};
 use super::session::{self, Coach};
-use super::{admin_layout, nav, see_other};
+use super::{admin_layout, nav, see_other, Say};
 use crate::content::comment_markdown::{render_message, SafeHtml};
 use crate::db::{self, coaching::RequestRow};
-use crate::domain::coaching::{parse_message, RequestStatus};
+use crate::domain::coaching::{check_message, RequestStatus};
 use crate::error::AppError;
 use crate::pages::coaching::{InboxPage, InboxRow, RequestPage, StatLine, StatTable};
 use crate::pages::{relative_time, Date, Pagination};
-use crate::web::coaching::{answers, message_views};
+use crate::web::coaching::{answers_in, message_views};
 use crate::web::{render_html, AppState, Caching};
 
 pub const INBOX_PAGE_SIZE: i64 = 25;
@@ -23,13 +24,23 @@ fn status_of(code: &str) -> RequestStatus {
     RequestStatus::from_code(code).unwrap_or(RequestStatus::Received)
 }
 
+/// The states to choose from: (code, the key of its name; the
+/// templates say it with `layout.t.s`).
 fn statuses(all: bool) -> Vec<(&'static str, &'static str)> {
     let list: &[RequestStatus] = if all {
         &RequestStatus::ALL
     } else {
         &RequestStatus::COACH_SETS
     };
-    list.iter().map(|s| (s.code(), s.label())).collect()
+    list.iter().map(|s| (s.code(), status_key(*s))).collect()
+}
+
+/// Adds `done=message` to a local path (before any `#fragment`).
+fn with_done(path: &str, message: &str, fragment: &str) -> String {
+    format!(
+        "{path}?{}{fragment}",
+        serde_urlencoded::to_string([("done", message)]).unwrap_or_default()
+    )
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -63,6 +74,7 @@ pub async fn inbox(
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let coach = session::require(&req, &state).await?;
+    let t = &state.strings;
     let page = crate::web::page_number(query.page.as_deref())? as i64;
     let filter = db::coaching::InboxFilter {
         status: Some(query.status.trim().to_string()).filter(|s| !s.is_empty()),
@@ -70,7 +82,9 @@ pub async fn inbox(
     };
     if let Some(s) = &filter.status {
         if RequestStatus::from_code(s).is_none() {
-            return Err(AppError::BadRequest("There is no such status.".into()));
+            return Err(AppError::BadRequest(
+                t.s("admin.requests.no_such_status").into(),
+            ));
         }
     }
     let offset = (page - 1) * INBOX_PAGE_SIZE;
@@ -98,12 +112,10 @@ pub async fn inbox(
     let mut weeks: Vec<(String, usize)> = (0..12)
         .rev()
         .map(|i| {
-            (
-                (this_monday - Duration::weeks(i))
-                    .format("%b %-d")
-                    .to_string(),
-                0,
-            )
+            let monday = (this_monday - Duration::weeks(i))
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc();
+            (t.date(monday), 0)
         })
         .collect();
     let mut per_option: BTreeMap<String, usize> = BTreeMap::new();
@@ -151,7 +163,7 @@ pub async fn inbox(
     render_html(
         &req,
         &InboxPage {
-            layout: admin_layout(&state, "Coaching requests", "/admin/requests"),
+            layout: admin_layout(&state, t.s("admin.requests.title"), "/admin/requests"),
             nav: nav(&state, &coach, "requests").await?,
             rows: rows
                 .into_iter()
@@ -161,11 +173,11 @@ pub async fn inbox(
                         id: r.id,
                         name: r.name,
                         option_title: r.option_title,
-                        status_label: status_of(&r.status).label(),
+                        status_label: status_key(status_of(&r.status)),
                         status: r.status,
                         urgent: r.is_urgent,
-                        date: Date::new(created, &state.strings),
-                        relative: relative_time(created, now, &state.strings),
+                        date: Date::new(created, t),
+                        relative: relative_time(created, now, t),
                         source: r.source_article.as_deref().map(title_of),
                     }
                 })
@@ -180,10 +192,11 @@ pub async fn inbox(
             status: query.status.clone(),
             option: query.option.clone(),
             pagination,
+            // Titles and columns are keys: the template says them.
             stats: vec![
                 StatTable {
-                    title: "Requests per week (last 12 weeks)",
-                    column: "Week of",
+                    title: "admin.requests.per_week",
+                    column: "admin.requests.week_of",
                     lines: if stats_rows.is_empty() {
                         Vec::new()
                     } else {
@@ -191,13 +204,13 @@ pub async fn inbox(
                     },
                 },
                 StatTable {
-                    title: "Per option",
-                    column: "Option",
+                    title: "admin.requests.per_option",
+                    column: "admin.requests.option",
                     lines: lines(per_option.into_iter().collect()),
                 },
                 StatTable {
-                    title: "Where readers came from",
-                    column: "Article",
+                    title: "admin.requests.per_article",
+                    column: "admin.requests.article",
                     lines: lines(per_article),
                 },
             ],
@@ -259,29 +272,28 @@ async fn detail_page(
                 None => (format!("/articles/{slug}"), slug.to_string()),
             });
     let request_status = status_of(&row.status);
+    let t = &state.strings;
     let mut res = render_html(
         req,
         &RequestPage {
-            layout: admin_layout(state, "Coaching request", "/admin/requests"),
+            layout: admin_layout(state, t.s("admin.request.title"), "/admin/requests"),
             nav: nav(state, coach, "requests").await?,
             id: row.id,
-            answers: answers(&row),
+            answers: answers_in(&row, &state.strings),
             name: row.name.clone(),
             email: row.email.clone(),
             option_title: row.option_title.clone(),
             status: row.status.clone(),
-            status_label: request_status.label(),
+            status_label: status_key(request_status),
             urgent: row.is_urgent,
             anonymized: row.anonymized_at.is_some(),
-            sent: row
-                .created_at
-                .and_utc()
-                .format("%B %-d, %Y, %H:%M UTC")
-                .to_string(),
-            consent: format!(
-                "Given {} (privacy page version {})",
-                row.consent_at.and_utc().format("%B %-d, %Y, %H:%M UTC"),
-                row.privacy_version
+            sent: t.date_time(row.created_at.and_utc(), None),
+            consent: t.f2(
+                "admin.request.consent_given",
+                "date",
+                &t.date_time(row.consent_at.and_utc(), None),
+                "version",
+                &row.privacy_version,
             ),
             situation: render_message(&row.situation),
             source_article,
@@ -383,11 +395,13 @@ pub async fn set_status(
     let (coach, form): (Coach, CoachForm) = session::verified_form(&req, &state, &body).await?;
     let status = RequestStatus::from_code(&form.status)
         .filter(|s| RequestStatus::COACH_SETS.contains(s))
-        .ok_or_else(|| AppError::BadRequest("That is not a status the coach can set.".into()))?;
+        .ok_or_else(|| {
+            AppError::BadRequest(state.strings.s("admin.request.not_settable").into())
+        })?;
     let id = *id;
     load(&state, id).await?;
     let now = state.clock.now_naive();
-    let action = format!("set coaching request {id} to {}", status.label());
+    let action = audit_log::request_status(id, status);
     let who = coach.clone();
     let changed = db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
@@ -402,13 +416,15 @@ pub async fn set_status(
     if changed.is_some() {
         crate::notify::request_update(&state, id, None, Some(status), now).await;
     }
-    Ok(see_other(&format!(
-        "/admin/requests/{id}?done={}",
-        if changed.is_some() {
-            "The%20status%20is%20changed%3B%20the%20reader%20is%20emailed."
-        } else {
-            "The%20status%20was%20already%20that."
-        }
+    let done = if changed.is_some() {
+        "admin.request.done.status_changed"
+    } else {
+        "admin.request.done.status_same"
+    };
+    Ok(see_other(&with_done(
+        &format!("/admin/requests/{id}"),
+        state.strings.s(done),
+        "",
     )))
 }
 
@@ -423,10 +439,10 @@ pub async fn reply(
     let row = load(&state, *id).await?;
     if row.anonymized_at.is_some() {
         return Err(AppError::BadRequest(
-            "This request's personal details were removed; it cannot get a reply.".into(),
+            state.strings.s("admin.request.anonymized_no_reply").into(),
         ));
     }
-    let text = match parse_message(&form.body) {
+    let text = match check_message(&form.body) {
         Ok(text) => text,
         Err(message) => {
             return detail_page(
@@ -435,7 +451,7 @@ pub async fn reply(
                 &coach,
                 row,
                 form.body,
-                Some(message),
+                Some(message.say(&state.strings)),
                 None,
                 None,
                 false,
@@ -447,7 +463,7 @@ pub async fn reply(
     let html = render_message(&text).into_string();
     let (rid, now, who) = (row.id, state.clock.now_naive(), coach.clone());
     let markdown = text.clone();
-    let action = format!("replied to coaching request {rid}");
+    let action = audit_log::request_reply(rid);
     db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             db::coaching::add_message(
@@ -464,8 +480,10 @@ pub async fn reply(
     })
     .await?;
     crate::notify::request_update(&state, rid, Some(text), None, now).await;
-    Ok(see_other(&format!(
-        "/admin/requests/{rid}?done=Your%20reply%20is%20sent.#messages"
+    Ok(see_other(&with_done(
+        &format!("/admin/requests/{rid}"),
+        state.strings.s("admin.request.done.reply_sent"),
+        "#messages",
     )))
 }
 
@@ -478,7 +496,7 @@ pub async fn add_note(
 ) -> Result<HttpResponse, AppError> {
     let (coach, form): (Coach, CoachForm) = session::verified_form(&req, &state, &body).await?;
     let row = load(&state, *id).await?;
-    let text = match parse_message(&form.body) {
+    let text = match check_message(&form.body) {
         Ok(text) => text,
         Err(message) => {
             return detail_page(
@@ -488,7 +506,7 @@ pub async fn add_note(
                 row,
                 String::new(),
                 None,
-                Some(message),
+                Some(message.say(&state.strings)),
                 None,
                 false,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -502,8 +520,10 @@ pub async fn add_note(
         db::coaching::add_message(conn, rid, db::coaching::NOTE, &name, &text, &html, now)
     })
     .await?;
-    Ok(see_other(&format!(
-        "/admin/requests/{rid}?done=The%20note%20is%20saved.#notes"
+    Ok(see_other(&with_done(
+        &format!("/admin/requests/{rid}"),
+        state.strings.s("admin.request.done.note_saved"),
+        "#notes",
     )))
 }
 
@@ -519,7 +539,7 @@ pub async fn delete(
     let id = *id;
     load(&state, id).await?;
     let (now, who) = (state.clock.now_naive(), coach.clone());
-    let action = format!("deleted coaching request {id}");
+    let action = audit_log::request_deleted(id);
     db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             db::coaching::delete(conn, id)?;
@@ -528,9 +548,11 @@ pub async fn delete(
     })
     .await?;
     tracing::info!(admin = coach.id, request = id, "coaching request deleted");
-    Ok(see_other(
-        "/admin/requests?done=The%20request%20and%20its%20messages%20are%20deleted.",
-    ))
+    Ok(see_other(&with_done(
+        "/admin/requests",
+        state.strings.s("admin.request.done.deleted"),
+        "",
+    )))
 }
 
 // ---- Exports -----------------------------------------------------------------

@@ -210,7 +210,7 @@ pub fn check_csrf(
             admin = coach.id,
             "refused an admin request: bad CSRF token or cross-site origin"
         );
-        AppError::Forbidden("This request could not be verified, so nothing was changed. Please go back, reload the page and try again.".into())
+        AppError::Forbidden(state.strings.s("admin.session.unverified").into())
     };
     if !crate::web::same_origin(req, state) {
         return Err(forbidden());

@@ -178,7 +178,8 @@ pub struct MailSettings {
 #[derive(Clone, Debug)]
 pub struct CommentSettings {
     pub rules: ModerationRules,
-    /// Lines shown in the calm crisis box.
+    /// Lines shown in the calm crisis box; empty: those of the site's
+    /// language (`crisis.default_resources` in its strings).
     pub crisis_resources: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
@@ -188,21 +189,12 @@ pub struct CommentSettings {
     pub max_form_age_hours: u64,
 }
 
-pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[
-    "If you are in danger right now, call your local emergency number (for example 911 in the US and Canada, 112 in the EU, 999 in the UK).",
-    "In the US, you can call or text 988 (Suicide & Crisis Lifeline), day or night.",
-    "In the UK and Ireland, Samaritans answer on 116 123, day or night.",
-    "Elsewhere, findahelpline.com lists free, confidential helplines in your country.",
-];
-
 impl Default for CommentSettings {
     fn default() -> Self {
         Self {
             rules: ModerationRules::default(),
-            crisis_resources: DEFAULT_CRISIS_RESOURCES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            // None set: the site's language gives them (`crisis.default_resources`).
+            crisis_resources: Vec::new(),
             trusted_proxies: Vec::new(),
             min_seconds_to_post: 3,
             max_form_age_hours: 24,

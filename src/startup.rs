@@ -61,6 +61,24 @@ impl Application {
             &settings.site.language,
             &settings.content_dir,
         )?);
+        let mut settings = settings;
+        // Crisis words of the site's language count as well as the English
+        // ones (readers write in either).
+        for phrase in strings.s("crisis.phrases").lines().map(str::trim) {
+            let rules = &mut settings.comments.rules;
+            if !phrase.is_empty() && !rules.crisis_phrases.iter().any(|p| p == phrase) {
+                rules.crisis_phrases.push(phrase.to_string());
+            }
+        }
+        if settings.comments.crisis_resources.is_empty() {
+            settings.comments.crisis_resources = strings
+                .s("crisis.default_resources")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
         let pool = open_database(&settings).await?;
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),

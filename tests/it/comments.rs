@@ -1421,3 +1421,48 @@ async fn each_comment_costs_one_tab_stop_and_the_form_is_one_link_away() {
     assert!(page.contains("maxlength=\"5000\""));
     assert!(!page.contains("*emphasis*"), "no Markdown jargon");
 }
+
+#[actix_web::test]
+async fn a_german_site_hears_crisis_in_german_and_shows_german_helplines() {
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_SITE_LANGUAGE", "de".to_string())],
+        ..Options::default()
+    })
+    .await;
+    known_writer(&app).await;
+    let res = app
+        .post_comment_with(
+            &app.client,
+            Post::new("Seit er weg ist, will ich manchmal nicht mehr leben.").from("192.0.2.60"),
+        )
+        .await;
+    let id = posted_id(&res);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("#crisis-help"), "{location}");
+    let (_, page) = app.page(&location).await;
+    let help = page
+        .find("id=\"crisis-help\"")
+        .expect("the crisis resources");
+    let help = &page[help..help + page[help..].find("</section>").unwrap()];
+    assert!(help.contains("Du musst das nicht allein tragen"), "{help}");
+    assert!(help.contains("0800 111 0 111"), "German helplines: {help}");
+    assert!(
+        !help.contains("988"),
+        "no US lines on a German site: {help}"
+    );
+    let (row, _) = app.stored(id).await;
+    assert!(row.is_urgent);
+    // English crisis words still count on a German site.
+    let res = app
+        .post_comment_with(
+            &client(),
+            Post::new("Some nights I want to die.")
+                .by("Kim", "kim@example.com")
+                .from("192.0.2.61"),
+        )
+        .await;
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .ends_with("#crisis-help"));
+}

@@ -201,6 +201,8 @@ impl<'a> ArticleLink<'a> {
 #[template(path = "articles/show.html")]
 pub struct ArticlePage<'a> {
     pub layout: Layout<'a>,
+    /// The article's picture, under its title.
+    pub image: Option<&'a crate::content::library::ContentImage>,
     /// The words again, as the partials rendered on their own name them.
     pub t: &'a crate::i18n::Strings,
     /// Moves the comment form under the comment a reader replies to.

@@ -508,6 +508,10 @@ async fn build_page(
         Nav::Articles,
     );
     layout.og_type = "article";
+    if let Some(image) = &article.image {
+        layout.image = state.settings.base_url.join(&image.url());
+        layout.image_alt = image.alt.clone();
+    }
     if form.has_errors() {
         // Said first, so a screen reader hears it before anything else.
         layout.title = state.strings.f("errors.title", "title", &layout.title);
@@ -530,6 +534,7 @@ async fn build_page(
     })));
     let page = ArticlePage {
         layout,
+        image: article.image.as_ref(),
         t: &state.strings,
         reply_js: state.assets.url("js/reply.js"),
         slug: &article.slug,

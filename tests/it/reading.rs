@@ -568,3 +568,35 @@ async fn the_home_page_introduces_the_coach_above_the_articles() {
     assert!(topic.contains("<ol class=\"article-list\">"));
     assert!(!topic.contains("coach-intro"));
 }
+
+#[actix_web::test]
+async fn an_article_picture_shows_under_the_title_and_when_shared() {
+    let app = spawn_with_content(|dir| {
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        std::fs::write(dir.join("images/table.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+        write_article(
+            dir,
+            "quiet.md",
+            "title = \"A quiet kitchen\"\ndate = 2026-01-05\nimage = \"table.png\"\nimage_alt = \"A kitchen table with one cup\"",
+            "Evenings alone.",
+        );
+        write_article(dir, "plain.md", "title = \"Plain\"\ndate = 2026-01-06", "No picture.");
+    })
+    .await;
+    let (status, page) = app.page("/articles/quiet").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<img src=\"/images/table.png\" alt=\"A kitchen table with one cup\""));
+    assert!(page.contains(
+        "<meta property=\"og:image\" content=\"https://coach.example/images/table.png\">"
+    ));
+    assert!(
+        page.contains("<meta property=\"og:image:alt\" content=\"A kitchen table with one cup\">")
+    );
+    assert_eq!(app.get("/images/table.png").await.status(), 200);
+    // Without a picture: the site's share picture.
+    let (_, plain) = app.page("/articles/plain").await;
+    assert!(plain.contains(
+        "<meta property=\"og:image\" content=\"https://coach.example/static/icons/share."
+    ));
+    assert!(!plain.contains("article__image"));
+}

@@ -118,6 +118,12 @@ pub struct Settings {
     pub db_connect_timeout_ms: u64,
     /// Threads serving requests; `None` means one per CPU the process may use.
     pub workers: Option<usize>,
+    /// `Strict-Transport-Security` lifetime in seconds, sent only when the
+    /// base URL is https; 0: not sent. Default one year on https.
+    pub hsts_max_age: u64,
+    /// Open connections each worker accepts at most; `None`: derived from
+    /// the open-file limit (see `startup::connection_cap`).
+    pub max_connections: Option<usize>,
     pub site: SiteSettings,
     pub comments: CommentSettings,
     pub mail: MailSettings,
@@ -238,6 +244,8 @@ struct FileSettings {
     db_pool_size: Option<u32>,
     db_connect_timeout_ms: Option<u64>,
     workers: Option<usize>,
+    hsts_max_age: Option<u64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     site: FileSiteSettings,
     #[serde(default)]
@@ -341,6 +349,15 @@ impl Settings {
             None => file.workers,
         }
         .filter(|&n: &usize| n > 0);
+        let max_connections = match env("KINTSUGI_MAX_CONNECTIONS") {
+            Some(raw) => Some(parse_number("KINTSUGI_MAX_CONNECTIONS", &raw)?),
+            None => file.max_connections,
+        }
+        .filter(|&n: &usize| n > 0);
+        let hsts_max_age = match env("KINTSUGI_HSTS_MAX_AGE") {
+            Some(raw) => parse_number("KINTSUGI_HSTS_MAX_AGE", &raw)?,
+            None => file.hsts_max_age.unwrap_or(DEFAULT_HSTS_MAX_AGE),
+        };
         let site = SiteSettings {
             title: env("KINTSUGI_SITE_TITLE")
                 .or(file.site.title)
@@ -441,8 +458,23 @@ impl Settings {
             db_pool_size,
             db_connect_timeout_ms,
             workers,
+            max_connections,
+            hsts_max_age,
             site,
         })
+    }
+}
+
+/// A year: what HSTS preload lists ask for.
+const DEFAULT_HSTS_MAX_AGE: u64 = 31_536_000;
+
+impl Settings {
+    /// The `Strict-Transport-Security` value to send, if any: only for an
+    /// https base URL (browsers ignore it over plain http) and a lifetime
+    /// above 0.
+    pub fn hsts_header(&self) -> Option<String> {
+        (self.base_url.is_https() && self.hsts_max_age > 0)
+            .then(|| format!("max-age={}", self.hsts_max_age))
     }
 }
 
@@ -524,6 +556,33 @@ mod tests {
         );
         assert!(
             Settings::load(|k| (k == "KINTSUGI_WATCH_CONTENT").then(|| "maybe".into())).is_err()
+        );
+    }
+
+    #[test]
+    fn hsts_is_sent_on_https_only_and_can_be_set_or_turned_off() {
+        let hsts = |base: &str, age: Option<&str>| {
+            let (base, age) = (base.to_string(), age.map(str::to_string));
+            Settings::load(move |k| match k {
+                "KINTSUGI_BASE_URL" => Some(base.clone()),
+                "KINTSUGI_HSTS_MAX_AGE" => age.clone(),
+                _ => None,
+            })
+            .unwrap()
+            .hsts_header()
+        };
+        assert_eq!(
+            hsts("https://coach.example", None).as_deref(),
+            Some("max-age=31536000")
+        );
+        assert_eq!(
+            hsts("https://coach.example", Some("600")).as_deref(),
+            Some("max-age=600")
+        );
+        assert_eq!(hsts("https://coach.example", Some("0")), None);
+        assert_eq!(hsts("http://127.0.0.1:8080", None), None);
+        assert!(
+            Settings::load(|k| (k == "KINTSUGI_HSTS_MAX_AGE").then(|| "a year".into())).is_err()
         );
     }
 

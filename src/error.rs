@@ -44,7 +44,12 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => Self::NotFound,
-            DbError::Unavailable(_) | DbError::Canceled => Self::Unavailable(e.into()),
+            DbError::Unavailable(_) | DbError::Canceled | DbError::Lost(_) => {
+                Self::Unavailable(e.into())
+            }
+            // Read-only, disk or lost-file errors: the next try (on a fresh
+            // connection) may succeed, so "try again soon", not "broken".
+            DbError::Query(ref q) if crate::db::breaks_connection(q) => Self::Unavailable(e.into()),
             DbError::Query(_) | DbError::Migration(_) | DbError::Commit(_) => {
                 Self::Internal(e.into())
             }

@@ -1,5 +1,6 @@
 //! Kintsugi: a self-hosted, server-rendered website engine for breakup coaches.
 pub mod assets;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod content;

@@ -59,9 +59,20 @@ impl Transport {
             .parse()
             .map_err(|e| MailError::Address(format!("{e}")))?;
         let mut builder = Message::builder()
-            .from(from)
-            .to(to)
+            .from(from.clone())
+            .to(to.clone())
             .subject(mail.subject.clone());
+        // Text that looks encoded is sent encoded, so it reads as typed.
+        for header in [
+            literal_mailbox("From", &from),
+            literal_mailbox("To", &to),
+            literal_text("Subject", &mail.subject),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            builder = builder.raw_header(header);
+        }
         if let Some(url) = &mail.list_unsubscribe {
             builder = builder
                 .header(ListUnsubscribe(format!("<{url}>")))
@@ -98,6 +109,74 @@ impl Transport {
                 .map_err(|e| MailError::Smtp(e.to_string())),
         }
     }
+}
+
+/// Whether a mail client would decode `text` in a header: it holds what
+/// starts an RFC 2047 encoded-word (`=?utf-8?b?...?=`). lettre encodes only
+/// text with characters outside ASCII, and writes this as it is.
+fn looks_encoded(text: &str) -> bool {
+    text.contains("=?")
+}
+
+/// `text` written as RFC 2047 encoded-words, whole, onto `w`.
+fn write_encoded_words(
+    text: &str,
+    w: &mut email_encoding::headers::writer::EmailWriter<'_>,
+) -> std::fmt::Result {
+    email_encoding::headers::rfc2047::encode(text, w)
+}
+
+/// Header `name` with `text` (a subject holding a reader's name) as
+/// encoded-words when it looks encoded, so the client shows the literal
+/// text; None: lettre's own encoding is right.
+fn literal_text(name: &'static str, text: &str) -> Option<lettre::message::header::HeaderValue> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    if !looks_encoded(text) {
+        return None;
+    }
+    let mut encoded = String::new();
+    {
+        let mut w = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            name.len() + 2,
+            0,
+            false,
+        );
+        write_encoded_words(text, &mut w).ok()?;
+    }
+    Some(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str(name),
+        text.to_string(),
+        encoded,
+    ))
+}
+
+/// Header `name` (From, To) for `mailbox` with its display name as
+/// encoded-words when it looks encoded; None: lettre's own is right.
+fn literal_mailbox(
+    name: &'static str,
+    mailbox: &Mailbox,
+) -> Option<lettre::message::header::HeaderValue> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    use std::fmt::Write;
+    let display_name = mailbox.name.as_deref().filter(|n| looks_encoded(n))?;
+    let mut encoded = String::new();
+    {
+        let mut w = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            name.len() + 2,
+            0,
+            false,
+        );
+        write_encoded_words(display_name, &mut w).ok()?;
+        w.space();
+        write!(w, "<{}>", mailbox.email).ok()?;
+    }
+    Some(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str(name),
+        mailbox.to_string(),
+        encoded,
+    ))
 }
 
 /// `List-Unsubscribe` (RFC 2369).
@@ -164,7 +243,11 @@ pub fn spawn_worker(
                 let marked = match result {
                     Ok(()) => db::run(&pool, move |conn| db::mail::mark_sent(conn, id, now)).await,
                     Err(e) => {
-                        tracing::warn!(mail = id, attempts = attempts + 1, error = %e, "mail not sent; will retry");
+                        if attempts + 1 >= db::mail::MAX_ATTEMPTS {
+                            tracing::error!(mail = id, attempts = attempts + 1, error = %e, "mail not sent; giving up (shown on the dashboard)");
+                        } else {
+                            tracing::warn!(mail = id, attempts = attempts + 1, error = %e, "mail not sent; will retry");
+                        }
                         let error = e.to_string();
                         db::run(&pool, move |conn| {
                             db::mail::mark_failed(conn, id, attempts, &error, now)
@@ -179,4 +262,81 @@ pub fn spawn_worker(
         }
     });
     wake
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_looks_encoded_is_encoded_whole() {
+        assert!(literal_text("Subject", "A reply to Sam").is_none());
+        let typed = "New reply to =?utf-8?b?SGFja2Vk?= on your comment";
+        let message = Message::builder()
+            .from(
+                "Site =?utf-8?q?Evil?= <noreply@example.com>"
+                    .parse()
+                    .unwrap(),
+            )
+            .to("sam@example.com".parse().unwrap())
+            .subject(typed)
+            .raw_header(literal_text("Subject", typed).unwrap())
+            .raw_header(
+                literal_mailbox(
+                    "From",
+                    &"Site =?utf-8?q?Evil?= <noreply@example.com>"
+                        .parse()
+                        .unwrap(),
+                )
+                .unwrap(),
+            )
+            .body(String::from("Hi"))
+            .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(!headers.contains("SGFja2Vk"), "{headers}");
+        assert!(!headers.contains("=?utf-8?q?Evil"), "{headers}");
+        assert!(headers.contains("<noreply@example.com>"), "{headers}");
+        // Decoding the encoded-words gives back exactly what was typed.
+        let subject: String = headers
+            .split("Subject: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .take_while(|l| !l.contains(':') || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("");
+        assert!(subject.starts_with("=?utf-8?b?"), "{subject}");
+        assert_eq!(decode_words(&subject), typed);
+    }
+
+    /// Decodes `=?utf-8?b?...?=` words (what a mail client does).
+    fn decode_words(header: &str) -> String {
+        let mut bytes = Vec::new();
+        for word in header.split_whitespace() {
+            let b64 = word
+                .strip_prefix("=?utf-8?b?")
+                .and_then(|w| w.strip_suffix("?="))
+                .unwrap();
+            bytes.extend(base64_decode(b64));
+        }
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn base64_decode(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0);
+        for c in text.bytes().filter(|c| *c != b'=') {
+            let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        out
+    }
 }

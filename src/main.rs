@@ -20,7 +20,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the site (the default).
-    Serve,
+    Serve {
+        /// Create a new, empty database even though the site key exists
+        /// (otherwise a missing database file stops the start).
+        #[arg(long)]
+        init: bool,
+    },
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Validate every content file; print each problem as file:line.
@@ -38,6 +43,23 @@ enum Command {
     Erase {
         #[arg(long)]
         email: String,
+    },
+    /// Write one archive (.tar.gz, mode 0600) with a consistent copy of the
+    /// database, the content folder and the site key, while the site runs.
+    Backup {
+        /// Where to write it (a file, or a folder for the default name);
+        /// default: <data_dir>/backups/kintsugi-backup-<UTC time>.tar.gz
+        file: Option<std::path::PathBuf>,
+        /// Then keep only the N newest backups in the archive's folder.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Restore a backup into an empty data folder and database.
+    Restore {
+        file: std::path::PathBuf,
+        /// Overwrite a data folder, database or content folder that is not empty.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -69,7 +91,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.unwrap_or(Command::Serve { init: false }) {
         Command::Check => check(&settings),
         Command::Migrate => actix_web::rt::System::new().block_on(async {
             match open_database(&settings).await {
@@ -86,13 +108,17 @@ fn main() -> ExitCode {
                 }
             }
         }),
-        Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Command::Serve { init } => actix_web::rt::System::new().block_on(serve(settings, init)),
         Command::Admin(command) => actix_web::rt::System::new().block_on(admin(settings, command)),
         Command::Export { email } => {
             actix_web::rt::System::new().block_on(person(settings, email, false))
         }
         Command::Erase { email } => {
             actix_web::rt::System::new().block_on(person(settings, email, true))
+        }
+        Command::Backup { file, keep } => kintsugi::backup::backup_command(&settings, file, keep),
+        Command::Restore { file, force } => {
+            kintsugi::backup::restore_command(&settings, &file, force)
         }
     }
 }
@@ -218,7 +244,12 @@ fn check(settings: &Settings) -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> ExitCode {
+async fn serve(settings: Settings, init: bool) -> ExitCode {
+    if let Err(e) = kintsugi::startup::check_existing_database(&settings, init) {
+        eprintln!("kintsugi: not starting: {e}");
+        return ExitCode::FAILURE;
+    }
+    kintsugi::startup::raise_open_files_limit();
     let base = settings.base_url.as_str().to_string();
     let database = settings.database_url.describe();
     match Application::build(settings).await {

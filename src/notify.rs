@@ -306,6 +306,7 @@ impl MailContext {
         conn: &mut Db,
         row: &db::coaching::RequestRow,
         what: &str,
+        batch: bool,
     ) -> QueryResult<()> {
         let Some(coach) = &self.coach_email else {
             return Ok(());
@@ -331,18 +332,35 @@ impl MailContext {
             "option",
             &row.option_title,
         );
-        self.enqueue(
-            conn,
-            NewMail {
-                recipient: coach.clone(),
-                subject,
-                body,
-                kind: "request-coach".into(),
-                list_unsubscribe: None,
-            },
-        )
+        let mut mail = NewMail {
+            recipient: coach.clone(),
+            subject,
+            body,
+            kind: "request-coach".into(),
+            list_unsubscribe: None,
+        };
+        if !batch {
+            return self.enqueue(conn, mail);
+        }
+        // At most one alert per request every few minutes: one still
+        // waiting is taken back and sent once, after the interval since the
+        // last one that went out.
+        let prefix = format!("request-coach:{}:", row.id);
+        let now = Utc::now().naive_utc();
+        let waiting = db::mail::take_waiting(conn, &prefix, now)?;
+        let created = waiting.map_or(now, |(first, _)| first);
+        let due = match db::mail::last_sent_or_sending(conn, &prefix, now)? {
+            Some(last) => (last + COACH_ALERT_INTERVAL).max(now),
+            None => now,
+        };
+        mail.kind = format!("{prefix}event").into();
+        db::mail::enqueue_due(conn, &mail, created, due).map(|_| ())
     }
 }
+
+/// The shortest time between two alerts to the coach about one request's
+/// messages.
+pub const COACH_ALERT_INTERVAL: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The reader's confirmation of a request, with its private link.
 fn request_received(
@@ -392,7 +410,7 @@ pub async fn after_request(state: &AppState, id: i64) {
         };
         db::transaction(conn, |conn| {
             request_received(&ctx, conn, &row, false)?;
-            ctx.request_alert(conn, &row, "emails.request_alert.event.new_request")
+            ctx.request_alert(conn, &row, "emails.request_alert.event.new_request", false)
         })
     })
     .await;
@@ -527,11 +545,16 @@ pub async fn request_update(
 /// Tells the coach the reader did something (`what`: the key of an
 /// `emails.request_alert.event`, such as
 /// `emails.request_alert.event.withdrawn`).
+/// The event of a reader's message: its alerts are batched per request.
+pub const NEW_MESSAGE_EVENT: &str = "emails.request_alert.event.new_message";
+
 pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
     let ctx = MailContext::new(state);
     let result = db::run(&state.pool, move |conn| {
         match db::coaching::find(conn, id)? {
-            Some(row) => ctx.request_alert(conn, &row, what),
+            Some(row) => db::transaction(conn, |conn| {
+                ctx.request_alert(conn, &row, what, what == NEW_MESSAGE_EVENT)
+            }),
             None => Ok(()),
         }
     })

@@ -261,6 +261,9 @@ pub struct PostNotice {
     /// The posted comment (its id and text), shown beside the crisis
     /// resources when it matched the crisis phrases.
     pub comment: Option<(i64, SafeHtml)>,
+    /// The form came back (not sent) with words that matched the crisis
+    /// phrases: the resources show all the same.
+    pub refused: bool,
 }
 
 /// The comment form as the reader left it.
@@ -534,8 +537,35 @@ pub struct Robots {
     pub sitemap_url: String,
 }
 
+/// A `mailto:` link to one address: everything but letters, digits, `@`
+/// and `.-_~` percent-encoded, so no `?cc=`, `&bcc=` or `#` can ride along.
+pub fn mailto(email: &str) -> String {
+    let mut href = String::from("mailto:");
+    for b in email.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'-' | b'_' | b'~') {
+            href.push(b as char);
+        } else {
+            href.push_str(&format!("%{b:02X}"));
+        }
+    }
+    href
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mailto_links_carry_one_address_and_nothing_else() {
+        assert_eq!(
+            super::mailto("sam.j@example.com"),
+            "mailto:sam.j@example.com"
+        );
+        assert_eq!(
+            super::mailto("x?cc=evil@x.com&body=hi#f"),
+            "mailto:x%3Fcc%3Devil@x.com%26body%3Dhi%23f"
+        );
+        assert_eq!(super::mailto("o'b+1@x.de"), "mailto:o%27b%2B1@x.de");
+    }
+
     use super::*;
 
     #[test]

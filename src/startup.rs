@@ -28,6 +28,8 @@ pub enum StartError {
     Strings(#[from] crate::i18n::StringsError),
     #[error("cannot open the database: {0}")]
     Database(String),
+    #[error("{0}")]
+    MissingDatabase(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -98,6 +100,9 @@ impl Application {
             Duration::from_secs(2),
         );
         let pool_for_writer = pool.clone();
+        // The file opened now is the one writes must go to (SQLite).
+        let database_watch = Arc::new(db::watch::DatabaseWatch::of(&settings.database_url));
+        database_watch.spawn_checks(Duration::from_secs(2));
         let state = web::Data::new(AppState {
             settings,
             content: content.clone(),
@@ -107,14 +112,14 @@ impl Application {
             mail_wake,
             clock: crate::clock::Clock::default(),
             pages: Default::default(),
-            writer: db::writer::Writer::start(&pool_for_writer),
+            writer: db::writer::Writer::start(&pool_for_writer).watching(database_watch),
             strings,
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
         crate::content::spawn_reloaders(content, watch);
-        handlers::coaching::spawn_retention(state.clone());
+        spawn_maintenance(state.clone());
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
             addr: "listener".into(),
             source,
@@ -162,6 +167,123 @@ pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> 
     Ok(pool)
 }
 
+/// One hourly clean-up (and one at start): coaching requests past their
+/// retention lose their personal details, and rate-limit events, ended
+/// sessions, expired setup links and old sent mail are deleted, so no table
+/// grows for ever.
+pub fn spawn_maintenance(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        loop {
+            if let Err(e) = run_maintenance(&state).await {
+                tracing::warn!(error = %e, "the hourly clean-up failed; will retry");
+            }
+            actix_web::rt::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+}
+
+/// The clean-up [`spawn_maintenance`] runs (tests call it directly).
+pub async fn run_maintenance(state: &AppState) -> Result<db::maintenance::Purged, AppError> {
+    handlers::coaching::purge_expired(state).await?;
+    let now = state.clock.now_naive();
+    let keep = db::maintenance::Retention {
+        session_max_age: chrono::Duration::hours(state.settings.admin.session_max_hours),
+        ..Default::default()
+    };
+    let purged = db::run(&state.pool, move |conn| {
+        db::maintenance::purge_expired(conn, now, keep)
+    })
+    .await?;
+    if purged.total() > 0 {
+        tracing::info!(
+            rate_limit_events = purged.rate_limit_events,
+            sessions = purged.sessions,
+            setup_tokens = purged.setup_tokens,
+            sent_mail = purged.sent_mail,
+            "expired rows deleted"
+        );
+    }
+    Ok(purged)
+}
+
+/// Raises the soft open-file limit to the hard limit (each connection
+/// holds a file descriptor); returns the soft limit in force afterwards.
+pub fn raise_open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            tracing::info!(
+                from = limit.rlim_cur,
+                to = limit.rlim_max,
+                "raised the open-file limit"
+            );
+            return Some(limit.rlim_max);
+        }
+        tracing::warn!(limit = limit.rlim_cur, "cannot raise the open-file limit");
+    }
+    Some(limit.rlim_cur)
+}
+
+/// The soft open-file limit now in force.
+fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
+}
+
+/// File descriptors kept for everything but client connections: the
+/// database pool, the WAL, logs, content files, mail.
+const RESERVED_FILES: u64 = 256;
+
+/// Connections each of `workers` workers may hold so that together they
+/// stay below the open-file `limit`: beyond it, accepting fails and every
+/// request stalls. At least 16 per worker, at most actix's own default
+/// (25,000).
+pub fn connection_cap(limit: u64, workers: usize) -> usize {
+    let workers = workers.max(1) as u64;
+    let spare = limit.saturating_sub(RESERVED_FILES);
+    (spare / workers).clamp(16, 25_000) as usize
+}
+
+/// Refuses every request that would write (anything but GET, HEAD and
+/// OPTIONS) while the database file is lost: 503, nothing acknowledged.
+async fn refuse_writes_when_database_lost(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !reads {
+        if let Some(state) = req.app_data::<web::Data<AppState>>() {
+            if state.writer.watch().is_lost() {
+                let why = state
+                    .writer
+                    .watch()
+                    .check()
+                    .err()
+                    .unwrap_or_else(|| "the database file was lost".into());
+                return Err(AppError::Unavailable(anyhow::anyhow!(why)).into());
+            }
+        }
+    }
+    next.call(req).await
+}
+
 /// actix-session over our own session table: the cookie holds a random
 /// key (signed with the site key), the state lives in the database.
 fn sessions(state: &AppState) -> SessionMiddleware<DbSessionStore> {
@@ -189,8 +311,31 @@ fn sessions(state: &AppState) -> SessionMiddleware<DbSessionStore> {
         .build()
 }
 
+/// The headers every answer carries besides those added below:
+/// `Strict-Transport-Security` when the site is served over https.
+fn security_headers(state: &AppState) -> DefaultHeaders {
+    let headers = DefaultHeaders::new();
+    match state.settings.hsts_header() {
+        Some(value) => headers.add(("Strict-Transport-Security", value)),
+        None => headers,
+    }
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let workers = state.settings.workers;
+    let worker_count = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let max_connections = state.settings.max_connections.unwrap_or_else(|| {
+        open_files_limit().map_or(25_000, |limit| connection_cap(limit, worker_count))
+    });
+    tracing::debug!(
+        max_connections,
+        workers = worker_count,
+        "connections per worker"
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -205,9 +350,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()),
             )
             .wrap(sessions(&state))
+            .wrap(from_fn(refuse_writes_when_database_lost))
             .wrap(from_fn(handlers::errors::error_pages))
             .wrap(
-                DefaultHeaders::new()
+                security_headers(&state)
                     .add(("Content-Security-Policy", CSP))
                     .add(("X-Content-Type-Options", "nosniff"))
                     .add(("Referrer-Policy", "same-origin"))
@@ -404,6 +550,47 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
         Some(n) => server.workers(n),
         None => server,
     };
-    let server = server.listen(listener)?.shutdown_timeout(10).run();
+    let server = server
+        .max_connections(max_connections)
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
     Ok(server)
+}
+
+/// An existing site (its key file is there) whose SQLite database file is
+/// missing: the data folder was moved or the file deleted. Starting would
+/// create an empty database, so this says what is wrong instead (unless
+/// `init`, the operator's word that a new database is wanted).
+pub fn check_existing_database(settings: &Settings, init: bool) -> Result<(), StartError> {
+    let crate::config::DatabaseUrl::Sqlite(path) = &settings.database_url else {
+        return Ok(());
+    };
+    let key = settings.data_dir.join("secret.key");
+    if init || path.exists() || !key.exists() {
+        return Ok(());
+    }
+    Err(StartError::MissingDatabase(format!(
+        "the site key {} exists but the database {} does not: the data folder was moved or the database deleted. \
+         Put the database back (or restore a backup), point KINTSUGI_DATABASE_URL at it, \
+         or start with `kintsugi serve --init` to create a new, empty database",
+        key.display(),
+        path.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn connections_stay_below_the_open_file_limit() {
+        // 1,024 files, 2 workers: (1024 - 256) / 2 each.
+        assert_eq!(connection_cap(1024, 2), 384);
+        assert!(connection_cap(1024, 2) * 2 + 256 <= 1024);
+        // A large limit is capped at actix's default; a tiny one still serves.
+        assert_eq!(connection_cap(1 << 20, 1), 25_000);
+        assert_eq!(connection_cap(100, 4), 16);
+        assert_eq!(connection_cap(20_000, 0), 19_744);
+    }
 }

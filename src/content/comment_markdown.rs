@@ -119,6 +119,53 @@ pub fn render_message(markdown: &str) -> SafeHtml {
     render(markdown, true)
 }
 
+/// How deep quotes and lists may nest in what a reader writes; deeper
+/// ones are flattened into the deepest allowed level (10,000 `>` would
+/// otherwise make a huge page that is slow to clean and to show).
+pub const MAX_NESTING: usize = 8;
+
+/// Drops the quote and list tags nested deeper than [`MAX_NESTING`],
+/// keeping their text (a deep list item becomes a line of its own).
+fn cap_nesting<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    // For each open container: whether its tags were kept.
+    let mut open: Vec<bool> = Vec::new();
+    let mut depth = 0usize;
+    events.filter_map(move |event| match event {
+        Event::Start(Tag::BlockQuote(_)) | Event::Start(Tag::List(_)) => {
+            let keep = depth < MAX_NESTING;
+            open.push(keep);
+            if keep {
+                depth += 1;
+                Some(event)
+            } else {
+                None
+            }
+        }
+        Event::Start(Tag::Item) => {
+            let keep = open.last().copied().unwrap_or(true);
+            open.push(keep);
+            keep.then_some(event)
+        }
+        Event::End(TagEnd::BlockQuote(_)) | Event::End(TagEnd::List(_)) => {
+            let keep = open.pop().unwrap_or(true);
+            if keep {
+                depth = depth.saturating_sub(1);
+                Some(event)
+            } else {
+                None
+            }
+        }
+        Event::End(TagEnd::Item) => {
+            if open.pop().unwrap_or(true) {
+                Some(event)
+            } else {
+                Some(Event::HardBreak)
+            }
+        }
+        other => Some(other),
+    })
+}
+
 fn render(markdown: &str, headings: bool) -> SafeHtml {
     use pulldown_cmark::HeadingLevel;
     let shift = |level: HeadingLevel| match level {
@@ -127,7 +174,7 @@ fn render(markdown: &str, headings: bool) -> SafeHtml {
         _ => HeadingLevel::H5,
     };
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
+    let events = cap_nesting(Parser::new_ext(markdown, options)).map(|event| match event {
         // A single line break stays a line break: readers write
         // "Day 3.\nStill can't eat much.\nBut I slept 6 hours."
         Event::SoftBreak => Event::HardBreak,
@@ -173,6 +220,37 @@ fn render(markdown: &str, headings: bool) -> SafeHtml {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn deep_nesting_is_flattened_not_rendered() {
+        let quotes = format!("{} deep", ">".repeat(10_000));
+        let lists = (0..2_000)
+            .map(|i| format!("{}- level {i}", "  ".repeat(i)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mixed = "> - > - > - > - > - > - > - text".to_string();
+        for (input, text) in [(quotes, "deep"), (lists, "level 1999"), (mixed, "text")] {
+            for html in [render_comment(&input), render_message(&input)] {
+                let html = html.into_string();
+                assert!(html.contains(text), "{}", &html[..200.min(html.len())]);
+                let opened = count(&html, "<blockquote>") + count(&html, "<ul>");
+                assert!(opened <= MAX_NESTING, "{opened} levels");
+                assert_eq!(count(&html, "<blockquote>"), count(&html, "</blockquote>"));
+                assert_eq!(count(&html, "<ul>"), count(&html, "</ul>"));
+                assert!(html.len() < 150_000, "{} bytes", html.len());
+            }
+        }
+        // Eight levels are kept as they are.
+        let eight = format!("{} ok", ">".repeat(8));
+        assert_eq!(
+            count(&render_comment(&eight).into_string(), "<blockquote>"),
+            8
+        );
+    }
+
+    fn count(haystack: &str, needle: &str) -> usize {
+        haystack.matches(needle).count()
+    }
 
     #[test]
     fn messages_keep_their_headings_comments_do_not() {

@@ -112,6 +112,7 @@ pub fn signed_in(
 
 const IP_FAILURES: &str = "sign-in-ip";
 const ACCOUNT_FAILURES: &str = "sign-in-account";
+const DEVICE_FAILURES: &str = "sign-in-device";
 
 /// Failed sign-ins that count against an address and an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +124,13 @@ pub struct SignInLimits {
     pub account_failures: i64,
     /// The longest wait an account can get.
     pub account_max_wait: Duration,
+    /// Failures a trusted browser may make in `device_window` before its
+    /// device cookie stops exempting it from the account's wait.
+    pub device_failures: i64,
+    pub device_window: Duration,
+    /// An address with no failures in this long may sign in with the right
+    /// password even while the account waits.
+    pub clean_address_window: Duration,
 }
 
 impl Default for SignInLimits {
@@ -132,6 +140,9 @@ impl Default for SignInLimits {
             ip_window: Duration::minutes(15),
             account_failures: 20,
             account_max_wait: Duration::minutes(15),
+            device_failures: 10,
+            device_window: Duration::minutes(15),
+            clean_address_window: Duration::days(1),
         }
     }
 }
@@ -183,15 +194,61 @@ pub fn sign_in_wait(
     Ok((ip_wait, account_wait))
 }
 
-/// Records a failed sign-in against the address and the account typed.
+/// Failures from this address since `since` (an address with none may
+/// sign in with the right password even while the account waits).
+pub fn address_failures_since(
+    conn: &mut Db,
+    ip_key: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    rate_limit_events::table
+        .filter(rate_limit_events::bucket.eq(IP_FAILURES))
+        .filter(rate_limit_events::key_hash.eq(ip_key))
+        .filter(rate_limit_events::created_at.gt(since))
+        .count()
+        .get_result(conn)
+}
+
+/// True while a trusted browser (device cookie) has too many failures of
+/// its own: it is then treated like any other browser.
+pub fn device_locked(
+    conn: &mut Db,
+    device_key: &str,
+    limits: SignInLimits,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let failures: i64 = rate_limit_events::table
+        .filter(rate_limit_events::bucket.eq(DEVICE_FAILURES))
+        .filter(rate_limit_events::key_hash.eq(device_key))
+        .filter(rate_limit_events::created_at.gt(now - limits.device_window))
+        .count()
+        .get_result(conn)?;
+    Ok(failures >= limits.device_failures)
+}
+
+/// Who a failed sign-in counts against besides its address: the account
+/// typed, or (for a trusted browser) that browser's device cookie alone, so
+/// the owner's own typos never slow the account for everyone.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureAgainst<'a> {
+    Account(&'a str),
+    Device(&'a str),
+}
+
+/// Records a failed sign-in against the address and the account typed
+/// (or the trusted device).
 pub fn sign_in_failed(
     conn: &mut Db,
     ip_key: &str,
-    account_key: &str,
+    against: FailureAgainst,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let second = match against {
+        FailureAgainst::Account(key) => (ACCOUNT_FAILURES, key),
+        FailureAgainst::Device(key) => (DEVICE_FAILURES, key),
+    };
     super::transaction(conn, |conn| {
-        for (bucket, key) in [(IP_FAILURES, ip_key), (ACCOUNT_FAILURES, account_key)] {
+        for (bucket, key) in [(IP_FAILURES, ip_key), second] {
             diesel::insert_into(rate_limit_events::table)
                 .values((
                     rate_limit_events::bucket.eq(bucket),
@@ -205,7 +262,8 @@ pub fn sign_in_failed(
                 .filter(
                     rate_limit_events::bucket
                         .eq(IP_FAILURES)
-                        .or(rate_limit_events::bucket.eq(ACCOUNT_FAILURES)),
+                        .or(rate_limit_events::bucket.eq(ACCOUNT_FAILURES))
+                        .or(rate_limit_events::bucket.eq(DEVICE_FAILURES)),
                 )
                 .filter(rate_limit_events::created_at.lt(now - Duration::days(1))),
         )
@@ -427,4 +485,27 @@ pub fn audit_page(
         .select(AuditRow::as_select())
         .load(conn)?;
     Ok((rows, count.count().get_result(conn)?))
+}
+
+/// Deletes sessions that have ended (idle past `expires_at`, or older than
+/// `max_age`); returns how many.
+pub fn purge_expired_sessions(
+    conn: &mut Db,
+    now: NaiveDateTime,
+    max_age: Duration,
+) -> QueryResult<usize> {
+    diesel::delete(
+        admin_sessions::table.filter(
+            admin_sessions::expires_at
+                .lt(now)
+                .or(admin_sessions::created_at.lt(now - max_age)),
+        ),
+    )
+    .execute(conn)
+}
+
+/// Deletes setup links past their validity, used or not; returns how many.
+pub fn purge_expired_setup_tokens(conn: &mut Db, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(admin_setup_tokens::table.filter(admin_setup_tokens::expires_at.lt(now)))
+        .execute(conn)
 }

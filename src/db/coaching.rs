@@ -247,6 +247,13 @@ pub fn delete(conn: &mut Db, id: i64) -> QueryResult<usize> {
     super::transaction(conn, |conn| {
         diesel::delete(request_messages::table.filter(request_messages::request_id.eq(id)))
             .execute(conn)?;
+        // An update email still waiting to merge changes carries the
+        // coach's words: it goes with the request.
+        super::mail::take_waiting(
+            conn,
+            &format!("request-update:{id}:"),
+            chrono::Utc::now().naive_utc(),
+        )?;
         diesel::delete(coaching_requests::table.filter(coaching_requests::id.eq(id))).execute(conn)
     })
 }

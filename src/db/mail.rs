@@ -84,6 +84,28 @@ pub fn take_waiting(
     Ok(oldest.map(|at| (at, taken.into_iter().map(|(_, kind)| kind).collect())))
 }
 
+/// When the last message of `kind_prefix` went out (or `now` while one is
+/// being sent); None when none did.
+pub fn last_sent_or_sending(
+    conn: &mut Db,
+    kind_prefix: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    let sending: i64 = mail_outbox::table
+        .filter(mail_outbox::kind.like(format!("{kind_prefix}%")))
+        .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::claimed_until.ge(now))
+        .count()
+        .get_result(conn)?;
+    if sending > 0 {
+        return Ok(Some(now));
+    }
+    mail_outbox::table
+        .filter(mail_outbox::kind.like(format!("{kind_prefix}%")))
+        .select(diesel::dsl::max(mail_outbox::sent_at))
+        .first(conn)
+}
+
 /// Claims up to `limit` due messages for `lease` seconds; returns those this
 /// caller won (another instance may win some of the same).
 pub fn claim_due(
@@ -94,6 +116,7 @@ pub fn claim_due(
 ) -> QueryResult<Vec<QueuedMail>> {
     let due: Vec<i64> = mail_outbox::table
         .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::attempts.lt(MAX_ATTEMPTS))
         .filter(mail_outbox::next_attempt_at.le(now))
         .filter(
             mail_outbox::claimed_until
@@ -139,8 +162,18 @@ pub fn mark_sent(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usiz
         .execute(conn)
 }
 
-/// Records a failure; the next try waits longer each time (30 s, 1 min,
-/// 2 min ... up to 1 hour).
+/// How many times a message is tried before it counts as failed (kept,
+/// unsent, and shown to the coach on the dashboard).
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// Seconds before the next try after `attempts` earlier failures: 30 s,
+/// 2 min, 8 min, 32 min, about 2 h, then 6 h (eight tries span about 15 h).
+pub fn retry_wait_seconds(attempts: i32) -> i64 {
+    (30i64 << (2 * attempts.clamp(0, 10))).min(6 * 3600)
+}
+
+/// Records a failure; the next try waits longer each time, and after
+/// [`MAX_ATTEMPTS`] there is none.
 pub fn mark_failed(
     conn: &mut Db,
     id: i64,
@@ -148,7 +181,7 @@ pub fn mark_failed(
     error: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let wait = (30i64 << attempts.clamp(0, 7)).min(3600);
+    let wait = retry_wait_seconds(attempts);
     diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
         .set((
             mail_outbox::attempts.eq(attempts + 1),
@@ -165,6 +198,41 @@ pub fn unsent_count(conn: &mut Db) -> QueryResult<i64> {
         .filter(mail_outbox::sent_at.is_null())
         .count()
         .get_result(conn)
+}
+
+/// A message given up on after [`MAX_ATTEMPTS`] tries: what the coach sees
+/// (never its body).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+pub struct FailedMail {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub created_at: NaiveDateTime,
+    pub last_error: Option<String>,
+}
+
+impl FailedMail {
+    /// True when the message was for the coach (alerts), not a reader.
+    pub fn to_coach(&self) -> bool {
+        self.kind == "coach" || self.kind.starts_with("request-coach")
+    }
+}
+
+/// How many messages failed for good, and the newest `limit` of them.
+pub fn failed(conn: &mut Db, limit: i64) -> QueryResult<(i64, Vec<FailedMail>)> {
+    let failed = || {
+        mail_outbox::table
+            .filter(mail_outbox::sent_at.is_null())
+            .filter(mail_outbox::attempts.ge(MAX_ATTEMPTS))
+    };
+    let count = failed().count().get_result(conn)?;
+    let newest = failed()
+        .order(mail_outbox::id.desc())
+        .limit(limit)
+        .select(FailedMail::as_select())
+        .load(conn)?;
+    Ok((count, newest))
 }
 
 /// A reader's reply-notification subscription.
@@ -259,4 +327,15 @@ pub fn attempts_of_unsent(conn: &mut Db) -> QueryResult<Vec<i32>> {
         .filter(mail_outbox::sent_at.is_null())
         .select(mail_outbox::attempts)
         .load(conn)
+}
+
+/// Deletes messages sent before `before` (unsent and failing ones stay);
+/// returns how many.
+pub fn purge_sent_before(conn: &mut Db, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        mail_outbox::table
+            .filter(mail_outbox::sent_at.is_not_null())
+            .filter(mail_outbox::sent_at.lt(before)),
+    )
+    .execute(conn)
 }

@@ -11,13 +11,16 @@ use diesel::Connection;
 use crate::config::DatabaseUrl;
 
 pub mod admins;
+pub mod backup;
 pub mod coaching;
 pub mod comments;
 pub mod mail;
+pub mod maintenance;
 pub mod migrations;
 pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;
+pub mod watch;
 pub mod writer;
 
 pub use diesel::result::{Error as DbQueryError, QueryResult};
@@ -40,12 +43,35 @@ pub type DbBackend = <Db as diesel::Connection>::Backend;
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Set once a SQLite connection was opened: later connections must
+    /// find the file there and never create an empty one in its place (a
+    /// deleted database stays missing, so it is noticed and not papered
+    /// over).
+    opened: std::sync::atomic::AtomicBool,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            opened: Default::default(),
+        }
     }
+}
+
+/// A `file:` URI that opens `path` only if it exists (`mode=rw`).
+fn existing_file_uri(path: &std::path::Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rw");
+    uri
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +109,14 @@ impl r2d2::ManageConnection for ConnectionManager {
                         source,
                     })?;
                 }
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                use std::sync::atomic::Ordering;
+                let mut conn = if self.opened.load(Ordering::Acquire) {
+                    SqliteConnection::establish(&existing_file_uri(path))?
+                } else {
+                    SqliteConnection::establish(&path.to_string_lossy())?
+                };
                 conn.batch_execute(SQLITE_PRAGMAS)?;
+                self.opened.store(true, Ordering::Release);
                 Ok(Db::Sqlite(conn))
             }
         }
@@ -123,6 +155,10 @@ pub enum DbError {
     Migration(String),
     #[error("the transaction could not be committed: {0}")]
     Commit(String),
+    /// The database file was deleted or replaced while the server ran:
+    /// writes would be acknowledged into a file nobody will read again.
+    #[error("{0}")]
+    Lost(String),
 }
 
 impl From<diesel::result::Error> for DbError {
@@ -143,10 +179,65 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        work(&mut conn).map_err(DbError::from)
+        let result = work(&mut conn);
+        if let Err(e) = &result {
+            drop_if_broken(&mut conn, e);
+        }
+        result.map_err(DbError::from)
     })
     .await
     .map_err(|_| DbError::Canceled)?
+}
+
+/// True for an error after which this connection should not be used
+/// again: the database was read-only, the disk failed, the file under the
+/// connection was replaced (its tables are gone) or the server went away.
+/// A fresh connection may well succeed (permissions restored, fail-over).
+pub fn breaks_connection(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(kind, info) => {
+            if matches!(
+                kind,
+                DatabaseErrorKind::ReadOnlyTransaction | DatabaseErrorKind::ClosedConnection
+            ) {
+                return true;
+            }
+            let message = info.message().to_ascii_lowercase();
+            [
+                "readonly database",
+                "read-only transaction",
+                "disk i/o error",
+                "no such table",
+                "unable to open database file",
+                "database disk image is malformed",
+                "file is not a database",
+            ]
+            .iter()
+            .any(|needle| message.contains(needle))
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+/// Marks the connection broken when `e` says it is, so the pool closes it
+/// on return instead of handing it out again (r2d2 asks `has_broken`).
+pub fn drop_if_broken(conn: &mut Db, e: &diesel::result::Error) {
+    if !breaks_connection(e) {
+        return;
+    }
+    tracing::warn!(error = %e, "closing a database connection after this error; the next one is opened afresh");
+    mark_broken(conn);
+}
+
+/// Makes `has_broken` true for this connection.
+pub fn mark_broken(conn: &mut Db) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        Db::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error(),
+        Db::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error(),
+    }
 }
 
 /// Applies pending migrations (on the blocking pool); returns how many ran.

@@ -83,3 +83,11 @@ fn lock_key(ip_hash: &str) -> i64 {
     }
     i64::from_le_bytes(key)
 }
+
+/// Deletes events recorded before `before` (the maintenance task: events of
+/// addresses that never post again would otherwise stay for ever); returns
+/// how many.
+pub fn purge_before(conn: &mut Db, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(rate_limit_events::table.filter(rate_limit_events::created_at.lt(before)))
+        .execute(conn)
+}

@@ -31,3 +31,21 @@ pub fn record_installation(conn: &mut Db) -> QueryResult<()> {
         Ok(())
     })
 }
+
+/// A tiny write for readiness checks: the time of the last check.
+pub fn record_probe(conn: &mut Db, now: NaiveDateTime) -> QueryResult<()> {
+    let value = now.and_utc().to_rfc3339();
+    let updated = diesel::update(site_meta::table.filter(site_meta::key.eq("ready_checked_at")))
+        .set((site_meta::value.eq(&value), site_meta::updated_at.eq(now)))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(site_meta::table)
+            .values((
+                site_meta::key.eq("ready_checked_at"),
+                site_meta::value.eq(&value),
+                site_meta::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -7,35 +7,88 @@
 //!
 //! PostgreSQL needs none of this (it runs several writers at once), so
 //! there the work runs on the blocking pool as any other query.
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
+use super::watch::DatabaseWatch;
 use super::{Db, DbError, Pool, QueryResult};
 
 /// Writes in one batch at most.
 const MAX_BATCH: usize = 128;
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&mut Db) -> Finish + Send>;
+/// What a job left: its answer, and whether its error broke the connection.
+type Job = Box<dyn FnOnce(&mut Db) -> (Finish, bool) + Send>;
 
-/// The queue to the writing thread (SQLite), or nothing (PostgreSQL).
+/// The last readiness write: when, and how it went.
+type Probe = tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>;
+
+/// How long a readiness answer is reused, so probes stay cheap.
+const PROBE_CACHE: Duration = Duration::from_secs(1);
+
+/// The queue to the writing thread (SQLite), or nothing (PostgreSQL), and
+/// the watch on the database file: writes are refused while it is lost.
 #[derive(Clone)]
 pub struct Writer {
     queue: Option<mpsc::Sender<Job>>,
+    watch: Arc<DatabaseWatch>,
+    probe: Arc<Probe>,
 }
 
 impl Writer {
     /// Writes straight through the pool, with no batching.
     pub fn direct() -> Self {
-        Self { queue: None }
+        Self {
+            queue: None,
+            watch: Arc::new(DatabaseWatch::none()),
+            probe: Default::default(),
+        }
+    }
+
+    /// Refuses writes while `watch` says the database file is lost.
+    pub fn watching(mut self, watch: Arc<DatabaseWatch>) -> Self {
+        self.watch = watch;
+        self
+    }
+
+    /// The watch on the database file.
+    pub fn watch(&self) -> &Arc<DatabaseWatch> {
+        &self.watch
+    }
+
+    /// Whether a write can succeed now: the database file is the one opened
+    /// at start, and a tiny write commits (through the same path as every
+    /// other write) within `timeout`. Answers are reused for a second.
+    pub async fn can_write(&self, pool: &Pool, timeout: Duration) -> Result<(), String> {
+        // The file's identity costs one stat: checked every time.
+        self.watch.check()?;
+        let mut last = self.probe.lock().await;
+        if let Some((at, result)) = &*last {
+            if at.elapsed() < PROBE_CACHE {
+                return result.clone();
+            }
+        }
+        let now = chrono::Utc::now().naive_utc();
+        let write = self.write(pool, move |conn| super::site_meta::record_probe(conn, now));
+        let result = match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "a write did not finish within {} ms",
+                timeout.as_millis()
+            )),
+        };
+        *last = Some((Instant::now(), result.clone()));
+        result
     }
 
     /// Starts the writing thread when the pool is SQLite.
     pub fn start(pool: &Pool) -> Self {
         let is_sqlite = matches!(pool.get().as_deref(), Ok(Db::Sqlite(_)));
         if !is_sqlite {
-            return Self { queue: None };
+            return Self::direct();
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let pool = pool.clone();
@@ -43,10 +96,13 @@ impl Writer {
             .name("kintsugi-writer".into())
             .spawn(move || run(pool, rx));
         match spawned {
-            Ok(_) => Self { queue: Some(tx) },
+            Ok(_) => Self {
+                queue: Some(tx),
+                ..Self::direct()
+            },
             Err(e) => {
                 tracing::error!(error = %e, "cannot start the writer thread; writing directly");
-                Self { queue: None }
+                Self::direct()
             }
         }
     }
@@ -58,20 +114,30 @@ impl Writer {
         F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        if self.watch.is_lost() {
+            let why = self
+                .watch
+                .check()
+                .err()
+                .unwrap_or_else(|| "the database file was lost".into());
+            return Err(DbError::Lost(why));
+        }
         let Some(queue) = &self.queue else {
             return super::run(pool, move |conn| super::transaction(conn, work)).await;
         };
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
-        let job: Job = Box::new(move |conn: &mut Db| -> Finish {
+        let job: Job = Box::new(move |conn: &mut Db| -> (Finish, bool) {
             // A savepoint: a failing write rolls back alone.
             let outcome = super::transaction(conn, work);
-            Box::new(move |committed: Result<(), String>| {
+            let broke = matches!(&outcome, Err(e) if super::breaks_connection(e));
+            let finish: Finish = Box::new(move |committed: Result<(), String>| {
                 let result = match committed {
                     Ok(()) => outcome.map_err(DbError::from),
                     Err(e) => Err(DbError::Commit(e)),
                 };
                 let _ = answer.send(result);
-            })
+            });
+            (finish, broke)
         });
         queue.send(job).map_err(|_| DbError::Canceled)?;
         answered.await.map_err(|_| DbError::Canceled)?
@@ -99,6 +165,9 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
             continue;
         };
         if let Err(e) = AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+            // A read-only or vanished file: the next batch gets a new
+            // connection rather than this one again.
+            super::drop_if_broken(&mut conn, &e);
             fail_all(batch, &e.to_string());
             continue;
         }
@@ -106,20 +175,26 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
             batch
                 .into_iter()
                 .map(|job| job(&mut conn))
-                .collect::<Vec<Finish>>()
+                .collect::<Vec<(Finish, bool)>>()
         }));
         let Db::Sqlite(sqlite) = &mut *conn else {
             continue;
         };
         match ran {
             Ok(finishers) => {
-                let committed =
-                    AnsiTransactionManager::commit_transaction(sqlite).map_err(|e| e.to_string());
+                let broke = finishers.iter().any(|(_, broke)| *broke);
+                let committed = AnsiTransactionManager::commit_transaction(sqlite);
+                let commit_broke = matches!(&committed, Err(e) if super::breaks_connection(e));
                 if committed.is_err() {
                     let _ = AnsiTransactionManager::rollback_transaction(sqlite);
                 }
+                if broke || commit_broke {
+                    tracing::warn!("closing the writer's database connection after a read-only, disk or lost-file error; the next batch opens a new one");
+                    super::mark_broken(&mut conn);
+                }
+                let committed = committed.map_err(|e| e.to_string());
                 let n = finishers.len();
-                for finish in finishers {
+                for (finish, _) in finishers {
                     finish(committed.clone());
                 }
                 tracing::trace!(writes = n, "batch committed");

@@ -358,10 +358,7 @@ impl NewCoachingRequest {
                     .with("max", MAX_SITUATION_CHARS)
                     .with("count", chars),
             );
-        } else if situation
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-        {
+        } else if super::text::has_unprintable(situation) {
             errors.add(
                 "situation",
                 Phrase::new("coaching.problem.situation_characters"),
@@ -401,7 +398,7 @@ impl NewCoachingRequest {
             errors.add("consent", Phrase::new("coaching.problem.consent_missing"));
         }
         let source_article = Some(form.article.trim())
-            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .filter(|s| !s.is_empty() && s.len() <= 200 && !super::text::has_unprintable_in_line(s))
             .map(str::to_string);
         let source_comment = form.comment.trim().parse::<i64>().ok();
         match (name, email, errors.is_empty()) {
@@ -529,6 +526,9 @@ pub fn check_message(raw: &str) -> Result<String, Phrase> {
             .with("max", MAX_MESSAGE_CHARS)
             .with("count", chars));
     }
+    if super::text::has_unprintable(text) {
+        return Err(Phrase::new("coaching.problem.message_characters"));
+    }
     Ok(text.to_string())
 }
 
@@ -566,6 +566,37 @@ mod tests {
         assert_eq!(r.ended_by, "they-did");
         assert_eq!(r.no_contact_since, NaiveDate::from_ymd_opt(2026, 11, 1));
         assert_eq!(r.time_zone, None);
+    }
+
+    #[test]
+    fn controls_and_noncharacters_are_refused() {
+        for (field, bad) in [
+            ("name", "Sam\u{FFFF}"),
+            ("email", "sam\u{1}@example.com"),
+            ("situation", "It ended \u{FFFF}"),
+            ("situation", "It ended \u{1B}[2J"),
+        ] {
+            let mut f = good();
+            match field {
+                "name" => f.name = bad.into(),
+                "email" => f.email = bad.into(),
+                _ => f.situation = bad.into(),
+            }
+            let e = NewCoachingRequest::parse(&f, &["written-plan"], today()).unwrap_err();
+            assert!(e.has(field), "{field} {bad:?}: {e:?}");
+        }
+        let mut f = good();
+        f.situation = "Line one\r\n\tLine two".into();
+        assert!(NewCoachingRequest::parse(&f, &["written-plan"], today()).is_ok());
+        assert_eq!(
+            check_message("Hello \u{FFFF}").unwrap_err().key(),
+            "coaching.problem.message_characters"
+        );
+        assert_eq!(
+            check_message("Hello\u{0}").unwrap_err().key(),
+            "coaching.problem.message_characters"
+        );
+        assert!(check_message("Hello\r\n\tthere").is_ok());
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl AuthorName {
                 .with("max", MAX_NAME_CHARS)
                 .with("chars", chars));
         }
-        if name.chars().any(char::is_control) {
+        if super::text::has_unprintable_in_line(name) {
             return Err(Phrase::new("comment.error.name_unprintable"));
         }
         Ok(Self(name.to_string()))
@@ -53,6 +53,9 @@ impl Email {
             return Err(Phrase::new("comment.error.email_too_long").with("max", MAX_EMAIL_CHARS));
         }
         let invalid = || Phrase::new("comment.error.email_invalid");
+        if super::text::has_unprintable_in_line(email) {
+            return Err(invalid());
+        }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
@@ -77,7 +80,13 @@ impl Email {
         if !(domain_ok && local_ok) {
             return Err(invalid());
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        let email = format!("{local}@{}", domain.to_lowercase());
+        // The mailer's own parser has the last word: an address it would
+        // refuse would leave the reader's mail unsent for good.
+        if email.parse::<lettre::Address>().is_err() {
+            return Err(invalid());
+        }
+        Ok(Self(email))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -110,6 +119,9 @@ impl CommentBody {
                 .with("chars", chars)
                 .with("max", MAX_BODY_CHARS)
                 .with("over", chars - MAX_BODY_CHARS));
+        }
+        if super::text::has_unprintable(body) {
+            return Err(Phrase::new("comment.error.body_unprintable"));
         }
         Ok(Self(body.to_string()))
     }
@@ -228,6 +240,30 @@ mod tests {
     }
 
     #[test]
+    fn controls_and_noncharacters_are_refused() {
+        for bad in ["Sam\u{1}", "Sam\u{FFFF}", "Sam\u{FDD0}", "Sam\tSmith"] {
+            assert_eq!(
+                AuthorName::parse(bad).unwrap_err().key(),
+                "comment.error.name_unprintable",
+                "{bad:?}"
+            );
+        }
+        assert!(Email::parse("sam\u{FFFF}@example.com").is_err());
+        assert!(Email::parse("sam\u{8}@example.com").is_err());
+        for bad in [
+            "Hi \u{0} there",
+            "Hi\u{B}there",
+            "Hi \u{FFFF}",
+            "Hi \u{1FFFE}",
+        ] {
+            let err = CommentBody::parse(bad).unwrap_err();
+            assert_eq!(err.key(), "comment.error.body_unprintable", "{bad:?}");
+            assert!(!err.text(&Strings::english()).is_empty());
+        }
+        assert!(CommentBody::parse("Line one\r\nline two\twith a tab").is_ok());
+    }
+
+    #[test]
     fn emails_are_checked_for_shape() {
         assert_eq!(
             Email::parse("Sam@Example.COM").unwrap().as_str(),
@@ -242,8 +278,17 @@ mod tests {
             "sam @x.com",
             "sam@x..com",
             "a@b.c.",
+            // The mailer refuses these: they must not pass the form.
+            "Bcc:evil@example.com",
+            ".hi@example.com",
+            "hi.@example.com",
+            "hi..dots@example.com",
+            "x?cc=...@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["o'brien+tag@example.com", "sam.j@mail.example.org"] {
+            assert!(Email::parse(good).is_ok(), "{good}");
         }
         assert!(!format!("{:?}", Email::parse("a@b.co").unwrap()).contains("a@b"));
     }

@@ -3,4 +3,5 @@ pub mod admin;
 pub mod coaching;
 pub mod comment;
 pub mod moderation;
+pub mod text;
 pub mod thread;

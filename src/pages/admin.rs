@@ -58,6 +58,18 @@ pub struct DashboardPage<'a> {
     pub nav: AdminNav,
     pub counts: crate::db::comments::QueueCounts,
     pub new_requests: i64,
+    /// Emails given up on, and the newest of them.
+    pub failed_mail: i64,
+    pub failed_mails: Vec<FailedMailView>,
+}
+
+/// An email that could not be sent: who it was for, its subject, the
+/// mailer's last error (never its body).
+pub struct FailedMailView {
+    pub to_coach: bool,
+    pub subject: String,
+    pub queued: String,
+    pub error: String,
 }
 
 /// One comment in the queue or on its own page.

@@ -134,6 +134,8 @@ pub struct ArticleQuery {
     cpage: Option<String>,
     posted: Option<String>,
     replyto: Option<String>,
+    /// The signature a crisis post's redirect carries (`comments::posted_url`).
+    help: Option<String>,
 }
 
 /// What an article page shows besides the article.
@@ -144,6 +146,8 @@ pub struct ArticleView {
     pub comment_page: usize,
     pub posted: Option<i64>,
     pub reply_to: Option<i64>,
+    /// The posted comment matched the crisis phrases (a signed redirect).
+    pub crisis_signed: bool,
     /// Set when the page has no personal part: it is served from, and
     /// stored in, the page cache under this key.
     pub cache_key: Option<String>,
@@ -157,6 +161,7 @@ impl Default for ArticleView {
             comment_page: 1,
             posted: None,
             reply_to: None,
+            crisis_signed: false,
             cache_key: None,
         }
     }
@@ -365,6 +370,10 @@ pub async fn show(
         reply_to: id(&query.replyto),
         ..ArticleView::default()
     };
+    view.crisis_signed = match (view.posted, query.help.as_deref()) {
+        (Some(posted), Some(help)) => comments::crisis_signed(&state, posted, help),
+        _ => false,
+    };
     let personal = if query.posted.is_none() && query.replyto.is_none() {
         personal_part(&req)
     } else {
@@ -468,8 +477,22 @@ async fn build_page(
         Some(_) => Vec::new(),
         None => comments::own_comments(req),
     };
-    let loaded =
-        comments::load_section(&own, state, &article.slug, view.comment_page, view.posted).await?;
+    // Replying: the page holding the comment answered, wherever it is.
+    let replying = view
+        .form
+        .as_ref()
+        .and_then(|f| f.reply_to.as_ref().map(|r| r.id))
+        .or(view.reply_to);
+    let loaded = comments::load_section(
+        &own,
+        state,
+        &article.slug,
+        view.comment_page,
+        view.posted,
+        replying,
+        view.crisis_signed,
+    )
+    .await?;
     let coach = super::admin::session::current(req, state)
         .await
         .unwrap_or_default()
@@ -532,6 +555,35 @@ async fn build_page(
         "commentCount": loaded.count,
         "inLanguage": site.language,
     })));
+    // A form sent back (not stored) whose words matched the crisis phrases
+    // shows the crisis resources all the same, above everything.
+    let mut notice = loaded.notice;
+    if notice.is_none()
+        && view.status != StatusCode::OK
+        && state
+            .settings
+            .comments
+            .rules
+            .assess(&form.body, form.private)
+            .urgent
+    {
+        notice = Some(crate::pages::PostNotice {
+            published: false,
+            private: form.private,
+            first_comment: false,
+            personal_details: false,
+            crisis: true,
+            unknown: false,
+            comment: None,
+            refused: true,
+        });
+    }
+    // The page that shows the crisis resources offers nothing paid.
+    let crisis = notice.as_ref().is_some_and(|n| n.crisis);
+    let mut views = loaded.views;
+    for v in &mut views {
+        v.offer_plan &= !crisis;
+    }
     let page = ArticlePage {
         layout,
         image: article.image.as_ref(),
@@ -561,10 +613,10 @@ async fn build_page(
             action: format!("{url}/comments"),
             article_url: url.clone(),
             count: loaded.count,
-            comments: loaded.views,
+            comments: views,
             pagination: loaded.pagination,
             newest_url: loaded.newest_url,
-            notice: loaded.notice,
+            notice,
             form,
             crisis_resources: &state.settings.comments.crisis_resources,
             unavailable: loaded.unavailable,

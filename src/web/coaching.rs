@@ -230,7 +230,7 @@ pub async fn send(
         .iter()
         .map(|o| o.slug.as_str())
         .collect();
-    let request = match NewCoachingRequest::parse(&form, &slugs, now.date_naive()) {
+    let mut request = match NewCoachingRequest::parse(&form, &slugs, now.date_naive()) {
         Ok(request) => request,
         Err(errors) => {
             return form_page(
@@ -243,6 +243,27 @@ pub async fn send(
             )
         }
     };
+    // The comment the request came from: only a published one, or one
+    // this browser wrote (its owner token), may be attached; anything else
+    // (somebody's private question, a made-up id) is left out.
+    if let Some(cid) = request.source_comment {
+        let own: Vec<(i64, String)> = super::comments::own_comments(&req)
+            .into_iter()
+            .filter(|(id, _)| *id == cid)
+            .map(|(id, token)| (id, keys::token_hash(&token)))
+            .collect();
+        let attachable = db::run(&state.pool, move |conn| {
+            Ok(match db::comments::find(conn, cid)? {
+                Some((row, _)) => row.is_public() || !db::comments::owned(conn, &own)?.is_empty(),
+                None => false,
+            })
+        })
+        .await?;
+        if !attachable {
+            tracing::info!("a coaching request named a comment not its sender's; left out");
+            request.source_comment = None;
+        }
+    }
     let option_title = library
         .coaching_option(&request.option)
         .map(|o| o.title.clone())
@@ -749,12 +770,50 @@ pub async fn add_message(
         }
     };
     let html = render_message(&text).into_string();
+    let ip = super::comments::client_ip(&req, &state.settings.comments.trusted_proxies)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip_hash = state.key.ip_hash(&ip);
     let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
-    db::run(&state.pool, move |conn| {
-        db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)
+    // Like every reader form: a few messages a minute from one network, and
+    // as few for one request (whoever holds its link, from any network).
+    let limited = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            let limits = db::rate_limits::PostLimits::default();
+            let by_network = db::rate_limits::take(conn, "request-message", &ip_hash, limits, now)?;
+            let by_request = db::rate_limits::take(
+                conn,
+                "request-message-request",
+                &format!("request-{id}"),
+                limits,
+                now,
+            )?;
+            if let Some(wait) = by_network.err().into_iter().chain(by_request.err()).max() {
+                return Ok(Some(wait));
+            }
+            db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)?;
+            Ok(None)
+        })
     })
     .await?;
-    crate::notify::request_event(&state, id, "emails.request_alert.event.new_message").await;
+    if let Some(wait) = limited {
+        let wait = wait.max(1);
+        let message = state.strings.n("coaching.problem.too_many_messages", &wait);
+        let mut res = status_page(
+            &req,
+            &state,
+            &token,
+            row,
+            form.body,
+            Some(message),
+            None,
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+        return Ok(res);
+    }
+    crate::notify::request_event(&state, id, crate::notify::NEW_MESSAGE_EVENT).await;
     Ok(super::see_other(&format!(
         "/requests/{}?done=message-sent#messages",
         token.as_str(),
@@ -884,16 +943,4 @@ pub async fn purge_expired(state: &AppState) -> Result<usize, AppError> {
         );
     }
     Ok(n)
-}
-
-/// Runs [`purge_expired`] at start and then every hour.
-pub fn spawn_retention(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        loop {
-            if let Err(e) = purge_expired(&state).await {
-                tracing::warn!(error = %e, "the retention purge failed; will retry");
-            }
-            actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    });
 }

@@ -148,7 +148,8 @@ impl LoadedComments {
 
 /// The comments of one page of threads, read a page at a time
 /// (`db::comments::thread_page`), so a long discussion costs about what a
-/// short one does. With `posted`, the page holding that comment is shown.
+/// short one does. With `posted`, the page holding that comment is shown
+/// (and a notice about it); with `locate`, the page holding that comment.
 /// `own` is the reader's own comments (`own_comments`), or nothing for the
 /// page everyone shares.
 pub async fn load_section(
@@ -157,6 +158,8 @@ pub async fn load_section(
     slug: &str,
     comment_page: usize,
     posted: Option<i64>,
+    locate: Option<i64>,
+    crisis_signed: bool,
 ) -> Result<LoadedComments, AppError> {
     let hashed = hashed_tokens(own);
     let slug_owned = slug.to_string();
@@ -169,8 +172,9 @@ pub async fn load_section(
         // Only comments whose token matches count as theirs, for the
         // threads and pages too: a made-up cookie learns nothing.
         let own_ids = db::comments::owned(conn, &hashed)?;
-        // After posting, the page holding the new comment.
-        let page = match posted {
+        // After posting, the page holding the new comment; when replying,
+        // the page holding the comment answered (the form goes under it).
+        let page = match posted.or(locate) {
             Some(id) => db::comments::page_of(conn, &slug_owned, &own_ids, id, per_page)?
                 .unwrap_or(comment_page as i64 - 1),
             None => comment_page as i64 - 1,
@@ -216,16 +220,20 @@ pub async fn load_section(
                 comment: row
                     .is_urgent
                     .then(|| (row.id, SafeHtml::from_stored(row.body_html.clone()))),
+                refused: false,
             }
         }
+        // Not theirs to this browser (cookies off): still the crisis
+        // resources when the redirect's signature says the words matched.
         None => PostNotice {
             published: false,
             private: false,
             first_comment: false,
             personal_details: false,
-            crisis: false,
+            crisis: crisis_signed,
             unknown: true,
             comment: None,
+            refused: false,
         },
     });
     let now = Utc::now();
@@ -240,8 +248,6 @@ pub async fn load_section(
             .filter(|(id, _)| heads.contains(id))
             .collect();
     let mut items = Vec::new();
-    // The page that shows the crisis resources offers nothing paid.
-    let crisis = notice.as_ref().is_some_and(|n| n.crisis);
     let views = heads
         .iter()
         .filter_map(|id| threads.remove(id))
@@ -249,9 +255,7 @@ pub async fn load_section(
         .map(|(depth, row)| {
             items.push((row.id, row.parent_id));
             let own = is_own(&row);
-            let mut view = view_of(row, depth, own, now, &article_url, &state.strings);
-            view.offer_plan &= !crisis;
-            view
+            view_of(row, depth, own, now, &article_url, &state.strings)
         })
         .collect();
     let pagination = (total_pages > 1).then(|| {
@@ -617,7 +621,12 @@ pub async fn post(
             .take(OWN_COOKIE_ENTRIES - 1)
             .map(|(id, token)| format!("{id}.{token}")),
     );
-    let mut res = super::see_other(&posted_url(&article_url, stored.id, assessment.urgent));
+    let mut res = super::see_other(&posted_url(
+        &state,
+        &article_url,
+        stored.id,
+        assessment.urgent,
+    ));
     let _ = res.add_cookie(&cookie(&state, OWN_COOKIE, own.join("_"), 30));
     if new.remember {
         let value = keys::hex(format!("{}\n{}", new.name.as_str(), new.email.as_str()).as_bytes());
@@ -632,13 +641,23 @@ pub async fn post(
 
 /// Where a writer lands after posting or changing a comment: at their
 /// comment, or, when it matched the crisis phrases, at the crisis
-/// resources, which the page shows first (above the article).
-fn posted_url(article_url: &str, id: i64, urgent: bool) -> String {
+/// resources, which the page shows first (above the article). The crisis
+/// link is signed, so the resources show even when this browser keeps no
+/// cookie to know the comment by.
+fn posted_url(state: &AppState, article_url: &str, id: i64, urgent: bool) -> String {
     if urgent {
-        format!("{article_url}?posted={id}#crisis-help")
+        let help = state.key.sign(CRISIS_PURPOSE, &id.to_string());
+        format!("{article_url}?posted={id}&help={help}#crisis-help")
     } else {
         format!("{article_url}?posted={id}#comment-{id}")
     }
+}
+
+const CRISIS_PURPOSE: &str = "crisis-help";
+
+/// Whether `help` is the signature [`posted_url`] gave comment `id`.
+pub fn crisis_signed(state: &AppState, id: i64, help: &str) -> bool {
+    state.key.verify(CRISIS_PURPOSE, &id.to_string(), help)
 }
 
 /// A comment form sent from another site (the browser says so) is
@@ -829,6 +848,7 @@ pub async fn edit(
     .await?;
     state.pages.comments_changed(&row.article_slug);
     Ok(super::see_other(&posted_url(
+        &state,
         &format!("/articles/{}", row.article_slug),
         id,
         row.is_urgent || assessment.urgent,

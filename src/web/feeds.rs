@@ -7,6 +7,9 @@ use super::page_cache::Depends;
 use super::{AppState, Caching};
 use crate::content::comment_markdown::SafeHtml;
 use crate::db::{self, comments::CommentRow};
+// Every feed and the sitemap pass through this: a character XML forbids,
+// from any stored row, would make the whole document unreadable.
+use crate::domain::text::xml_safe;
 use crate::error::AppError;
 use crate::pages::{
     AtomFeed, CommentFeedEntry, CommentsFeed, FeedEntry, Robots, Sitemap, SitemapUrl,
@@ -55,7 +58,7 @@ pub async fn atom(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 ),
                 entries,
             };
-            let body = feed.render().map_err(AppError::internal)?;
+            let body = xml_safe(feed.render().map_err(AppError::internal)?);
             Ok((body, None))
         },
     )
@@ -100,7 +103,7 @@ pub async fn sitemap(
                 loc: base.join(&a.url()),
                 lastmod: Some(day(a.last_changed())),
             }));
-            let body = Sitemap { urls }.render().map_err(AppError::internal)?;
+            let body = xml_safe(Sitemap { urls }.render().map_err(AppError::internal)?);
             Ok((body, None))
         },
     )
@@ -247,5 +250,6 @@ fn comments_feed(
         entries,
     }
     .render()
+    .map(xml_safe)
     .map_err(AppError::internal)
 }

@@ -1596,7 +1596,7 @@ const waitForMail = (kind, recipient, accept) => waitForOutboxMail(OUTBOX_DIR, k
 // without the consent box ticked (422, the answer next to the box, everything kept)
 // and then ticked (the thank-you page). The email the server wrote to OUTBOX_DIR gives
 // the private status link. The coach (JavaScript off, like the comment journey) signs
-// in, finds the request in /admin/requests, opens it (now “In review” for the reader),
+// in, finds the request in /admin/requests, opens it, presses “Start working on it” (now “In review” for the reader),
 // starts a reply from a plan template, edits and sends it, saves a private note and
 // sets the status to “Plan ready”. The reader then sees “Plan ready” and the reply with
 // the Coach badge (and an email about it), never the note, and adds a message. Every
@@ -1915,7 +1915,7 @@ async function coachingJourney({ browser, axePage, savedHtml }) {
       await checkServed(t, 'request-status-received', await again.text().catch(() => ''), statusPath);
     });
 
-    await step('coach (JavaScript off): /admin/requests asks to sign in, then lists the request as Received; opening it shows every answer and makes it “In review” for the reader', async (t) => {
+    await step('coach (JavaScript off): /admin/requests asks to sign in, then lists the request as Received; opening it shows every answer unchanged and “Start working on it” makes it “In review” for the reader', async (t) => {
       t.require(thanked, 'the request was not sent (an earlier step failed)');
       t.require(ADMIN_EMAIL && ADMIN_PASSWORD, 'ADMIN_EMAIL and ADMIN_PASSWORD are not set (see the coach journey)');
       const res = await goto(cp, '/admin/requests');
@@ -1960,7 +1960,7 @@ async function coachingJourney({ browser, axePage, savedHtml }) {
       const facts = Object.fromEntries(await pairsNoJs(cp.locator('dl.request-facts')));
       const want = [
         ['Option', OPTION.title],
-        ['Status', 'In review'],
+        ['Status', 'Received'],
         ['Email', reader.email],
         ['Came from', article.title],
         ...expectedAnswers,
@@ -1973,11 +1973,15 @@ async function coachingJourney({ browser, axePage, savedHtml }) {
       for (const p of coachWatch.take()) t.check(false, p);
       await checkServed(t, 'admin-request', shown.html, href);
 
-      // Opening it moved it on: the reader's page says so.
+      // Opening it changed nothing; “Start working on it” moves it on, and the reader's page says so.
+      shown = await navigateOn(cp, () => cp.getByRole('button', { name: 'Start working on it', exact: true }).click());
+      t.check(shown.res.status() === 303, `“Start working on it” answered ${shown.res.status()}, expected 303`);
+      const started = Object.fromEntries(await pairsNoJs(cp.locator('dl.request-facts')));
+      t.check(started.Status === 'In review', `after “Start working on it” the request page says Status: “${started.Status}”, expected In review`);
       t.require(statusPath, 'the reader has no status link to check “In review” with (the email step failed)');
       await goto(rp, statusPath);
       const pill = await textOf(rp.locator('.request-status__state .status-pill'));
-      t.check(pill === 'In review', `after the coach opened the request the reader's page shows “${pill}”, expected In review`);
+      t.check(pill === 'In review', `after the coach started on the request the reader's page shows “${pill}”, expected In review`);
       for (const p of readerWatch.take()) t.check(false, p);
     });
 

@@ -667,12 +667,12 @@ async fn twenty_failures_for_one_account_bring_growing_waits_never_a_lockout() {
         assert_eq!(res.status(), 401, "attempt {i}");
     }
     let res = app
-        .sign_in_from(&client(), EMAIL, PASSWORD, "203.0.113.99", "")
+        .sign_in_from(&client(), EMAIL, PASSWORD, "203.0.113.20", "")
         .await;
     assert_eq!(
         res.status(),
         429,
-        "the account waits, even for the right password"
+        "the account waits, even for the right password from an address that failed"
     );
     assert!(res.text().await.unwrap().contains("waits a little"));
     // Waits grow with more failures.
@@ -690,7 +690,7 @@ async fn twenty_failures_for_one_account_bring_growing_waits_never_a_lockout() {
             .await;
         assert_eq!(res.status(), 401);
         let res = app
-            .sign_in_from(&client(), EMAIL, PASSWORD, "203.0.113.99", "")
+            .sign_in_from(&client(), EMAIL, PASSWORD, "203.0.113.20", "")
             .await;
         assert_eq!(res.status(), 429);
         waits.push(
@@ -728,6 +728,107 @@ async fn twenty_failures_for_one_account_bring_growing_waits_never_a_lockout() {
         .sign_in_from(&client(), EMAIL, "one more wrong one", "203.0.113.98", "")
         .await;
     assert_eq!(res.status(), 401);
+}
+
+#[actix_web::test]
+async fn an_attacker_cannot_lock_the_coach_out() {
+    let app = spawn_admin_app(&[]).await;
+    create_admin(&app, EMAIL, "Maya", PASSWORD).await;
+    // The coach's browser signed in before: it keeps a long-lived device cookie.
+    let coach = client();
+    let res = app
+        .sign_in_from(&coach, EMAIL, PASSWORD, "198.51.100.1", "")
+        .await;
+    assert_eq!(res.status(), 303);
+    let device = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("kintsugi_device="))
+        .expect("a device cookie");
+    assert!(device.contains("HttpOnly"), "{device}");
+    assert!(device.contains("Max-Age=31536000"), "{device}");
+    // An attacker fails 20 times from a few addresses, then keeps failing
+    // every 15 minutes.
+    let attack = |round: u32| {
+        let app = &app;
+        async move {
+            for i in 0..20 {
+                let ip = format!("203.0.{}.{}", 113 + round, 20 + i / 5);
+                app.sign_in_from(&client(), EMAIL, "wrong guess number x", &ip, "")
+                    .await;
+            }
+        }
+    };
+    attack(0).await;
+    for round in 1..4 {
+        app.state.clock.advance(Duration::minutes(15));
+        app.sign_in_from(
+            &client(),
+            EMAIL,
+            "another wrong guess",
+            &format!("203.0.{}.20", 113 + round),
+            "",
+        )
+        .await;
+        // The attacker's own addresses wait, even with the right password.
+        let res = app
+            .sign_in_from(&client(), EMAIL, PASSWORD, "203.0.113.20", "")
+            .await;
+        assert_eq!(res.status(), 429, "round {round}");
+        // The coach's browser gets in, even from an address that failed.
+        let res = app
+            .sign_in_from(&coach, EMAIL, PASSWORD, "203.0.113.21", "")
+            .await;
+        assert_eq!(res.status(), 303, "round {round}");
+        // So does a new browser with the right password from an address
+        // without failures.
+        let res = app
+            .sign_in_from(&client(), EMAIL, PASSWORD, &format!("192.0.2.{round}"), "")
+            .await;
+        assert_eq!(res.status(), 303, "round {round}");
+        attack(round).await;
+    }
+    // A wrong password from a clean address still meets the wait, and that
+    // address is no longer clean.
+    let res = app
+        .sign_in_from(&client(), EMAIL, "guessing from afar", "192.0.2.50", "")
+        .await;
+    assert_eq!(res.status(), 429);
+    let res = app
+        .sign_in_from(&client(), EMAIL, PASSWORD, "192.0.2.50", "")
+        .await;
+    assert_eq!(res.status(), 429);
+    // A device cookie for another email is no pass.
+    let res = app
+        .sign_in_from(&coach, "other@example.com", "guess", "203.0.113.22", "")
+        .await;
+    assert_eq!(res.status(), 401);
+    // The device's own failures are limited: after 10, it is an ordinary
+    // browser again (and its typos never slowed the account for others).
+    for i in 0..10 {
+        let res = app
+            .sign_in_from(
+                &coach,
+                EMAIL,
+                "coach typo",
+                &format!("198.51.100.{}", 10 + i),
+                "",
+            )
+            .await;
+        assert_eq!(res.status(), 401, "typo {i}");
+    }
+    let res = app
+        .sign_in_from(&coach, EMAIL, PASSWORD, "203.0.113.21", "")
+        .await;
+    assert_eq!(res.status(), 429);
+    // After the device's window, it is trusted again.
+    app.state.clock.advance(Duration::minutes(16));
+    let res = app
+        .sign_in_from(&coach, EMAIL, PASSWORD, "203.0.113.21", "")
+        .await;
+    assert_eq!(res.status(), 303);
 }
 
 #[actix_web::test]
@@ -1535,5 +1636,76 @@ async fn the_admin_area_speaks_the_sites_language() {
         for text in english {
             assert!(!page.contains(text), "{text} in\n{page}");
         }
+    }
+}
+
+#[actix_web::test]
+async fn mail_that_keeps_failing_stops_and_shows_on_the_dashboard() {
+    let app = spawn_admin_app(&[]).await;
+    let coach = app.coach().await;
+    let (_, dashboard) = app.admin_page(&coach, "/admin").await;
+    assert!(!dashboard.contains("could not be sent"));
+    let now = chrono::Utc::now().naive_utc() - Duration::hours(1);
+    let id = db::run(&app.pool, move |conn| {
+        let mail = db::mail::NewMail {
+            recipient: "sam@example.com".into(),
+            subject: "Please confirm your comment".into(),
+            body: "SECRET BODY with a private link".into(),
+            kind: "confirm".into(),
+            list_unsubscribe: None,
+        };
+        let id = db::mail::enqueue_due(conn, &mail, now, now + Duration::days(30))?;
+        for attempt in 0..db::mail::MAX_ATTEMPTS {
+            db::mail::mark_failed(conn, id, attempt, "550 mailbox unavailable", now)?;
+        }
+        Ok(id)
+    })
+    .await
+    .unwrap();
+    // No more tries, however late it gets.
+    let due = db::run(&app.pool, move |conn| {
+        db::mail::claim_due(conn, now + Duration::days(365), 20, 120)
+    })
+    .await
+    .unwrap();
+    assert!(due.iter().all(|m| m.id != id), "{due:?}");
+    let (_, dashboard) = app.admin_page(&coach, "/admin").await;
+    assert!(
+        dashboard.contains("1</span> email could not be sent"),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains("To a reader"));
+    assert!(dashboard.contains("Please confirm your comment"));
+    assert!(dashboard.contains("550 mailbox unavailable"));
+    assert!(!dashboard.contains("SECRET BODY"));
+}
+
+#[actix_web::test]
+async fn addresses_the_mailer_refuses_are_refused_by_the_comment_form() {
+    let app = spawn_admin_app(&[]).await;
+    for (i, bad) in [
+        "Bcc:evil@example.com",
+        ".hi@example.com",
+        "hi..dots@example.com",
+        "x?cc=...@example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reader = client();
+        let token = comment_form_token(&app, &reader, SLUG).await;
+        let res = reader
+            .post(format!("{}/articles/{SLUG}/comments", app.address))
+            .header("X-Forwarded-For", format!("10.7.0.{i}"))
+            .form(&[
+                ("name", "Sam"),
+                ("email", bad),
+                ("body", "A question."),
+                ("token", &token),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
     }
 }

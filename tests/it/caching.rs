@@ -515,7 +515,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
                 let after = app.state.pages.stats();
                 let rendered = writer
                     .get(format!(
-                        "{}/articles/{SLUG}?cpage={cpage}&replyto={public}",
+                        "{}/articles/{SLUG}?cpage={cpage}&replyto=0",
                         app.address
                     ))
                     .send()

@@ -294,9 +294,10 @@ async fn crisis_phrases_hold_the_comment_show_resources_and_mark_it_urgent() {
         .await;
     let id = posted_id(&res);
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(
-        location,
-        format!("/articles/going-no-contact?posted={id}#crisis-help")
+    assert!(
+        location.starts_with(&format!("/articles/going-no-contact?posted={id}&help="))
+            && location.ends_with("#crisis-help"),
+        "{location}"
     );
     let (_, page) = app.page(&location).await;
     // The resources come first, above the article, with the reader's own
@@ -1465,4 +1466,105 @@ async fn a_german_site_hears_crisis_in_german_and_shows_german_helplines() {
         .to_str()
         .unwrap()
         .ends_with("#crisis-help"));
+}
+
+#[actix_web::test]
+async fn crisis_help_shows_without_cookies_and_on_a_refused_form() {
+    let app = spawn_app().await;
+    known_writer(&app).await;
+    // A browser that keeps no cookies: the signed redirect still shows help.
+    let no_cookies = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = app
+        .post_comment_with(
+            &no_cookies,
+            Post::new("Some nights I want to die.").from("192.0.2.70"),
+        )
+        .await;
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let page = no_cookies
+        .get(format!("{}{location}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"crisis-help\""), "help without cookies");
+    assert!(page.contains("Your comment arrived safely."));
+    assert!(!page.contains("Get a personal plan"));
+    // A made-up signature shows nothing of the kind.
+    let forged = location.replace("help=", "help=00");
+    let (_, page) = app.page(&forged).await;
+    assert!(!page.contains("id=\"crisis-help\""));
+    // A form refused (no name) with crisis words: the resources first, the
+    // text kept, nothing paid.
+    let res = app
+        .post_comment(
+            Post::new("I want to kill myself tonight.")
+                .by("", "sam@example.com")
+                .from("192.0.2.71"),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    let help = page.find("id=\"crisis-help\"").expect("the resources");
+    assert!(help < page.find("<article").unwrap());
+    assert!(page.contains("Your comment is not sent yet."));
+    assert!(page.contains(">I want to kill myself tonight.</textarea>"));
+    assert!(!page.contains("Get a personal plan"));
+}
+
+#[actix_web::test]
+async fn reply_works_for_a_comment_on_a_later_comment_page() {
+    let app = spawn_app().await;
+    // 51 threads: the first one ends up on page 1 of 2 (newest last).
+    let mut first = None;
+    for i in 0..51 {
+        let body = format!("Thread number {i}.");
+        let (id, _) = app
+            .post_and_follow(
+                &client(),
+                Post::new(&body).by("Pat", "pat@example.com").from(&format!(
+                    "198.51.{}.{}",
+                    101 + i / 200,
+                    i % 200 + 1
+                )),
+            )
+            .await;
+        app.approve(id).await;
+        first.get_or_insert(id);
+    }
+    let (_, page2) = app.page(&format!("/articles/{SLUG}?cpage=2")).await;
+    let last_id: i64 = page2
+        .split("id=\"comment-")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .last()
+        .unwrap();
+    for target in [first.unwrap(), last_id] {
+        let (status, page) = app
+            .page(&format!("/articles/{SLUG}?replyto={target}"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!("name=\"parent\" value=\"{target}\"")),
+            "the reply form answers #{target}"
+        );
+        let at = page.find(&format!("id=\"comment-{target}\"")).unwrap();
+        assert!(at < page.find("id=\"comment-form\"").unwrap());
+    }
+    // A refused reply keeps its parent, on whichever page it is.
+    let res = app
+        .post_comment(
+            Post::new("")
+                .with("parent", last_id.to_string())
+                .from("198.51.120.1"),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&format!("name=\"parent\" value=\"{last_id}\"")));
 }

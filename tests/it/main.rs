@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, a real database per test
 //! (SQLite by default; PostgreSQL when KINTSUGI_TEST_DATABASE_URL is set).
 mod admin;
+mod backup;
 mod caching;
 mod cli;
 mod coaching;
@@ -8,8 +9,10 @@ mod comments;
 mod content_reload;
 mod database;
 mod errors;
+mod faults;
 mod feeds;
 mod helpers;
 mod mail;
 mod reading;
 mod search;
+mod security;

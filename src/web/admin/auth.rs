@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
 
 use super::session::{self, Coach};
-use super::{admin_layout, see_other, Say};
+use super::{admin_layout, device, see_other, Say};
 use crate::db;
 use crate::domain::admin::{DisplayName, NewPassword};
 use crate::domain::comment::Email;
@@ -16,6 +16,8 @@ use crate::pages::admin::{AccountErrors, SetupPage, SignInPage};
 use crate::passwords::{self, Verified};
 use crate::web::comments::client_ip;
 use crate::web::{render_html, AppState, Caching};
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
 
 /// How long a setup link works.
 pub const SETUP_LINK_VALID_MINUTES: i64 = 60;
@@ -147,24 +149,52 @@ pub async fn sign_in(
     let account_key = state.key.sign("sign-in-account", &email)[..32].to_string();
     let now_naive = state.clock.now_naive();
     let limits = db::admins::SignInLimits::default();
-    let (ip_wait, account_wait) = {
-        let (ip_key, account_key) = (ip_key.clone(), account_key.clone());
+    let https = state.settings.base_url.is_https();
+    // A browser that signed in to this account before (OWASP's device
+    // cookie) is not slowed by the account's failures, only by its own.
+    let device_key = req
+        .cookie(device::cookie_name(https))
+        .and_then(|c| device::trusted_for(&state.key, c.value(), &account_key, now.timestamp()));
+    let (ip_wait, account_wait, device_trusted, address_clean) = {
+        let (ip_key, account_key, device_key) =
+            (ip_key.clone(), account_key.clone(), device_key.clone());
         db::run(&state.pool, move |conn| {
-            db::admins::sign_in_wait(conn, &ip_key, &account_key, limits, now_naive)
+            let (ip_wait, account_wait) =
+                db::admins::sign_in_wait(conn, &ip_key, &account_key, limits, now_naive)?;
+            let device_trusted = match &device_key {
+                Some(key) => !db::admins::device_locked(conn, key, limits, now_naive)?,
+                None => false,
+            };
+            let address_clean = account_wait > 0
+                && db::admins::address_failures_since(
+                    conn,
+                    &ip_key,
+                    now_naive - limits.clean_address_window,
+                )? == 0;
+            Ok((ip_wait, account_wait, device_trusted, address_clean))
         })
         .await?
     };
-    if ip_wait > 0 || account_wait > 0 {
-        let (wait, key) = if ip_wait > 0 {
-            (ip_wait, "admin.sign_in.too_many_from_network")
+    let device_key = device_key.filter(|_| device_trusted);
+    // While the account waits, a trusted browser or an address without
+    // failures may still try: the right password gets the owner in.
+    let raw_account_wait = account_wait;
+    let account_wait = if device_trusted || address_clean {
+        0
+    } else {
+        account_wait
+    };
+    let throttled = |wait: i64, by_address: bool| -> Result<HttpResponse, AppError> {
+        let key = if by_address {
+            "admin.sign_in.too_many_from_network"
         } else {
-            (account_wait, "admin.sign_in.too_many_for_account")
+            "admin.sign_in.too_many_for_account"
         };
         let t = &state.strings;
         let message = t.f(key, "wait", &minutes_text(wait, t));
         tracing::warn!(
             wait_seconds = wait,
-            by_address = ip_wait > 0,
+            by_address,
             "sign-in refused: too many failures"
         );
         let mut res = sign_in_page(
@@ -178,12 +208,26 @@ pub async fn sign_in(
         )?;
         res.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-        return Ok(res);
+        Ok(res)
+    };
+    if ip_wait > 0 {
+        return throttled(ip_wait, true);
     }
+    if account_wait > 0 {
+        return throttled(account_wait, false);
+    }
+    // The wait a wrong password from a clean address still gets while the
+    // account is throttled (so the throttle keeps slowing guesses).
+    let wait_after_failure = if address_clean && !device_trusted {
+        raw_account_wait
+    } else {
+        0
+    };
     // Look up and verify on the blocking pool; an unknown email costs the
     // same hashing time as a wrong password.
     let password = form.password.clone();
     let failure_keys = (ip_key.clone(), account_key.clone());
+    let account_key_for_cookie = account_key.clone();
     let outcome = db::run(&state.pool, move |conn| {
         let admin = db::admins::find_by_email(conn, &email)?;
         let Some(admin) = admin else {
@@ -214,16 +258,38 @@ pub async fn sign_in(
         Some((admin_id, rehashed)) => {
             session::start(&session, admin_id)?;
             tracing::info!(admin = admin_id, rehashed, "coach signed in");
-            Ok(see_other(&safe_next(&form.next)))
+            let mut res = see_other(&safe_next(&form.next));
+            let nonce = keys::random_hex(16).map_err(|e| AppError::Internal(e.into()))?;
+            let cookie = Cookie::build(
+                device::cookie_name(https),
+                device::value(&state.key, &account_key_for_cookie, &nonce, now.timestamp()),
+            )
+            .path("/")
+            .http_only(true)
+            .secure(https)
+            .same_site(SameSite::Strict)
+            .max_age(CookieDuration::seconds(device::VALID_SECONDS))
+            .finish();
+            res.add_cookie(&cookie)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok(res)
         }
         None => {
             let (ip_key, account_key) = failure_keys;
             let address = ip_key[..8].to_string();
+            let device_key = device_key.clone();
             db::run(&state.pool, move |conn| {
-                db::admins::sign_in_failed(conn, &ip_key, &account_key, now_naive)
+                let against = match &device_key {
+                    Some(key) => db::admins::FailureAgainst::Device(key),
+                    None => db::admins::FailureAgainst::Account(&account_key),
+                };
+                db::admins::sign_in_failed(conn, &ip_key, against, now_naive)
             })
             .await?;
             tracing::warn!(%address, "sign-in failed");
+            if wait_after_failure > 0 {
+                return throttled(wait_after_failure, false);
+            }
             sign_in_page(
                 &req,
                 &state,

@@ -7,6 +7,7 @@ use crate::web::AppState;
 
 pub mod audit_log;
 pub mod auth;
+pub mod device;
 pub mod moderation;
 pub mod requests;
 pub mod session;

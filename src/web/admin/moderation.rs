@@ -96,6 +96,20 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let coach = session::require(&req, &state).await?;
     let counts = super::counts(&state).await?;
+    let (failed_mail, failed) = db::run(&state.pool, |conn| db::mail::failed(conn, 10)).await?;
+    let t = &state.strings;
+    let failed_mails = failed
+        .into_iter()
+        .map(|m| crate::pages::admin::FailedMailView {
+            to_coach: m.to_coach(),
+            queued: t.date_time(m.created_at.and_utc(), None),
+            error: m
+                .last_error
+                .clone()
+                .unwrap_or_else(|| t.s("admin.dashboard.failed_no_error").to_string()),
+            subject: m.subject,
+        })
+        .collect();
     render_html(
         &req,
         &DashboardPage {
@@ -103,6 +117,8 @@ pub async fn dashboard(
             nav: super::nav_from(&coach, "dashboard", &counts),
             counts: counts.queue,
             new_requests: counts.new_requests,
+            failed_mail,
+            failed_mails,
         },
         Caching::NoStore,
     )

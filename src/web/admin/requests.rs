@@ -297,7 +297,12 @@ async fn detail_page(
             ),
             situation: render_message(&row.situation),
             source_article,
+            // A private question is shown only beside a request from its
+            // own writer (the same address).
             source_comment: comment
+                .filter(|(c, _)| {
+                    !c.is_private || c.author_email.eq_ignore_ascii_case(row.email.trim())
+                })
                 .map(|(c, _)| (c.id, c.author_name, SafeHtml::from_stored(c.body_html))),
             messages: message_views(messages, &state.strings, None),
             notes: message_views(notes, &state.strings, None),
@@ -336,17 +341,8 @@ pub async fn show(
             .ok_or(AppError::NotFound)?,
         None => String::new(),
     };
-    // Opening a new request moves it to "in review": the reader sees it on
-    // their page, and is not emailed for it (only for what the coach does).
-    let mut row = row;
-    if row.status == RequestStatus::Received.code() {
-        let (rid, now) = (row.id, state.clock.now_naive());
-        db::run(&state.pool, move |conn| {
-            db::coaching::set_status(conn, rid, RequestStatus::InReview, now)
-        })
-        .await?;
-        row.status = RequestStatus::InReview.code().to_string();
-    }
+    // Opening a request changes nothing (a GET); "Start working on it" is
+    // an explicit POST to the status form.
     detail_page(
         &req,
         &state,

@@ -127,7 +127,9 @@ pub fn minify_css(css: &str) -> String {
                 let needs_space = pending_space
                     && !out.is_empty()
                     && (!out.ends_with(tight) || out.ends_with(')'))
-                    && (!tight(c) || c == '(');
+                    // `a :hover` (a descendant) is not `a:hover`: a space
+                    // before `:` stays.
+                    && (!tight(c) || c == '(' || c == ':');
                 if needs_space {
                     out.push(' ');
                 }
@@ -215,10 +217,10 @@ mod tests {
 
     #[test]
     fn css_loses_comments_and_spaces_but_keeps_its_meaning() {
-        let css = "/* a */\n.a  >  .b ,\n.c:hover {\n  margin : 0 auto;\n  content: \"a  /* b */ c\";\n}\n@media (min-width: 30em) and (max-width: 40em) {\n  .d .e { color: red; }\n}\n";
+        let css = "/* a */\n.a  >  .b ,\n.c:hover, .d :focus {\n  margin: 0 auto;\n  content: \"a  /* b */ c\";\n}\n@media (min-width: 30em) and (max-width: 40em) {\n  .d .e { color: red; }\n}\n";
         assert_eq!(
             minify_css(css),
-            ".a>.b,.c:hover{margin:0 auto;content:\"a  /* b */ c\"}@media (min-width:30em) and (max-width:40em){.d .e{color:red}}"
+            ".a>.b,.c:hover,.d :focus{margin:0 auto;content:\"a  /* b */ c\"}@media (min-width:30em) and (max-width:40em){.d .e{color:red}}"
         );
     }
 

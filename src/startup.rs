@@ -53,16 +53,17 @@ impl Application {
     /// Loads content, opens the database (applying migrations), binds the
     /// listener. Does not start serving until [`Application::run`].
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let content_dir = settings.content_dir.clone();
-        let content = web::block(move || ContentStore::load(&content_dir))
-            .await
-            .map_err(|e| StartError::Database(e.to_string()))?
-            .map_err(StartError::Content)?;
-        let content = Arc::new(content);
         let strings = Arc::new(crate::i18n::Strings::load(
             &settings.site.language,
             &settings.content_dir,
         )?);
+        let content_dir = settings.content_dir.clone();
+        let words = strings.content_words();
+        let content = web::block(move || ContentStore::load_in(&content_dir, words))
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?
+            .map_err(StartError::Content)?;
+        let content = Arc::new(content);
         let mut settings = settings;
         // Crisis words of the site's language count as well as the English
         // ones (readers write in either).
@@ -339,11 +340,13 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::QueryConfig::default().error_handler(|err, _req| {
-                AppError::BadRequest(format!(
-                    "The address has a query we could not read ({err})."
-                ))
-                .into()
+            .app_data(web::QueryConfig::default().error_handler(|err, req| {
+                tracing::info!(error = %err, "a query could not be read");
+                let words = req
+                    .app_data::<web::Data<AppState>>()
+                    .map(|state| state.strings.s("errors.query_unreadable").to_string())
+                    .unwrap_or_else(|| "The address has a query we could not read.".into());
+                AppError::BadRequest(words).into()
             }))
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(

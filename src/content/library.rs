@@ -308,6 +308,7 @@ fn short_hash(text: &str) -> String {
 fn load_coaching_options(
     content_dir: &Path,
     resolve: &dyn Fn(&str) -> Option<String>,
+    words: &markdown::ContentWords,
     errors: &mut Vec<ContentError>,
 ) -> Vec<Arc<CoachingOption>> {
     let mut options = Vec::new();
@@ -339,7 +340,7 @@ fn load_coaching_options(
                 errors.push(err(format!("`{key}` is empty")));
             }
         }
-        let rendered = markdown::render(split.body, split.body_first_line, resolve);
+        let rendered = markdown::render(split.body, split.body_first_line, resolve, words);
         errors.extend(rendered.errors.into_iter().map(|e| ContentError {
             file: src.path.clone(),
             line: e.line,
@@ -403,7 +404,17 @@ fn file_stem(path: &Path) -> String {
 impl Library {
     /// Loads and validates every file; returns every problem found, not
     /// just the first.
+    /// Loads the content with the article markup's words in English.
     pub fn load(content_dir: &Path) -> Result<Self, Vec<ContentError>> {
+        Self::load_in(content_dir, &markdown::ContentWords::default())
+    }
+
+    /// Loads the content; `words` are the article markup's own words (a
+    /// footnote's label, "Link to the section ...") in the site's language.
+    pub fn load_in(
+        content_dir: &Path,
+        words: &markdown::ContentWords,
+    ) -> Result<Self, Vec<ContentError>> {
         let mut errors = Vec::new();
         if !content_dir.is_dir() {
             return Err(vec![ContentError {
@@ -507,7 +518,7 @@ impl Library {
         let resolve = |key: &str| links.get(key.trim_start_matches('/')).cloned();
         let mut articles = Vec::new();
         for (src, body, first_line, fm, slug, valid) in parsed_articles {
-            let rendered = markdown::render(body, first_line, &resolve);
+            let rendered = markdown::render(body, first_line, &resolve, words);
             errors.extend(rendered.errors.into_iter().map(|e| ContentError {
                 file: src.path.clone(),
                 line: e.line,
@@ -554,7 +565,7 @@ impl Library {
         }
         let mut pages = HashMap::new();
         for (src, body, first_line, fm, slug) in parsed_pages {
-            let rendered = markdown::render(body, first_line, &resolve);
+            let rendered = markdown::render(body, first_line, &resolve, words);
             errors.extend(rendered.errors.into_iter().map(|e| ContentError {
                 file: src.path.clone(),
                 line: e.line,
@@ -584,7 +595,7 @@ impl Library {
                 }),
             );
         }
-        let coaching = load_coaching_options(content_dir, &resolve, &mut errors);
+        let coaching = load_coaching_options(content_dir, &resolve, words, &mut errors);
         let plans = load_plans(content_dir, &mut errors);
         if !errors.is_empty() {
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

@@ -101,7 +101,37 @@ struct OpenHeading<'a> {
 /// Renders a trusted Markdown body. `resolve` maps an internal link target
 /// such as `articles/other.md` to its URL; `first_line` is the file line the
 /// body starts on, so errors point into the file.
-pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<String>) -> Rendered {
+/// The few words the article markup itself carries (for screen readers),
+/// in the site's language (`i18n::Strings::content_words`).
+#[derive(Debug, Clone)]
+pub struct ContentWords {
+    /// `{n}`: the footnote's number.
+    pub footnote: String,
+    pub back_to_text: String,
+    pub done: String,
+    pub to_do: String,
+    /// `{title}`: the heading's text.
+    pub section_link: String,
+}
+
+impl Default for ContentWords {
+    fn default() -> Self {
+        Self {
+            footnote: "Footnote {n}".into(),
+            back_to_text: "Back to the text".into(),
+            done: "Done:".into(),
+            to_do: "To do:".into(),
+            section_link: "Link to the section {title}".into(),
+        }
+    }
+}
+
+pub fn render(
+    body: &str,
+    first_line: usize,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    words: &ContentWords,
+) -> Rendered {
     let line_of = |offset: usize| first_line + body[..offset.min(body.len())].matches('\n').count();
     let mut out = Rendered::default();
     let mut used_ids: HashSet<String> = RESERVED_IDS.iter().map(|s| s.to_string()).collect();
@@ -170,7 +200,8 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
                 let back_target = if first { format!(" id=\"fnref-{id}\"") } else { String::new() };
                 Event::InlineHtml(
                     format!(
-                        "<sup class=\"footnote-reference\"{back_target}><a href=\"#fn-{id}\" aria-label=\"Footnote {n}\">{n}</a></sup>"
+                        "<sup class=\"footnote-reference\"{back_target}><a href=\"#fn-{id}\" aria-label=\"{label}\">{n}</a></sup>",
+                        label = escape_html(&words.footnote.replace("{n}", &n.to_string())),
                     )
                     .into(),
                 )
@@ -186,15 +217,19 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
             Event::End(TagEnd::FootnoteDefinition) => {
                 let id = open_footnote.take().unwrap_or_default();
                 Event::Html(
-                    format!("<a class=\"footnote-backref\" href=\"#fnref-{id}\" aria-label=\"Back to the text\">↩</a></div>\n").into(),
+                    format!(
+                        "<a class=\"footnote-backref\" href=\"#fnref-{id}\" aria-label=\"{back}\">↩</a></div>\n",
+                        back = escape_html(&words.back_to_text),
+                    )
+                    .into(),
                 )
             }
             Event::TaskListMarker(done) => Event::Html(
-                if done {
-                    "<span class=\"task-box\" aria-hidden=\"true\">☑</span><span class=\"visually-hidden\">Done: </span>"
-                } else {
-                    "<span class=\"task-box\" aria-hidden=\"true\">☐</span><span class=\"visually-hidden\">To do: </span>"
-                }
+                format!(
+                    "<span class=\"task-box\" aria-hidden=\"true\">{box}</span><span class=\"visually-hidden\">{said} </span>",
+                    box = if done { "☑" } else { "☐" },
+                    said = escape_html(if done { &words.done } else { &words.to_do }),
+                )
                 .into(),
             ),
             Event::Html(ref html) | Event::InlineHtml(ref html) if html.trim() == "<!-- more -->" => {
@@ -261,9 +296,9 @@ pub fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<St
                 let id_attr = escape_html(&id);
                 events.push(Event::Html(
                     format!(
-                        "<h{level} id=\"{id_attr}\"{class}>{inner} <a class=\"heading-anchor\" href=\"#{id_attr}\" aria-label=\"Link to the section {label}\">#</a></h{level}>\n",
+                        "<h{level} id=\"{id_attr}\"{class}>{inner} <a class=\"heading-anchor\" href=\"#{id_attr}\" aria-label=\"{label}\">#</a></h{level}>\n",
                         level = open.level,
-                        label = escape_html(&title),
+                        label = escape_html(&words.section_link.replace("{title}", &title)),
                     )
                     .into(),
                 ));
@@ -351,6 +386,11 @@ pub fn reading_minutes(words: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Renders with the English words of the markup.
+    fn render(body: &str, first_line: usize, resolve: &dyn Fn(&str) -> Option<String>) -> Rendered {
+        super::render(body, first_line, resolve, &ContentWords::default())
+    }
 
     fn no_links(_: &str) -> Option<String> {
         None

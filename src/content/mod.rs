@@ -18,15 +18,23 @@ pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemp
 /// The current library, swapped atomically on reload.
 pub struct ContentStore {
     dir: PathBuf,
+    words: markdown::ContentWords,
     current: ArcSwap<Library>,
     generation: std::sync::atomic::AtomicU64,
 }
 
 impl ContentStore {
     pub fn load(dir: &Path) -> Result<Self, Vec<ContentError>> {
-        let library = Library::load(dir)?;
+        Self::load_in(dir, markdown::ContentWords::default())
+    }
+
+    /// Loads the content with the article markup's words in the site's
+    /// language (kept for reloads).
+    pub fn load_in(dir: &Path, words: markdown::ContentWords) -> Result<Self, Vec<ContentError>> {
+        let library = Library::load_in(dir, &words)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            words,
             current: ArcSwap::from_pointee(library),
             generation: 0.into(),
         })
@@ -49,7 +57,7 @@ impl ContentStore {
     /// Loads the content again. On problems the last good version stays and
     /// every problem is logged.
     pub fn reload(&self) -> Result<usize, Vec<ContentError>> {
-        match Library::load(&self.dir) {
+        match Library::load_in(&self.dir, &self.words) {
             Ok(library) => {
                 let count = library.len();
                 self.current.store(Arc::new(library));

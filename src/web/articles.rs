@@ -47,7 +47,7 @@ pub async fn home(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = page_number(query.page.as_deref())?;
+    let page = page_number(query.page.as_deref(), &state.strings)?;
     let key = format!("/?page={page}");
     super::cached_page(
         &req,
@@ -365,7 +365,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let id = |raw: &Option<String>| raw.as_deref().and_then(|v| v.parse::<i64>().ok());
     let mut view = ArticleView {
-        comment_page: page_number(query.cpage.as_deref())?,
+        comment_page: page_number(query.cpage.as_deref(), &state.strings)?,
         posted: id(&query.posted),
         reply_to: id(&query.replyto),
         ..ArticleView::default()

@@ -141,7 +141,7 @@ fn form_page(
             choose_query,
             form,
             error_links,
-            today: Utc::now().format("%Y-%m-%d").to_string(),
+            today: latest_today(Utc::now()).format("%Y-%m-%d").to_string(),
             groups_before,
             hope,
             talk_via,
@@ -230,7 +230,7 @@ pub async fn send(
         .iter()
         .map(|o| o.slug.as_str())
         .collect();
-    let mut request = match NewCoachingRequest::parse(&form, &slugs, now.date_naive()) {
+    let mut request = match NewCoachingRequest::parse(&form, &slugs, latest_today(now)) {
         Ok(request) => request,
         Err(errors) => {
             return form_page(
@@ -943,4 +943,10 @@ pub async fn purge_expired(state: &AppState) -> Result<usize, AppError> {
         );
     }
     Ok(n)
+}
+
+/// The latest date it is anywhere on earth (UTC+14): a reader east of UTC
+/// may name their today before it is today in UTC.
+fn latest_today(now: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    (now + chrono::Duration::hours(14)).date_naive()
 }

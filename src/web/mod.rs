@@ -153,7 +153,7 @@ pub fn get() -> actix_web::Route {
 }
 
 /// Parses `?page=N` (absent means 1).
-pub fn page_number(raw: Option<&str>) -> Result<usize, AppError> {
+pub fn page_number(raw: Option<&str>, t: &crate::i18n::Strings) -> Result<usize, AppError> {
     match raw {
         None => Ok(1),
         Some(s) => s
@@ -161,9 +161,7 @@ pub fn page_number(raw: Option<&str>) -> Result<usize, AppError> {
             .parse::<usize>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| {
-                AppError::BadRequest("Page numbers are whole numbers, starting at 1.".into())
-            }),
+            .ok_or_else(|| AppError::BadRequest(t.s("errors.page_number").to_string())),
     }
 }
 
@@ -304,10 +302,14 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, AppError> {
+    // The reader is told plainly; the technical reason goes to the log.
     let bad = |why: &str| {
-        AppError::BadRequest(format!(
-            "The form could not be read ({why}). Please go back and try again."
-        ))
+        tracing::info!(why, "a form could not be read");
+        let words = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.strings.s("errors.form_unreadable").to_string())
+            .unwrap_or_else(|| "The form could not be read. Please go back and try again.".into());
+        AppError::BadRequest(words)
     };
     let content_type = req
         .headers()

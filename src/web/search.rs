@@ -27,7 +27,7 @@ pub async fn search(
     state: web::Data<AppState>,
     params: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = page_number(params.page.as_deref())?;
+    let page = page_number(params.page.as_deref(), &state.strings)?;
     let raw: String = params
         .q
         .as_deref()

@@ -34,7 +34,7 @@ pub async fn show(
     slug: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = page_number(query.page.as_deref())?;
+    let page = page_number(query.page.as_deref(), &state.strings)?;
     let library = state.content.library();
     let key = format!("/tags/{slug}?page={page}");
     super::cached_page(

@@ -440,6 +440,9 @@ async fn a_german_site_speaks_german_to_its_readers() {
         "Want a plan made for your breakup?",
         "Questions and comments",
         "Ask a question or leave a comment",
+        // the article markup's own words (heading anchors, footnotes)
+        "Link to the section",
+        "Back to the text",
         "Your comment or question",
         "Notify me of replies by email",
         "Remember my name and email",

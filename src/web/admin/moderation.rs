@@ -236,7 +236,7 @@ pub async fn queue(
         .iter()
         .find(|(key, _, _, _)| *key == tab_key)
         .ok_or_else(|| AppError::BadRequest(t.s("admin.queue.no_such_tab").into()))?;
-    let page = crate::web::page_number(query.page.as_deref())? as i64;
+    let page = crate::web::page_number(query.page.as_deref(), &state.strings)? as i64;
     let filter = db::comments::QueueFilter {
         search: (!search.is_empty()).then(|| search.clone()),
         email: (!email.is_empty()).then(|| email.clone()),
@@ -975,7 +975,7 @@ pub async fn audit(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let coach = session::require(&req, &state).await?;
-    let page = crate::web::page_number(query.page.as_deref())? as i64;
+    let page = crate::web::page_number(query.page.as_deref(), &state.strings)? as i64;
     let offset = (page - 1) * AUDIT_PAGE_SIZE;
     let (rows, total) = db::run(&state.pool, move |conn| {
         db::admins::audit_page(conn, None, offset, AUDIT_PAGE_SIZE)

@@ -75,7 +75,7 @@ pub async fn inbox(
 ) -> Result<HttpResponse, AppError> {
     let coach = session::require(&req, &state).await?;
     let t = &state.strings;
-    let page = crate::web::page_number(query.page.as_deref())? as i64;
+    let page = crate::web::page_number(query.page.as_deref(), &state.strings)? as i64;
     let filter = db::coaching::InboxFilter {
         status: Some(query.status.trim().to_string()).filter(|s| !s.is_empty()),
         option: Some(query.option.trim().to_string()).filter(|s| !s.is_empty()),

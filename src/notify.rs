@@ -339,7 +339,8 @@ impl MailContext {
             kind: "request-coach".into(),
             list_unsubscribe: None,
         };
-        if !batch {
+        // An urgent request's alerts never wait.
+        if !batch || row.is_urgent {
             return self.enqueue(conn, mail);
         }
         // At most one alert per request every few minutes: one still

@@ -258,6 +258,14 @@ pub fn delete(conn: &mut Db, id: i64) -> QueryResult<usize> {
     })
 }
 
+/// Marks a request urgent (a message of the reader's matched the crisis
+/// phrases).
+pub fn mark_urgent(conn: &mut Db, id: i64) -> QueryResult<usize> {
+    diesel::update(coaching_requests::table.filter(coaching_requests::id.eq(id)))
+        .set(coaching_requests::is_urgent.eq(true))
+        .execute(conn)
+}
+
 /// Filters of the coach's inbox.
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {

@@ -774,6 +774,9 @@ pub async fn add_message(
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip_hash = state.key.ip_hash(&ip);
     let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
+    // A message in crisis words makes the request urgent: its page shows the
+    // crisis resources first, and the coach's alert says URGENT.
+    let urgent = state.settings.comments.rules.assess(&text, false).urgent;
     // Like every reader form: a few messages a minute from one network, and
     // as few for one request (whoever holds its link, from any network).
     let limited = db::run(&state.pool, move |conn| {
@@ -791,6 +794,9 @@ pub async fn add_message(
                 return Ok(Some(wait));
             }
             db::coaching::add_message(conn, id, db::coaching::READER, &name, &text, &html, now)?;
+            if urgent {
+                db::coaching::mark_urgent(conn, id)?;
+            }
             Ok(None)
         })
     })
@@ -815,8 +821,9 @@ pub async fn add_message(
     }
     crate::notify::request_event(&state, id, crate::notify::NEW_MESSAGE_EVENT).await;
     Ok(super::see_other(&format!(
-        "/requests/{}?done=message-sent#messages",
+        "/requests/{}?done=message-sent#{}",
         token.as_str(),
+        if urgent { "crisis-help" } else { "messages" },
     )))
 }
 

@@ -1724,3 +1724,37 @@ async fn deleting_a_request_takes_its_waiting_update_email_with_it() {
         "the coach's words are not sent after deletion"
     );
 }
+
+#[actix_web::test]
+async fn a_message_in_crisis_words_brings_the_help_first_and_an_urgent_alert() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("noor@example.com", "203.0.113.90")
+        .await;
+    let (_, page) = get(&client(), &app, &path).await;
+    assert!(!page.contains("id=\"crisis-help\""), "a calm request");
+    let token = field_value(&page, "form_token");
+    let res = post(
+        &client(),
+        &app,
+        &format!("{path}/messages"),
+        &[
+            ("form_token", &token),
+            ("body", "It got worse. Some nights I want to die."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("#crisis-help"), "{location}");
+    let (_, page) = get(&client(), &app, &path).await;
+    let help = page
+        .find("id=\"crisis-help\"")
+        .expect("the resources first");
+    assert!(help < page.find("<h1").unwrap());
+    assert!(app.requests().await[0].is_urgent);
+    app.mail_matching("the urgent alert", |m| {
+        m.contains(&format!("To: {EMAIL}")) && m.contains("Subject: URGENT")
+    })
+    .await;
+}

@@ -713,7 +713,7 @@ mod tests {
             reply.contains("Maya (Coach) hat auf deinen Kommentar zu „Kontaktsperre“ geantwortet:")
         );
         let coach = &every_email(&de)[3].1;
-        assert!(coach.contains("Von: Sam <sam@example.com>\nEs wartet, weil es der erste Kommentar von dieser E-Mail-Adresse ist und es zwei oder mehr Links enthält.\n"), "{coach}");
+        assert!(coach.contains("Von: Sam <sam@example.com>\nDer Beitrag wartet, weil er der erste Beitrag von dieser E-Mail-Adresse ist und er zwei oder mehr Links enthält.\n"), "{coach}");
         let update = &every_email(&de)[6].1;
         assert!(
             update.contains("Neuer Stand deiner Anfrage: Plan ist fertig. Dein Plan ist fertig:"),

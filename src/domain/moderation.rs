@@ -315,9 +315,12 @@ mod tests {
         let de = crate::i18n::Strings::load("de", dir.path()).unwrap();
         assert_eq!(
             HoldReason::explain_all(&[HoldReason::Links, HoldReason::Private], &de),
-            "es zwei oder mehr Links enthält und es eine private Frage ist"
+            "er zwei oder mehr Links enthält und er eine private Frage ist"
         );
-        assert_eq!(HoldReason::explain_all(&[], &de), "du es zuerst prüfst");
+        assert_eq!(
+            HoldReason::explain_all(&[], &de),
+            "jeder Beitrag zuerst geprüft wird"
+        );
     }
 
     fn rules() -> ModerationRules {

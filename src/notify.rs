@@ -123,6 +123,76 @@ fn render_error(e: askama::Error) -> db::DbQueryError {
     db::other_error(e)
 }
 
+impl MailContext {
+    /// Tells the coach a comment waits for them (urgent, private or to
+    /// review), with why it waits and its text.
+    fn coach_alert(
+        &self,
+        conn: &mut Db,
+        row: &CommentRow,
+        markdown: &str,
+        title: &str,
+    ) -> QueryResult<()> {
+        let ctx = self;
+        let Some(coach) = &ctx.coach_email else {
+            return Ok(());
+        };
+        let reasons = HoldReason::explain_all(&reasons_from_text(&row.held_reasons), &ctx.t);
+        let body = CoachAlertEmail {
+            t: &ctx.t,
+            urgent: row.is_urgent,
+            private: row.is_private,
+            article_title: title,
+            name: &row.author_name,
+            email: &row.author_email,
+            reasons,
+            body: markdown,
+            comment_url: ctx.base.join(&format!("/admin/comments/{}", row.id)),
+        }
+        .render()
+        .map_err(render_error)?;
+        let subject = ctx.t.f(
+            if row.is_urgent {
+                "emails.coach.subject_urgent"
+            } else if row.is_private {
+                "emails.coach.subject_private"
+            } else {
+                "emails.coach.subject"
+            },
+            "title",
+            &title,
+        );
+        ctx.enqueue(
+            conn,
+            NewMail {
+                recipient: coach.clone(),
+                subject,
+                body,
+                kind: "coach".into(),
+                list_unsubscribe: None,
+            },
+        )
+    }
+}
+
+/// A writer changed their comment so that it now matches the crisis
+/// phrases: the coach hears of it at once, as of a new urgent comment.
+pub async fn after_urgent_edit(state: &AppState, id: i64) {
+    let ctx = MailContext::new(state);
+    let result = db::run(&state.pool, move |conn| {
+        let Some((row, markdown)) = db::comments::find(conn, id)? else {
+            return Ok(());
+        };
+        let title = ctx.title(&row.article_slug);
+        ctx.coach_alert(conn, &row, &markdown, &title)
+    })
+    .await;
+    match result {
+        Ok(()) => state.mail_wake.notify_one(),
+        Err(e) => tracing::error!(comment = id, error = %e, "could not queue the coach's alert"),
+    }
+}
+
 /// Queues what a newly stored comment causes: the double opt-in message,
 /// the coach's alert, and (when published at once) the reply notification.
 /// Failures are logged, never shown to the reader: the comment is stored.
@@ -165,44 +235,7 @@ pub async fn after_post(state: &AppState, id: i64) {
             }
         }
         if row.status == db::comments::PENDING {
-            if let Some(coach) = &ctx.coach_email {
-                let reasons =
-                    HoldReason::explain_all(&reasons_from_text(&row.held_reasons), &ctx.t);
-                let body = CoachAlertEmail {
-                    t: &ctx.t,
-                    urgent: row.is_urgent,
-                    private: row.is_private,
-                    article_title: &title,
-                    name: &row.author_name,
-                    email: &row.author_email,
-                    reasons,
-                    body: &markdown,
-                    comment_url: ctx.base.join(&format!("/admin/comments/{}", row.id)),
-                }
-                .render()
-                .map_err(render_error)?;
-                let subject = ctx.t.f(
-                    if row.is_urgent {
-                        "emails.coach.subject_urgent"
-                    } else if row.is_private {
-                        "emails.coach.subject_private"
-                    } else {
-                        "emails.coach.subject"
-                    },
-                    "title",
-                    &title,
-                );
-                ctx.enqueue(
-                    conn,
-                    NewMail {
-                        recipient: coach.clone(),
-                        subject,
-                        body,
-                        kind: "coach".into(),
-                        list_unsubscribe: None,
-                    },
-                )?;
-            }
+            ctx.coach_alert(conn, &row, &markdown, &title)?;
         }
         if row.status == db::comments::APPROVED {
             ctx.reply_notification(conn, &row, &markdown)?;

@@ -847,6 +847,10 @@ pub async fn edit(
     })
     .await?;
     state.pages.comments_changed(&row.article_slug);
+    if assessment.urgent && !row.is_urgent {
+        // Words of crisis added by the change: the coach hears at once.
+        crate::notify::after_urgent_edit(&state, id).await;
+    }
     Ok(super::see_other(&posted_url(
         &state,
         &format!("/articles/{}", row.article_slug),

@@ -293,3 +293,41 @@ async fn a_failing_mail_server_never_fails_the_post_and_mail_is_retried() {
         "kept for a retry"
     );
 }
+
+#[actix_web::test]
+async fn a_comment_changed_into_crisis_words_alerts_the_coach_at_once() {
+    let app = spawn_with(spawn_with_coach()).await;
+    let reader = client();
+    let id = post(
+        &app,
+        &reader,
+        &[
+            ("name", "E"),
+            ("email", "e@example.com"),
+            ("body", "A calm question about sleep."),
+        ],
+        "10.9.3.1",
+    )
+    .await;
+    let first = wait_for_mail(&app, "coach", "coach@example.com").await;
+    assert!(!first.contains("Subject: URGENT"), "{first}");
+    let edit = format!("{}/comments/{id}/edit", app.address);
+    let res = reader
+        .post(&edit)
+        .form(&[("body", "Actually, some nights I want to die.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .ends_with("#crisis-help"));
+    eventually("an urgent alert after the change", || {
+        let found = outbox(&app.data_dir).iter().any(|(_, m)| {
+            m.contains("To: coach@example.com") && m.contains("Subject: URGENT comment to review")
+        });
+        async move { found }
+    })
+    .await;
+}

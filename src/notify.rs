@@ -133,13 +133,12 @@ impl MailContext {
         markdown: &str,
         title: &str,
     ) -> QueryResult<()> {
-        let ctx = self;
-        let Some(coach) = &ctx.coach_email else {
+        let Some(coach) = &self.coach_email else {
             return Ok(());
         };
-        let reasons = HoldReason::explain_all(&reasons_from_text(&row.held_reasons), &ctx.t);
+        let reasons = HoldReason::explain_all(&reasons_from_text(&row.held_reasons), &self.t);
         let body = CoachAlertEmail {
-            t: &ctx.t,
+            t: &self.t,
             urgent: row.is_urgent,
             private: row.is_private,
             article_title: title,
@@ -147,11 +146,11 @@ impl MailContext {
             email: &row.author_email,
             reasons,
             body: markdown,
-            comment_url: ctx.base.join(&format!("/admin/comments/{}", row.id)),
+            comment_url: self.base.join(&format!("/admin/comments/{}", row.id)),
         }
         .render()
         .map_err(render_error)?;
-        let subject = ctx.t.f(
+        let subject = self.t.f(
             if row.is_urgent {
                 "emails.coach.subject_urgent"
             } else if row.is_private {
@@ -162,7 +161,7 @@ impl MailContext {
             "title",
             &title,
         );
-        ctx.enqueue(
+        self.enqueue(
             conn,
             NewMail {
                 recipient: coach.clone(),

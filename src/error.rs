@@ -44,12 +44,13 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => Self::NotFound,
-            DbError::Unavailable(_) | DbError::Canceled | DbError::Lost(_) => {
+            DbError::Unavailable(_) | DbError::Canceled | DbError::Lost(_) | DbError::Busy(_) => {
                 Self::Unavailable(e.into())
             }
-            // Read-only, disk or lost-file errors: the next try (on a fresh
-            // connection) may succeed, so "try again soon", not "broken".
-            DbError::Query(ref q) if crate::db::breaks_connection(q) => Self::Unavailable(e.into()),
+            // Locked, full, read-only, timed out or disconnected: the next
+            // try (on a fresh connection) may succeed, so "try again soon",
+            // not "broken".
+            DbError::Query(ref q) if crate::db::is_transient(q) => Self::Unavailable(e.into()),
             DbError::Query(_) | DbError::Migration(_) | DbError::Commit(_) => {
                 Self::Internal(e.into())
             }

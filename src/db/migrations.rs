@@ -19,9 +19,16 @@ pub fn run_pending(conn: &mut Db) -> Result<usize, MigrationError> {
     let applied = match conn {
         Db::Sqlite(c) => c.run_pending_migrations(SQLITE)?.len(),
         Db::Pg(c) => {
+            // Waiting for another instance's migration, or for a table lock
+            // a migration needs, may take longer than a request may wait.
+            c.batch_execute("SET lock_timeout = 0")?;
             c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
             let result = c.run_pending_migrations(POSTGRES).map(|v| v.len());
             c.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))?;
+            c.batch_execute(&format!(
+                "SET lock_timeout = {}",
+                super::LOCK_WAIT.as_millis()
+            ))?;
             result?
         }
     };

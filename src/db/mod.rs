@@ -87,13 +87,32 @@ pub enum ConnectError {
     },
 }
 
+/// How long a write waits for a lock held elsewhere (another process's
+/// transaction on the SQLite file, a table lock on PostgreSQL) before it
+/// gives up with "not now". Short enough that the reader gets an answer,
+/// and their text back, within about three seconds.
+pub const LOCK_WAIT: Duration = Duration::from_millis(2500);
+
 /// Durable, concurrent SQLite: WAL so readers never block the writer,
 /// `synchronous = FULL` so an acknowledged write survives a power cut,
-/// foreign keys enforced, and a busy timeout instead of instant errors.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;\
-     PRAGMA synchronous = FULL;\
-     PRAGMA foreign_keys = ON;\
-     PRAGMA busy_timeout = 5000;";
+/// foreign keys enforced, and a busy timeout ([`LOCK_WAIT`]) instead of
+/// instant errors.
+fn sqlite_pragmas_sql() -> String {
+    format!(
+        "PRAGMA journal_mode = WAL;\
+         PRAGMA synchronous = FULL;\
+         PRAGMA foreign_keys = ON;\
+         PRAGMA busy_timeout = {};",
+        LOCK_WAIT.as_millis()
+    )
+}
+
+/// PostgreSQL waits at most [`LOCK_WAIT`] for a row or table lock, so a
+/// write blocked by a long transaction answers "not now" instead of
+/// hanging until the client gives up.
+fn pg_settings_sql() -> String {
+    format!("SET lock_timeout = {};", LOCK_WAIT.as_millis())
+}
 
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = Db;
@@ -101,7 +120,11 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<Db, ConnectError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => Ok(Db::Pg(PgConnection::establish(url.expose())?)),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url.expose())?;
+                conn.batch_execute(&pg_settings_sql())?;
+                Ok(Db::Pg(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|source| ConnectError::Folder {
@@ -115,7 +138,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                 } else {
                     SqliteConnection::establish(&path.to_string_lossy())?
                 };
-                conn.batch_execute(SQLITE_PRAGMAS)?;
+                conn.batch_execute(&sqlite_pragmas_sql())?;
                 self.opened.store(true, Ordering::Release);
                 Ok(Db::Sqlite(conn))
             }
@@ -151,6 +174,10 @@ pub enum DbError {
     Query(diesel::result::Error),
     #[error("the blocking thread pool is gone")]
     Canceled,
+    /// Not now: the write lock is held elsewhere, the disk is full, a
+    /// timeout ran out. The same write may well succeed in a minute.
+    #[error("the database cannot take this write just now: {0}")]
+    Busy(String),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("the transaction could not be committed: {0}")]
@@ -218,6 +245,60 @@ pub fn breaks_connection(e: &diesel::result::Error) -> bool {
         }
         Error::BrokenTransactionManager => true,
         _ => false,
+    }
+}
+
+/// True for an error that means "not now" rather than "never": a broken
+/// connection (see [`breaks_connection`]), the write lock held by someone
+/// else past [`LOCK_WAIT`], a full disk, a lock or statement timeout, a
+/// server shutting down or out of connection slots. The reader is asked
+/// to try again (503, their text kept) instead of being shown a fault.
+pub fn is_transient(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    if breaks_connection(e) {
+        return true;
+    }
+    let Error::DatabaseError(kind, info) = e else {
+        return false;
+    };
+    if matches!(kind, DatabaseErrorKind::SerializationFailure) {
+        return true;
+    }
+    let message = info.message().to_ascii_lowercase();
+    [
+        "database is locked",
+        "database table is locked",
+        "database or disk is full",
+        "lock timeout",
+        "statement timeout",
+        "canceling statement",
+        "deadlock detected",
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not connect",
+        "connection refused",
+        "too many clients",
+        "remaining connection slots",
+        "the database system is starting up",
+        "the database system is shutting down",
+        "the database system is in recovery mode",
+        "could not extend file",
+        "no space left on device",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+impl DbError {
+    /// The error a failed commit or batch start becomes: [`DbError::Busy`]
+    /// when trying again later may succeed, else [`DbError::Commit`].
+    pub fn from_commit(e: &diesel::result::Error) -> Self {
+        if is_transient(e) {
+            Self::Busy(e.to_string())
+        } else {
+            Self::Commit(e.to_string())
+        }
     }
 }
 

@@ -13,14 +13,55 @@ use std::time::{Duration, Instant};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use super::watch::DatabaseWatch;
-use super::{Db, DbError, Pool, QueryResult};
+use super::{Db, DbError, Pool, QueryResult, LOCK_WAIT};
 
 /// Writes in one batch at most.
 const MAX_BATCH: usize = 128;
 
-type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// What a job left: its answer, and whether its error broke the connection.
-type Job = Box<dyn FnOnce(&mut Db) -> (Finish, bool) + Send>;
+type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+
+/// One queued write: run it on the writer's connection (leaving its
+/// answer for after the commit, and whether its error broke the
+/// connection), or answer it with an error without running it.
+trait Work: Send {
+    fn run(self: Box<Self>, conn: &mut Db) -> (Finish, bool);
+    fn fail(self: Box<Self>, why: DbError);
+}
+
+struct Pending<T, F> {
+    work: F,
+    answer: tokio::sync::oneshot::Sender<Result<T, DbError>>,
+}
+
+impl<T, F> Work for Pending<T, F>
+where
+    F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut Db) -> (Finish, bool) {
+        let Pending { work, answer } = *self;
+        // A savepoint: a failing write rolls back alone.
+        let outcome = super::transaction(conn, work);
+        let broke = matches!(&outcome, Err(e) if super::breaks_connection(e));
+        let finish: Finish = Box::new(move |committed: Result<(), DbError>| {
+            let result = committed.and_then(|()| outcome.map_err(DbError::from));
+            let _ = answer.send(result);
+        });
+        (finish, broke)
+    }
+
+    fn fail(self: Box<Self>, why: DbError) {
+        let _ = self.answer.send(Err(why));
+    }
+}
+
+/// A write and the moment after which it is answered "not now" instead of
+/// being run: a reader waits about [`LOCK_WAIT`] at most, whatever holds
+/// the lock and however many writes queue behind it.
+struct Job {
+    deadline: Instant,
+    work: Box<dyn Work>,
+}
 
 /// The last readiness write: when, and how it went.
 type Probe = tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>;
@@ -126,21 +167,18 @@ impl Writer {
             return super::run(pool, move |conn| super::transaction(conn, work)).await;
         };
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
-        let job: Job = Box::new(move |conn: &mut Db| -> (Finish, bool) {
-            // A savepoint: a failing write rolls back alone.
-            let outcome = super::transaction(conn, work);
-            let broke = matches!(&outcome, Err(e) if super::breaks_connection(e));
-            let finish: Finish = Box::new(move |committed: Result<(), String>| {
-                let result = match committed {
-                    Ok(()) => outcome.map_err(DbError::from),
-                    Err(e) => Err(DbError::Commit(e)),
-                };
-                let _ = answer.send(result);
-            });
-            (finish, broke)
-        });
-        queue.send(job).map_err(|_| DbError::Canceled)?;
-        answered.await.map_err(|_| DbError::Canceled)?
+        let job = Job {
+            deadline: Instant::now() + LOCK_WAIT,
+            work: Box::new(Pending { work, answer }),
+        };
+        queue.send(job).map_err(|_| {
+            DbError::Commit("the writer thread has stopped; see the log for why".into())
+        })?;
+        answered.await.map_err(|_| {
+            DbError::Commit(
+                "the writer dropped this write (a write in its batch panicked; see the log)".into(),
+            )
+        })?
     }
 }
 
@@ -153,6 +191,23 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // Writes that waited their whole budget behind a lock or an earlier
+        // batch are answered now, not run late.
+        let now = Instant::now();
+        let (late, batch): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|job| job.deadline <= now);
+        if !late.is_empty() {
+            fail_all(
+                late,
+                &format!(
+                    "the write waited {} ms for its turn (the write lock is held elsewhere, or writes are queued faster than the disk commits them)",
+                    LOCK_WAIT.as_millis()
+                ),
+            );
+        }
+        let Some(earliest) = batch.iter().map(|job| job.deadline).min() else {
+            continue;
+        };
         let mut conn = match pool.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -164,17 +219,25 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
             fail_all(batch, "the writer only batches SQLite writes");
             continue;
         };
-        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+        // Wait for the write lock no longer than the most hurried write in
+        // this batch may still wait.
+        let wait = earliest.saturating_duration_since(Instant::now());
+        let began = set_busy_timeout(sqlite, wait.max(Duration::from_millis(1))).and_then(|()| {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        });
+        // Back to the usual wait for whoever uses this connection next.
+        let reset = set_busy_timeout(sqlite, LOCK_WAIT);
+        if let Err(e) = began.and(reset) {
             // A read-only or vanished file: the next batch gets a new
             // connection rather than this one again.
             super::drop_if_broken(&mut conn, &e);
-            fail_all(batch, &e.to_string());
+            fail_all_with(batch, &e);
             continue;
         }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             batch
                 .into_iter()
-                .map(|job| job(&mut conn))
+                .map(|job| job.work.run(&mut conn))
                 .collect::<Vec<(Finish, bool)>>()
         }));
         let Db::Sqlite(sqlite) = &mut *conn else {
@@ -185,17 +248,20 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
                 let broke = finishers.iter().any(|(_, broke)| *broke);
                 let committed = AnsiTransactionManager::commit_transaction(sqlite);
                 let commit_broke = matches!(&committed, Err(e) if super::breaks_connection(e));
-                if committed.is_err() {
+                if let Err(e) = &committed {
+                    tracing::error!(error = %e, writes = finishers.len(), "a batch of writes could not be committed; none of them is kept");
                     let _ = AnsiTransactionManager::rollback_transaction(sqlite);
                 }
                 if broke || commit_broke {
                     tracing::warn!("closing the writer's database connection after a read-only, disk or lost-file error; the next batch opens a new one");
                     super::mark_broken(&mut conn);
                 }
-                let committed = committed.map_err(|e| e.to_string());
                 let n = finishers.len();
                 for (finish, _) in finishers {
-                    finish(committed.clone());
+                    finish(match &committed {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(DbError::from_commit(e)),
+                    });
                 }
                 tracing::trace!(writes = n, "batch committed");
             }
@@ -209,9 +275,23 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
     }
 }
 
+fn set_busy_timeout(conn: &mut diesel::SqliteConnection, wait: Duration) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {}", wait.as_millis()))
+}
+
+/// Answers every write of a batch that could not start with the real cause
+/// (logged once, for the whole batch).
+fn fail_all_with(batch: Vec<Job>, e: &diesel::result::Error) {
+    tracing::error!(error = %e, writes = batch.len(), "a batch of writes could not start");
+    for job in batch {
+        job.work.fail(DbError::from_commit(e));
+    }
+}
+
 fn fail_all(batch: Vec<Job>, why: &str) {
     tracing::error!(error = %why, writes = batch.len(), "a batch of writes could not start");
-    // Each job must still be answered: dropping it drops its answer channel,
-    // which its waiter sees as an error.
-    drop(batch);
+    for job in batch {
+        job.work.fail(DbError::Busy(why.to_string()));
+    }
 }

@@ -252,13 +252,19 @@ pub async fn send(
             .filter(|(id, _)| *id == cid)
             .map(|(id, token)| (id, keys::token_hash(&token)))
             .collect();
+        // Unreadable just now: left out rather than losing the request
+        // (whose own write then decides whether it is kept).
         let attachable = db::run(&state.pool, move |conn| {
             Ok(match db::comments::find(conn, cid)? {
                 Some((row, _)) => row.is_public() || !db::comments::owned(conn, &own)?.is_empty(),
                 None => false,
             })
         })
-        .await?;
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot check the comment a coaching request names; left out");
+            false
+        });
         if !attachable {
             tracing::info!("a coaching request named a comment not its sender's; left out");
             request.source_comment = None;
@@ -280,25 +286,42 @@ pub async fn send(
     let form_token_hash = keys::token_hash(&form.token);
     let stored_request = request.clone();
     let now_naive = now.naive_utc();
-    let outcome = db::run(&state.pool, move |conn| {
-        let record = db::coaching::NewRequestRecord {
-            token_hash: &token_hash,
-            token_nonce: &nonce,
-            form_token_hash: &form_token_hash,
-            request: &stored_request,
-            option_title: &option_title,
-            privacy_version: &privacy_version,
-            is_urgent: urgent,
-            ip_hash: &ip_hash,
-            now: now_naive,
-        };
-        match db::coaching::create(conn, &record, db::rate_limits::PostLimits::default()) {
-            Ok(created) => Ok(Ok(created)),
-            Err(db::coaching::RequestRefused::Db(e)) => Err(e),
-            Err(db::coaching::RequestRefused::RateLimited(wait)) => Ok(Err(wait)),
+    let outcome = state
+        .writer
+        .write(&state.pool, move |conn| {
+            let record = db::coaching::NewRequestRecord {
+                token_hash: &token_hash,
+                token_nonce: &nonce,
+                form_token_hash: &form_token_hash,
+                request: &stored_request,
+                option_title: &option_title,
+                privacy_version: &privacy_version,
+                is_urgent: urgent,
+                ip_hash: &ip_hash,
+                now: now_naive,
+            };
+            match db::coaching::create(conn, &record, db::rate_limits::PostLimits::default()) {
+                Ok(created) => Ok(Ok(created)),
+                Err(db::coaching::RequestRefused::Db(e)) => Err(e),
+                Err(db::coaching::RequestRefused::RateLimited(wait)) => Ok(Err(wait)),
+            }
+        })
+        .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            super::unsaved(e, "a coaching request")?;
+            let page = form_page(
+                &req,
+                &state,
+                form,
+                RequestErrors::default(),
+                Some(super::unsaved_problem(&state)),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )?;
+            return Ok(super::unsaved_page(page));
         }
-    })
-    .await?;
+    };
     let id = match outcome {
         Ok((id, true)) => {
             tracing::info!(request = id, urgent, "coaching request stored");
@@ -779,8 +802,9 @@ pub async fn add_message(
     let urgent = state.settings.comments.rules.assess(&text, false).urgent;
     // Like every reader form: a few messages a minute from one network, and
     // as few for one request (whoever holds its link, from any network).
-    let limited = db::run(&state.pool, move |conn| {
-        db::transaction(conn, |conn| {
+    let limited = state
+        .writer
+        .write(&state.pool, move |conn| {
             let limits = db::rate_limits::PostLimits::default();
             let by_network = db::rate_limits::take(conn, "request-message", &ip_hash, limits, now)?;
             let by_request = db::rate_limits::take(
@@ -799,8 +823,25 @@ pub async fn add_message(
             }
             Ok(None)
         })
-    })
-    .await?;
+        .await;
+    let limited = match limited {
+        Ok(limited) => limited,
+        Err(e) => {
+            super::unsaved(e, "a message on a request")?;
+            let page = status_page(
+                &req,
+                &state,
+                &token,
+                row,
+                form.body,
+                Some(super::unsaved_problem(&state)),
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await?;
+            return Ok(super::unsaved_page(page));
+        }
+    };
     if let Some(wait) = limited {
         let wait = wait.max(1);
         let message = state.strings.n("coaching.problem.too_many_messages", &wait);

@@ -554,7 +554,24 @@ pub async fn post(
                 Err(refused) => Ok(Err(refused)),
             }
         })
-        .await?;
+        .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            super::unsaved(e, "a comment")?;
+            view.problem = Some(super::unsaved_problem(&state));
+            let page = form_again(
+                &req,
+                &state,
+                &article,
+                view,
+                parent_id,
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await?;
+            return Ok(super::unsaved_page(page));
+        }
+    };
     let stored = match outcome {
         Ok(stored) => stored,
         Err(db::comments::PostRefused::RateLimited(wait)) => {
@@ -831,21 +848,35 @@ pub async fn edit(
     let id = row.id;
     let markdown = text.as_str().to_string();
     let now = Utc::now().naive_utc();
-    db::run(&state.pool, move |conn| {
-        db::comments::update_own(
-            conn,
-            id,
-            &hash,
-            &db::comments::CommentEdit {
-                body_markdown: &markdown,
-                body_html: &html,
-                reasons: &assessment.reasons,
-                urgent: assessment.urgent,
-                now,
-            },
-        )
-    })
-    .await?;
+    let saved = state
+        .writer
+        .write(&state.pool, move |conn| {
+            db::comments::update_own(
+                conn,
+                id,
+                &hash,
+                &db::comments::CommentEdit {
+                    body_markdown: &markdown,
+                    body_html: &html,
+                    reasons: &assessment.reasons,
+                    urgent: assessment.urgent,
+                    now,
+                },
+            )
+        })
+        .await;
+    if let Err(e) = saved {
+        super::unsaved(e, "a comment's change")?;
+        let page = edit_page(
+            &req,
+            &state,
+            &row,
+            form.body,
+            Some(super::unsaved_problem(&state)),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )?;
+        return Ok(super::unsaved_page(page));
+    }
     state.pages.comments_changed(&row.article_slug);
     if assessment.urgent && !row.is_urgent {
         // Words of crisis added by the change: the coach hears at once.
@@ -868,10 +899,12 @@ pub async fn delete(
     refuse_cross_site(&req, &state)?;
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let id = row.id;
-    db::run(&state.pool, move |conn| {
-        db::comments::delete_own(conn, id, &hash)
-    })
-    .await?;
+    state
+        .writer
+        .write(&state.pool, move |conn| {
+            db::comments::delete_own(conn, id, &hash)
+        })
+        .await?;
     tracing::info!(comment = id, "comment deleted by its writer");
     state.pages.comments_changed(&row.article_slug);
     Ok(super::see_other(&format!(

@@ -139,6 +139,44 @@ where
     Ok(entry.respond(req))
 }
 
+/// How long a reader is asked to wait before sending a form again after
+/// the database could not take it (the page says "in a minute").
+pub const RETRY_UNSAVED_SECONDS: u32 = 60;
+
+/// A write that failed with "not now" (the database locked, full,
+/// read-only, lost or unreachable): logs the real cause and answers
+/// `Ok`, so the handler shows the reader's form again, filled in, through
+/// [`unsaved_page`]. Any other failure stays an error.
+pub fn unsaved(e: crate::db::DbError, what: &str) -> Result<(), crate::error::AppError> {
+    use crate::error::AppError;
+    match AppError::from(e) {
+        AppError::Unavailable(cause) => {
+            tracing::warn!(error = %format!("{cause:#}"), "{what} not saved; the form is shown again, filled in, with a 503");
+            Ok(())
+        }
+        other => Err(other),
+    }
+}
+
+/// The words a form shown again by [`unsaved`] carries.
+pub fn unsaved_problem(state: &AppState) -> String {
+    state.strings.s("errors.unavailable.unsaved").to_string()
+}
+
+/// A page holding the reader's unsaved form: 503 with `Retry-After`.
+pub fn unsaved_page(mut res: HttpResponse) -> HttpResponse {
+    *res.status_mut() = actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_UNSAVED_SECONDS),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
 /// Post/Redirect/Get: a 303 to `location`, never stored.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

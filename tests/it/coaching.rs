@@ -1758,3 +1758,60 @@ async fn a_message_in_crisis_words_brings_the_help_first_and_an_urgent_alert() {
     })
     .await;
 }
+
+/// Another process holds the write lock: the coaching form and a message
+/// on the status page come back filled in, with a 503, `Retry-After` and a
+/// kind word, and nothing half-written; after the lock, they go through.
+#[actix_web::test]
+async fn a_locked_database_gives_the_request_and_the_message_back_filled_in() {
+    let app = spawn_coaching_app().await;
+    let status_path = app
+        .request_and_status_path("first@example.com", "10.3.0.1")
+        .await;
+    let story =
+        "Nine years, two cities, one dog. He left on a Tuesday & I <still> can't say it out loud.";
+    let message = "One more thing I forgot to say: the dog stays with me.";
+    let token = app.form_token("").await;
+    let (_, status_page) = app.page(&status_path).await;
+    let message_token = field_value(&status_page, "form_token");
+    let lock = WriteLock::hold(&app.database_url);
+
+    let res = app
+        .send_request(&with(good_form(), "situation", story), &token, "10.3.0.2")
+        .await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let page = res.text().await.unwrap();
+    assert!(page.contains("We could not save this just now"), "{page}");
+    assert!(
+        page.contains("He left on a Tuesday &#38; I &#60;still&#62; can"),
+        "the story is kept: {page}"
+    );
+    let res = post(
+        &client(),
+        &app,
+        &format!("{status_path}/messages"),
+        &[("body", message), ("form_token", &message_token)],
+    )
+    .await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let page = res.text().await.unwrap();
+    assert!(page.contains(message), "the message is kept: {page}");
+    assert_eq!(app.request_count().await, 1, "nothing stored while locked");
+
+    drop(lock);
+    let res = app
+        .send_request(&with(good_form(), "situation", story), &token, "10.3.0.2")
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = post(
+        &client(),
+        &app,
+        &format!("{status_path}/messages"),
+        &[("body", message), ("form_token", &message_token)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.request_count().await, 2);
+}

@@ -441,3 +441,42 @@ pub fn posted_id_in(location: &str) -> i64 {
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("no posted id in {location}"))
 }
+
+/// Another process's transaction holding the write lock on the test's
+/// database, as a backup tool or a stuck script would: on SQLite an
+/// exclusive transaction on the file, on PostgreSQL every table the
+/// readers write locked against writes (reads still go on). Released when
+/// dropped.
+pub struct WriteLock(kintsugi::db::Db);
+
+impl WriteLock {
+    pub fn hold(database_url: &str) -> Self {
+        use kintsugi::config::DatabaseUrl;
+        use kintsugi::db::Db;
+        let mut conn = match DatabaseUrl::parse(database_url).unwrap() {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                c.batch_execute("BEGIN EXCLUSIVE").unwrap();
+                Db::Sqlite(c)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut c = diesel::PgConnection::establish(url.expose()).unwrap();
+                c.batch_execute(
+                    "BEGIN; LOCK TABLE comments, rate_limit_events, coaching_requests, \
+                     request_messages, mail_outbox IN EXCLUSIVE MODE",
+                )
+                .unwrap();
+                Db::Pg(c)
+            }
+        };
+        // Proof the lock is held: nothing else could take it meanwhile.
+        conn.batch_execute("SELECT 1").unwrap();
+        Self(conn)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.batch_execute("ROLLBACK");
+    }
+}

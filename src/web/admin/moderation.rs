@@ -798,8 +798,9 @@ pub async fn reply(
     let now = state.clock.now_naive();
     let (name, email, admin_id) = (coach.name.clone(), coach.email.clone(), coach.id);
     let markdown = text.as_str().to_string();
-    let stored = db::run(&state.pool, move |conn| {
-        db::transaction(conn, |conn| {
+    let stored = state
+        .writer
+        .write(&state.pool, move |conn| {
             let reply = db::comments::post_coach_reply(
                 conn,
                 &db::comments::CoachReply {
@@ -829,8 +830,25 @@ pub async fn reply(
             )?;
             Ok(Some(reply_id))
         })
-    })
-    .await?;
+        .await;
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            crate::web::unsaved(e, "the coach's reply")?;
+            let page = comment_page(
+                &req,
+                &state,
+                &coach,
+                parent_id,
+                form.body,
+                Some(crate::web::unsaved_problem(&state)),
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await?;
+            return Ok(crate::web::unsaved_page(page));
+        }
+    };
     let Some(reply_id) = stored else {
         return comment_page(
             &req,

@@ -460,8 +460,9 @@ pub async fn reply(
     let (rid, now, who) = (row.id, state.clock.now_naive(), coach.clone());
     let markdown = text.clone();
     let action = audit_log::request_reply(rid);
-    db::run(&state.pool, move |conn| {
-        db::transaction(conn, |conn| {
+    let saved = state
+        .writer
+        .write(&state.pool, move |conn| {
             db::coaching::add_message(
                 conn,
                 rid,
@@ -473,8 +474,24 @@ pub async fn reply(
             )?;
             db::admins::audit(conn, &audit_entry(&who, &action, now))
         })
-    })
-    .await?;
+        .await;
+    if let Err(e) = saved {
+        crate::web::unsaved(e, "the coach's reply to a request")?;
+        let page = detail_page(
+            &req,
+            &state,
+            &coach,
+            row,
+            form.body,
+            Some(crate::web::unsaved_problem(&state)),
+            None,
+            None,
+            false,
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await?;
+        return Ok(crate::web::unsaved_page(page));
+    }
     crate::notify::request_update(&state, rid, Some(text), None, now).await;
     Ok(see_other(&with_done(
         &format!("/admin/requests/{rid}"),

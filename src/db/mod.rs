@@ -1,7 +1,7 @@
 //! The only module that names diesel. Handlers call [`run`] with a closure
 //! over a connection; the closure runs on the blocking pool, never on the
 //! async threads.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -207,6 +207,41 @@ where
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
         let result = work(&mut conn);
+        if let Err(e) = &result {
+            drop_if_broken(&mut conn, e);
+        }
+        result.map_err(DbError::from)
+    })
+    .await
+    .map_err(|_| DbError::Canceled)?
+}
+
+/// As [`run`], for a write that must be answered by `deadline`: it waits
+/// for a pooled connection only until then, and on PostgreSQL for row and
+/// table locks only until then (`SET LOCAL lock_timeout`), so writers
+/// stuck behind a lock cannot also starve each other of connections.
+pub async fn write_until<T, F>(pool: &Pool, deadline: Instant, work: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let left = |at: Instant| {
+            deadline
+                .saturating_duration_since(at)
+                .max(Duration::from_millis(1))
+        };
+        let mut conn = pool.get_timeout(left(Instant::now()))?;
+        let result = transaction(&mut conn, |conn| {
+            if let Db::Pg(c) = conn {
+                c.batch_execute(&format!(
+                    "SET LOCAL lock_timeout = {}",
+                    left(Instant::now()).as_millis()
+                ))?;
+            }
+            work(conn)
+        });
         if let Err(e) = &result {
             drop_if_broken(&mut conn, e);
         }

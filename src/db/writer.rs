@@ -163,12 +163,13 @@ impl Writer {
                 .unwrap_or_else(|| "the database file was lost".into());
             return Err(DbError::Lost(why));
         }
+        let deadline = Instant::now() + LOCK_WAIT;
         let Some(queue) = &self.queue else {
-            return super::run(pool, move |conn| super::transaction(conn, work)).await;
+            return super::write_until(pool, deadline, work).await;
         };
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
         let job = Job {
-            deadline: Instant::now() + LOCK_WAIT,
+            deadline,
             work: Box::new(Pending { work, answer }),
         };
         queue.send(job).map_err(|_| {

@@ -103,6 +103,28 @@ impl DatabaseWatch {
     }
 
     /// Checks every `every` on the actix runtime, for as long as it runs.
+    /// Whether the folder holding the database has room for a few more
+    /// writes. A full disk lets a one-row readiness write through (it
+    /// rewrites a page already there) while every new comment fails, so
+    /// readiness also asks the file system.
+    pub fn check_space(&self) -> Result<(), String> {
+        let Some((path, _)) = &self.file else {
+            return Ok(());
+        };
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        match free_bytes(folder) {
+            Some(free) if free < MIN_FREE_BYTES => Err(format!(
+                "the disk holding {} has only {} KiB free; new writes will fail until space is freed",
+                folder.display(),
+                free / 1024
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn spawn_checks(self: &Arc<Self>, every: Duration) {
         if self.file.is_none() {
             return;
@@ -117,9 +139,37 @@ impl DatabaseWatch {
     }
 }
 
+/// Below this much free space, readiness says writes are failing.
+pub const MIN_FREE_BYTES: u64 = 1024 * 1024;
+
+/// Bytes an unprivileged process may still write in `folder` (None when
+/// the file system cannot tell).
+fn free_bytes(folder: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed struct to fill.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return None;
+    }
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_space_is_read_from_the_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|free| free > 0));
+        assert_eq!(free_bytes(&dir.path().join("no such folder")), None);
+        let path = dir.path().join("k.sqlite3");
+        std::fs::write(&path, b"one").unwrap();
+        let watch = DatabaseWatch::of(&DatabaseUrl::Sqlite(path));
+        // A test machine has more than a mebibyte free.
+        assert!(watch.check_space().is_ok());
+    }
 
     #[test]
     fn a_deleted_or_replaced_file_is_noticed_and_a_restored_one_heals() {

@@ -103,8 +103,10 @@ impl Writer {
     /// at start, and a tiny write commits (through the same path as every
     /// other write) within `timeout`. Answers are reused for a second.
     pub async fn can_write(&self, pool: &Pool, timeout: Duration) -> Result<(), String> {
-        // The file's identity costs one stat: checked every time.
+        // The file's identity and the free space cost a syscall each:
+        // checked every time.
         self.watch.check()?;
+        self.watch.check_space()?;
         let mut last = self.probe.lock().await;
         if let Some((at, result)) = &*last {
             if at.elapsed() < PROBE_CACHE {
@@ -155,18 +157,29 @@ impl Writer {
         F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        if self.watch.is_lost() {
-            let why = self
-                .watch
-                .check()
-                .err()
-                .unwrap_or_else(|| "the database file was lost".into());
-            return Err(DbError::Lost(why));
-        }
+        // One stat before and one after: a write committed into a file
+        // that was deleted or replaced meanwhile is not acknowledged (it
+        // went to a file nobody will read again).
+        self.watch.check().map_err(DbError::Lost)?;
         let deadline = Instant::now() + LOCK_WAIT;
         let Some(queue) = &self.queue else {
             return super::write_until(pool, deadline, work).await;
         };
+        let result = self.queue_write(queue, deadline, work).await;
+        self.watch.check().map_err(DbError::Lost)?;
+        result
+    }
+
+    async fn queue_write<T, F>(
+        &self,
+        queue: &mpsc::Sender<Job>,
+        deadline: Instant,
+        work: F,
+    ) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
         let job = Job {
             deadline,

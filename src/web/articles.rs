@@ -151,6 +151,10 @@ pub struct ArticleView {
     /// Set when the page has no personal part: it is served from, and
     /// stored in, the page cache under this key.
     pub cache_key: Option<String>,
+    /// The database just could not take the reader's comment: their form
+    /// comes back at once, without waiting on the database again to read
+    /// the comments (a lock or an outage would make them wait twice).
+    pub database_down: bool,
 }
 
 impl Default for ArticleView {
@@ -163,6 +167,7 @@ impl Default for ArticleView {
             reply_to: None,
             crisis_signed: false,
             cache_key: None,
+            database_down: false,
         }
     }
 }
@@ -483,16 +488,20 @@ async fn build_page(
         .as_ref()
         .and_then(|f| f.reply_to.as_ref().map(|r| r.id))
         .or(view.reply_to);
-    let loaded = comments::load_section(
-        &own,
-        state,
-        &article.slug,
-        view.comment_page,
-        view.posted,
-        replying,
-        view.crisis_signed,
-    )
-    .await?;
+    let loaded = if view.database_down {
+        comments::LoadedComments::unavailable()
+    } else {
+        comments::load_section(
+            &own,
+            state,
+            &article.slug,
+            view.comment_page,
+            view.posted,
+            replying,
+            view.crisis_signed,
+        )
+        .await?
+    };
     let coach = super::admin::session::current(req, state)
         .await
         .unwrap_or_default()
@@ -506,17 +515,26 @@ async fn build_page(
         None => comments::blank_form(req, state, &article.slug),
     });
     let reply_to = form.reply_to.as_ref().map(|r| r.id).or(view.reply_to);
-    form.reply_to = reply_to.and_then(|id| {
-        loaded
-            .views
-            .iter()
-            .find(|c| c.id == id && !c.pending)
-            .map(|c| ReplyTo {
-                id,
-                name: c.name.clone(),
-                excerpt: c.body.excerpt(REPLY_QUOTE_CHARS),
-            })
-    });
+    form.reply_to = if loaded.unavailable {
+        // The comment answered cannot be read just now: the reply stays a
+        // reply to it (by id), with no name or quote to show.
+        reply_to.map(|id| ReplyTo {
+            id,
+            ..ReplyTo::default()
+        })
+    } else {
+        reply_to.and_then(|id| {
+            loaded
+                .views
+                .iter()
+                .find(|c| c.id == id && !c.pending)
+                .map(|c| ReplyTo {
+                    id,
+                    name: c.name.clone(),
+                    excerpt: c.body.excerpt(REPLY_QUOTE_CHARS),
+                })
+        })
+    };
     let loaded_unavailable = loaded.unavailable;
     let listed = loaded.listed;
     let (older, newer) = library.neighbours(article, now);

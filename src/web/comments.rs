@@ -133,7 +133,7 @@ pub struct LoadedComments {
 
 impl LoadedComments {
     /// The comments could not be read: the article is shown without them.
-    fn unavailable() -> Self {
+    pub fn unavailable() -> Self {
         Self {
             views: Vec::new(),
             listed: ListedThreads::default(),
@@ -713,6 +713,7 @@ async fn form_again(
         ArticleView {
             form: Some(form),
             status,
+            database_down: status == StatusCode::SERVICE_UNAVAILABLE,
             ..ArticleView::default()
         },
     )

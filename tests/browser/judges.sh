@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web's judges, with one command: the end-to-end browser check (e2e.mjs:
-# playwright + axe-core + the Nu Html Checker) and Lighthouse (lighthouse.mjs)
-# against the real server on the sample content, in a fresh data directory.
+# playwright + axe-core + the Nu Html Checker), the XSS corpus through every text
+# field (xss.mjs) and Lighthouse (lighthouse.mjs) against the real server on the
+# sample content, in a fresh data directory.
 #
 #   tests/browser/judges.sh
 #
@@ -10,13 +11,18 @@
 # temporary data directory with the coach account (`kintsugi admin create`),
 # migrates it, seeds 40 approved comments on /articles/the-first-two-weeks
 # (seed_comments.py), starts `kintsugi serve` on a free port, waits for /readyz,
-# runs `npm test` and then `node lighthouse.mjs` (both, whatever the first
-# gives), and stops the server and removes the directory on exit. Exit code 0
-# only when both passed. The server's log is kept as artifacts/server.log.
+# runs `npm test`, then `node xss.mjs` against a second instance (its own data
+# directory and port, posting limits relaxed), then `node lighthouse.mjs` (all of
+# them, whatever the first gives), and stops the servers and removes the
+# directories on exit. Exit code 0 only when all passed. The servers' logs are
+# kept as artifacts/server.log and artifacts/xss-server.log.
 #
 # Environment:
 #   KINTSUGI_BIN   a kintsugi binary to use instead of building one (skips cargo)
 #   STEP_STARTED   the epoch second the step clock counts from (.ci/run passes its own)
+#   XSS_SHORT      1 (the default here): xss.mjs sends a sample of the corpus through
+#                  the one-value fields (about 2 minutes); 0: every vector through every
+#                  field (about 45 minutes; see tests/browser/README.md)
 # KINTSUGI_DATABASE_URL, KINTSUGI_SMTP_URL, KINTSUGI_BASE_URL and KINTSUGI_CONFIG
 # are ignored: the server uses SQLite in the temporary directory, writes its mail
 # to the outbox there and names its own address.
@@ -31,6 +37,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 unset KINTSUGI_DATABASE_URL KINTSUGI_SMTP_URL KINTSUGI_BASE_URL KINTSUGI_CONFIG
 
 cleanup() {
+  if [ -n "${XSS_PID:-}" ]; then
+    kill "$XSS_PID" 2>/dev/null || true
+    wait "$XSS_PID" 2>/dev/null || true
+  fi
+  if [ -n "${XSS_DIR:-}" ]; then
+    if [ -f "$XSS_DIR/server.log" ]; then
+      mkdir -p tests/browser/artifacts && cp "$XSS_DIR/server.log" tests/browser/artifacts/xss-server.log || true
+    fi
+    rm -rf "$XSS_DIR"
+  fi
   if [ -n "${SERVER_PID:-}" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -95,6 +111,31 @@ e2e=0
 (cd tests/browser && BASE_URL="http://127.0.0.1:$PORT" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   OUTBOX_DIR="$WORK_DIR/outbox" npm test) || e2e=$?
 
+step "browser checks: the XSS corpus through every text field (node xss.mjs, XSS_SHORT=${XSS_SHORT:-1})"
+# A second instance on a data directory of its own (it fills it with hundreds of
+# comments and requests), with the posting limits relaxed: forms may be sent at once,
+# each post names its own address in X-Forwarded-For (believed from 127.0.0.1), and
+# the reader's and the coach's emails are written at once.
+XSS_DIR=$(mktemp -d /tmp/kintsugi-xss.XXXXXX)
+XSS_PORT=$(free_port)
+KINTSUGI_DATA_DIR="$XSS_DIR" KINTSUGI_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  "$BIN" admin create --email "$ADMIN_EMAIL" --name "Maya Brennan" >/dev/null
+KINTSUGI_DATA_DIR="$XSS_DIR" "$BIN" migrate >/dev/null
+KINTSUGI_BIND="127.0.0.1:$XSS_PORT" KINTSUGI_DATA_DIR="$XSS_DIR" KINTSUGI_WATCH_CONTENT=false \
+  KINTSUGI_MAIL_UPDATE_DELAY_SECONDS=0 KINTSUGI_COMMENT_MIN_SECONDS=0 KINTSUGI_TRUSTED_PROXIES=127.0.0.1 \
+  KINTSUGI_COACH_EMAIL="$ADMIN_EMAIL" "$BIN" serve >"$XSS_DIR/server.log" 2>&1 &
+XSS_PID=$!
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$XSS_PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+xss=0
+(cd tests/browser && XSS_SHORT="${XSS_SHORT:-1}" BASE_URL="http://127.0.0.1:$XSS_PORT" ADMIN_EMAIL="$ADMIN_EMAIL" \
+  ADMIN_PASSWORD="$ADMIN_PASSWORD" OUTBOX_DIR="$XSS_DIR/outbox" node xss.mjs) || xss=$?
+kill "$XSS_PID" 2>/dev/null || true
+wait "$XSS_PID" 2>/dev/null || true
+XSS_PID=
+
 step "browser checks: Lighthouse (node lighthouse.mjs)"
 lighthouse=0
 (cd tests/browser && BASE_URL="http://127.0.0.1:$PORT" OUTBOX_DIR="$WORK_DIR/outbox" node lighthouse.mjs) || lighthouse=$?
@@ -115,8 +156,8 @@ german=0
 (cd tests/browser && BASE_URL="http://127.0.0.1:$PORT" E2E_PAGES_ONLY=1 E2E_EXPECT_LANG=de npm test) || german=$?
 
 step "browser checks: done"
-if [ "$e2e" != 0 ] || [ "$lighthouse" != 0 ] || [ "$german" != 0 ]; then
-  echo "failed: e2e.mjs exit $e2e, lighthouse.mjs exit $lighthouse, e2e.mjs in German exit $german (the server's log: tests/browser/artifacts/server.log)" >&2
+if [ "$e2e" != 0 ] || [ "$xss" != 0 ] || [ "$lighthouse" != 0 ] || [ "$german" != 0 ]; then
+  echo "failed: e2e.mjs exit $e2e, xss.mjs exit $xss, lighthouse.mjs exit $lighthouse, e2e.mjs in German exit $german (the servers' logs: tests/browser/artifacts/server.log, tests/browser/artifacts/xss-server.log; XSS findings: tests/browser/artifacts/xss-findings.json)" >&2
   exit 1
 fi
-echo "e2e.mjs (English and German) and lighthouse.mjs passed"
+echo "e2e.mjs (English and German), xss.mjs and lighthouse.mjs passed"

@@ -129,6 +129,30 @@ pub struct Settings {
     pub mail: MailSettings,
     pub admin: AdminSettings,
     pub coaching: CoachingSettings,
+    pub cache: CacheSettings,
+}
+
+/// What the process keeps in memory to answer faster.
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    /// The page cache (public pages and searches as bytes, in every
+    /// encoding) holds at most this many MiB; past it, the entries used
+    /// longest ago go.
+    pub pages_mb: usize,
+}
+
+impl CacheSettings {
+    pub fn pages_bytes(&self) -> usize {
+        self.pages_mb.saturating_mul(1024 * 1024)
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            pages_mb: crate::web::page_cache::DEFAULT_MAX_BYTES / (1024 * 1024),
+        }
+    }
 }
 
 /// Coaching requests.
@@ -256,6 +280,14 @@ struct FileSettings {
     admin: FileAdminSettings,
     #[serde(default)]
     coaching: FileCoachingSettings,
+    #[serde(default)]
+    cache: FileCacheSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCacheSettings {
+    pages_mb: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -441,7 +473,17 @@ impl Settings {
             }
             .max(1),
         };
+        let cache = CacheSettings {
+            pages_mb: match env("KINTSUGI_PAGE_CACHE_MB") {
+                Some(raw) => parse_number("KINTSUGI_PAGE_CACHE_MB", &raw)?,
+                None => file
+                    .cache
+                    .pages_mb
+                    .unwrap_or(CacheSettings::default().pages_mb),
+            },
+        };
         Ok(Self {
+            cache,
             coaching,
             admin,
             mail,
@@ -584,6 +626,23 @@ mod tests {
         assert!(
             Settings::load(|k| (k == "KINTSUGI_HSTS_MAX_AGE").then(|| "a year".into())).is_err()
         );
+    }
+
+    #[test]
+    fn the_page_cache_bound_comes_from_env_or_file() {
+        assert_eq!(Settings::load(|_| None).unwrap().cache.pages_mb, 32);
+        let s = Settings::load(|k| (k == "KINTSUGI_PAGE_CACHE_MB").then(|| " 8 ".into())).unwrap();
+        assert_eq!(s.cache.pages_bytes(), 8 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kintsugi.toml");
+        std::fs::write(&file, "[cache]\npages_mb = 64\n").unwrap();
+        let path = file.display().to_string();
+        let s = Settings::load(move |k| (k == "KINTSUGI_CONFIG").then(|| path.clone())).unwrap();
+        assert_eq!(s.cache.pages_mb, 64);
+        let err = Settings::load(|k| (k == "KINTSUGI_PAGE_CACHE_MB").then(|| "lots".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KINTSUGI_PAGE_CACHE_MB"), "{err}");
     }
 
     #[test]

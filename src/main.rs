@@ -82,6 +82,7 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
+    kintsugi::startup::limit_malloc_arenas();
     let cli = Cli::parse();
     kintsugi::telemetry::init();
     let settings = match Settings::from_env() {

@@ -16,6 +16,11 @@
 //! comments would move threads between pages (a held question when there
 //! are several pages, public replies to a hidden comment of theirs), get
 //! the page rendered.
+//!
+//! Size: the entries' bytes (all encodings, and what each keeps beside
+//! them) are bounded by `[cache] pages_mb`. Every distinct search is an
+//! entry, so without a bound the cache grows with the queries readers
+//! (and crawlers) make up; past it, the entries used longest ago go.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -60,18 +65,91 @@ pub struct CachedPage {
     /// An article page's comments as listed, for putting a reader's own
     /// comments into it.
     pub listed: Option<Arc<super::comments::ListedThreads>>,
+    /// The cache's use counter when this entry was last served (least
+    /// recently used entries are evicted first).
+    last_used: AtomicU64,
 }
 
 /// Seconds an entry is served before it is rendered again.
 const MAX_AGE_SECONDS: i64 = 1;
-/// More entries than this (searches are many) and the cache starts over.
-const MAX_ENTRIES: usize = 4096;
+/// The default bound of the entries' bytes (`[cache] pages_mb`).
+pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// What an entry costs besides its bytes and key: the entry itself, its
+/// header values, the map's slot, the allocator's rounding.
+const ENTRY_OVERHEAD: usize = 512;
 
-#[derive(Default)]
 pub struct PageCache {
-    entries: RwLock<HashMap<String, Arc<CachedPage>>>,
+    entries: RwLock<Entries>,
+    /// Past this many bytes, the least recently used entries go.
+    max_bytes: usize,
+    /// Counts lookups and stores: the order entries were last used in.
+    uses: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+/// The entries and the sum of their sizes.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, Arc<CachedPage>>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn insert(&mut self, key: String, entry: Arc<CachedPage>) {
+        self.bytes += entry.size(&key);
+        if let Some(old) = self.map.get(&key) {
+            self.bytes -= old.size(&key);
+        }
+        self.map.insert(key, entry);
+    }
+
+    fn retain(&mut self, keep: impl Fn(&CachedPage) -> bool) {
+        let mut bytes = 0;
+        self.map.retain(|key, e| {
+            let kept = keep(e);
+            if kept {
+                bytes += e.size(key);
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
+
+    /// Evicts the least recently used entries until the rest fit in
+    /// three quarters of `max_bytes` (so eviction, which sorts, runs
+    /// once per many stores, not on each).
+    fn evict(&mut self, max_bytes: usize) {
+        if self.bytes <= max_bytes {
+            return;
+        }
+        let target = max_bytes / 4 * 3;
+        let mut by_use: Vec<(u64, usize, &String)> = self
+            .map
+            .iter()
+            .map(|(key, e)| (e.last_used.load(Ordering::Relaxed), e.size(key), key))
+            .collect();
+        by_use.sort_unstable_by_key(|(used, _, _)| *used);
+        let mut bytes = self.bytes;
+        let mut gone = Vec::new();
+        for (_, size, key) in by_use {
+            if bytes <= target {
+                break;
+            }
+            bytes -= size;
+            gone.push(key.clone());
+        }
+        for key in gone {
+            self.map.remove(&key);
+        }
+        self.bytes = bytes;
+    }
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_BYTES)
+    }
 }
 
 /// Lookups since start: served from the cache, or rendered.
@@ -127,6 +205,17 @@ fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
 }
 
 impl PageCache {
+    /// A cache whose entries hold at most `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            entries: RwLock::default(),
+            max_bytes,
+            uses: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
     pub fn lookup(&self, key: &str, content_generation: u64, now: DateTime<Utc>) -> Lookup {
         let found = self.find(key, content_generation, now);
         let counter = match found {
@@ -139,12 +228,15 @@ impl PageCache {
 
     fn find(&self, key: &str, content_generation: u64, now: DateTime<Utc>) -> Lookup {
         let entry = match self.entries.read() {
-            Ok(map) => map.get(key).cloned(),
+            Ok(entries) => entries.map.get(key).cloned(),
             Err(_) => None,
         };
         let Some(entry) = entry else {
             return Lookup::Miss;
         };
+        entry
+            .last_used
+            .store(self.uses.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         if entry.content_generation != content_generation {
             return Lookup::Miss;
         }
@@ -190,7 +282,11 @@ impl PageCache {
             Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
             _ => super::body_hash(body.as_bytes()),
         };
-        let previous = self.entries.read().ok().and_then(|m| m.get(&key).cloned());
+        let previous = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|e| e.map.get(&key).cloned());
         let last_modified = match &previous {
             Some(p) if p.hash == hash => p.last_modified,
             _ => now,
@@ -206,12 +302,11 @@ impl PageCache {
             depends,
         );
         entry.listed = listed.map(Arc::new);
+        entry.last_used = AtomicU64::new(self.uses.fetch_add(1, Ordering::Relaxed));
         let entry = Arc::new(entry);
-        if let Ok(mut map) = self.entries.write() {
-            if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
-                map.clear();
-            }
-            map.insert(key, entry.clone());
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(key, entry.clone());
+            entries.evict(self.max_bytes);
         }
         entry
     }
@@ -230,8 +325,8 @@ impl PageCache {
     /// A comment on `slug` changed: its article pages, its feed, and every
     /// list with comment counts are rendered anew.
     pub fn comments_changed(&self, slug: &str) {
-        if let Ok(mut map) = self.entries.write() {
-            map.retain(|_, e| match &e.depends {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|e| match &e.depends {
                 Depends::Content => true,
                 Depends::AnyComments => false,
                 Depends::CommentsOf(s) => s != slug,
@@ -242,13 +337,18 @@ impl PageCache {
     /// Comments changed somewhere (a bulk action): everything that shows
     /// comments is rendered anew.
     pub fn all_comments_changed(&self) {
-        if let Ok(mut map) = self.entries.write() {
-            map.retain(|_, e| e.depends == Depends::Content);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|e| e.depends == Depends::Content);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.read().map(|m| m.len()).unwrap_or(0)
+        self.entries.read().map(|e| e.map.len()).unwrap_or(0)
+    }
+
+    /// What the entries hold, as counted against the bound.
+    pub fn bytes(&self) -> usize {
+        self.entries.read().map(|e| e.bytes).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -296,7 +396,22 @@ impl CachedPage {
             refreshing: AtomicBool::new(false),
             cache_control,
             listed: None,
+            last_used: AtomicU64::new(0),
         }
+    }
+
+    /// What this entry costs the cache under `key`.
+    fn size(&self, key: &str) -> usize {
+        let listed = self.listed.as_ref().map_or(0, |l| {
+            l.items.capacity() * std::mem::size_of::<(i64, Option<i64>)>()
+        });
+        self.plain.len()
+            + self.gzip.as_ref().map_or(0, Bytes::len)
+            + self.brotli.as_ref().map_or(0, Bytes::len)
+            + self.hash.len()
+            + key.len()
+            + listed
+            + ENTRY_OVERHEAD
     }
 
     /// A static file: never expires here, cached by browsers for a year.
@@ -373,5 +488,94 @@ impl CachedPage {
     /// The bytes as rendered (for tests and benchmarks).
     pub fn plain(&self) -> &Bytes {
         &self.plain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(key: &str, body: String, now: DateTime<Utc>) -> NewPage {
+        NewPage {
+            key: key.to_string(),
+            body,
+            volatile: None,
+            content_type: super::super::HTML,
+            cache_control: "no-store",
+            depends: Depends::Content,
+            content_generation: 0,
+            now,
+            listed: None,
+        }
+    }
+
+    /// Distinct text, so compression cannot make it small.
+    fn body(n: usize, len: usize) -> String {
+        let mut s = String::with_capacity(len + 32);
+        let mut x = n as u64 + 1;
+        while s.len() < len {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s.push_str(&format!("{:x} ", x >> 20));
+        }
+        s
+    }
+
+    #[test]
+    fn many_distinct_searches_stay_within_the_byte_bound() {
+        let max = 256 * 1024;
+        let cache = PageCache::new(max);
+        let now = Utc::now();
+        // The home page, read between searches, stays.
+        cache.store(page("/?page=1", body(0, 8 * 1024), now));
+        for n in 1..=500 {
+            cache.store(page(
+                &format!("/search?q=word+{n}&page=1"),
+                body(n, 8 * 1024),
+                now,
+            ));
+            assert!(
+                cache.bytes() <= max,
+                "{} bytes after {n} searches",
+                cache.bytes()
+            );
+            assert!(matches!(cache.lookup("/?page=1", 0, now), Lookup::Hit(_)));
+        }
+        // Evicted down to three quarters, not emptied: recent searches stay.
+        assert!(cache.len() >= 10, "{} entries", cache.len());
+        assert!(cache.len() < 500 / 4, "{} entries", cache.len());
+        assert!(matches!(
+            cache.lookup("/search?q=word+500&page=1", 0, now),
+            Lookup::Hit(_)
+        ));
+        assert!(matches!(
+            cache.lookup("/search?q=word+1&page=1", 0, now),
+            Lookup::Miss
+        ));
+    }
+
+    #[test]
+    fn bytes_follow_replacements_and_invalidation() {
+        let cache = PageCache::new(DEFAULT_MAX_BYTES);
+        let now = Utc::now();
+        cache.store(page("/a", body(1, 4096), now));
+        let one = cache.bytes();
+        cache.store(page("/a", body(2, 4096), now));
+        assert_eq!(cache.len(), 1);
+        assert!(
+            cache.bytes().abs_diff(one) < 1024,
+            "{} vs {one}",
+            cache.bytes()
+        );
+        let mut other = page("/articles/x?cpage=1", body(3, 4096), now);
+        other.depends = Depends::CommentsOf("x".into());
+        cache.store(other);
+        assert!(cache.bytes() > one);
+        cache.comments_changed("x");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.bytes().abs_diff(one) < 1024);
+        cache.all_comments_changed();
+        assert_eq!(cache.len(), 1);
     }
 }

@@ -332,12 +332,17 @@ mod tests {
             prop_assert_eq!(sanitize(once.as_str()), once.clone());
             let rendered = render_comment(&input);
             prop_assert_eq!(sanitize(rendered.as_str()), rendered);
+            // Messages are cleaned by their own allowlist (with headings).
+            let message = render_message(&input);
+            prop_assert_eq!(clean_with(message_cleaner(), message.as_str()), message);
         }
 
         #[test]
         fn sanitising_html_like_input_is_idempotent(input in "(<[a-z]{1,6}( [a-z]{1,5}=\"[^\"]{0,10}\")?>|</[a-z]{1,6}>|[a-z &;<>\"'=:/]{0,8}){0,20}") {
             let once = sanitize(&input);
             prop_assert_eq!(sanitize(once.as_str()), once);
+            let message = clean_with(message_cleaner(), &input);
+            prop_assert_eq!(clean_with(message_cleaner(), message.as_str()), message);
         }
     }
 }

@@ -56,7 +56,9 @@ pub fn slugify(text: &str) -> String {
                 out.push('-');
             }
             pending_dash = false;
-            out.extend(c.to_lowercase());
+            // Lower case may add a combining mark ('İ' -> "i\u{307}"):
+            // only letters and digits are kept, so a slug is its own slug.
+            out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
         } else if c != '\'' && c != '’' {
             pending_dash = true;
         }
@@ -138,28 +140,43 @@ pub fn render(
     let mut events: Vec<Event> = Vec::new();
     let mut heading: Option<OpenHeading> = None;
     let mut more_at: Option<usize> = None;
+    // A `<!-- more -->` inside a quote, list or footnote cuts the summary
+    // after that outer block, so the summary's HTML is whole.
+    let mut more_pending = false;
+    let mut depth = 0usize;
     let mut first_paragraph: Option<(usize, Option<usize>)> = None;
-    // Footnotes are numbered in order of first mention; ids are prefixed so
-    // they never clash with heading ids.
-    let mut footnotes: Vec<String> = Vec::new();
-    let mut footnote_number = |label: &str| match footnotes.iter().position(|l| l == label) {
-        Some(i) => (i + 1, false),
-        None => {
-            footnotes.push(label.to_string());
-            (footnotes.len(), true)
+    // Footnotes are numbered in order of first mention. Their ids
+    // (`fn-x`, `fnref-x`) are taken from the same set as the headings'
+    // ids, so no id is used twice ("## Fn 1" and `[^1]`, `[^a b]` and
+    // `[^a-b]`).
+    let mut footnotes: Vec<(String, String)> = Vec::new();
+    let mut footnote = |label: &str, used_ids: &mut HashSet<String>| {
+        if let Some(i) = footnotes.iter().position(|(l, _)| l == label) {
+            return (i + 1, footnotes[i].1.clone(), false);
         }
-    };
-    let footnote_id = |label: &str| {
-        let slug = slugify(label);
-        if slug.is_empty() {
-            "note".to_string()
-        } else {
-            slug
+        let base = match slugify(label) {
+            slug if slug.is_empty() => "note".to_string(),
+            slug => slug,
+        };
+        let mut id = base.clone();
+        let mut n = 2;
+        while used_ids.contains(&format!("fn-{id}")) || used_ids.contains(&format!("fnref-{id}")) {
+            id = format!("{base}-{n}");
+            n += 1;
         }
+        used_ids.insert(format!("fn-{id}"));
+        used_ids.insert(format!("fnref-{id}"));
+        footnotes.push((label.to_string(), id.clone()));
+        (footnotes.len(), id, true)
     };
     let mut open_footnote: Option<String> = None;
 
     for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
         let event = match event {
             Event::Start(Tag::Link {
                 link_type,
@@ -195,8 +212,8 @@ pub fn render(
                 })
             }
             Event::FootnoteReference(label) => {
-                let (n, first) = footnote_number(&label);
-                let id = escape_html(&footnote_id(&label));
+                let (n, id, first) = footnote(&label, &mut used_ids);
+                let id = escape_html(&id);
                 let back_target = if first { format!(" id=\"fnref-{id}\"") } else { String::new() };
                 Event::InlineHtml(
                     format!(
@@ -207,8 +224,8 @@ pub fn render(
                 )
             }
             Event::Start(Tag::FootnoteDefinition(label)) => {
-                let (n, _) = footnote_number(&label);
-                let id = escape_html(&footnote_id(&label));
+                let (n, id, _) = footnote(&label, &mut used_ids);
+                let id = escape_html(&id);
                 open_footnote = Some(id.clone());
                 Event::Html(
                     format!("<div class=\"footnote-definition\" id=\"fn-{id}\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
@@ -234,7 +251,11 @@ pub fn render(
             ),
             Event::Html(ref html) | Event::InlineHtml(ref html) if html.trim() == "<!-- more -->" => {
                 if heading.is_none() && more_at.is_none() {
-                    more_at = Some(events.len());
+                    if depth == 0 {
+                        more_at = Some(events.len());
+                    } else {
+                        more_pending = true;
+                    }
                 }
                 continue;
             }
@@ -337,6 +358,9 @@ pub fn render(
             _ => {}
         }
         events.push(event);
+        if more_pending && depth == 0 && more_at.is_none() {
+            more_at = Some(events.len());
+        }
     }
 
     let summary_events = match (more_at, first_paragraph) {
@@ -345,6 +369,7 @@ pub fn render(
         _ => &events[..0],
     };
     pulldown_cmark::html::push_html(&mut out.summary_html, summary_events.iter().cloned());
+    out.summary_html = without_inline_styles(out.summary_html);
     out.summary_text = summary_events
         .iter()
         .filter_map(|e| match e {
@@ -358,7 +383,20 @@ pub fn render(
         .collect::<Vec<_>>()
         .join(" ");
     pulldown_cmark::html::push_html(&mut out.html, events.into_iter());
+    out.html = without_inline_styles(out.html);
     out
+}
+
+/// The HTML writer aligns table columns with `style="text-align: ..."`,
+/// which the Content-Security-Policy (`style-src 'self'`) blocks: the
+/// same alignment as a class of the site's stylesheet instead.
+fn without_inline_styles(html: String) -> String {
+    if !html.contains(" style=\"text-align: ") {
+        return html;
+    }
+    html.replace(" style=\"text-align: left\">", " class=\"align-left\">")
+        .replace(" style=\"text-align: center\">", " class=\"align-center\">")
+        .replace(" style=\"text-align: right\">", " class=\"align-right\">")
 }
 
 /// Plain text with typographic quotes and dashes, for titles.
@@ -463,7 +501,66 @@ mod tests {
     }
 
     #[test]
+    fn footnote_ids_never_clash_with_headings_or_each_other() {
+        let r = render(
+            "## Fn 1\n\nA[^1], b[^a b], c[^a-b], d[^!], e[^?].\n\n[^1]: one\n[^a b]: two\n[^a-b]: three\n[^!]: four\n[^?]: five\n",
+            1,
+            &no_links,
+        );
+        let mut ids: Vec<&str> = r
+            .html
+            .split("id=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{}", r.html);
+        assert!(r.html.contains("<h2 id=\"fn-1\">"), "{}", r.html);
+        assert!(r.html.contains("href=\"#fn-1-2\""), "{}", r.html);
+    }
+
+    #[test]
+    fn a_more_mark_inside_a_block_ends_the_summary_after_it() {
+        let r = render(
+            "> First.\n>\n> <!-- more -->\n>\n> Second.\n\nRest.\n",
+            1,
+            &no_links,
+        );
+        assert_eq!(r.summary_html.matches("<blockquote>").count(), 1);
+        assert_eq!(
+            r.summary_html.matches("</blockquote>").count(),
+            1,
+            "{}",
+            r.summary_html
+        );
+        assert!(!r.summary_html.contains("Rest"));
+    }
+
+    #[test]
+    fn table_alignment_is_a_class_not_an_inline_style() {
+        let r = render(
+            "| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n",
+            1,
+            &no_links,
+        );
+        assert!(!r.html.contains("style="), "{}", r.html);
+        assert!(
+            r.html.contains("<td class=\"align-center\">2</td>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains("<th class=\"align-right\">c</th>"),
+            "{}",
+            r.html
+        );
+    }
+
+    #[test]
     fn slugify_keeps_words() {
+        assert_eq!(slugify("İstanbul"), "istanbul");
         assert_eq!(slugify("No Contact: Day 1!"), "no-contact-day-1");
         assert_eq!(slugify("Don't panic"), "dont-panic");
         assert_eq!(slugify("  "), "");

@@ -102,4 +102,14 @@ mod tests {
         );
         assert_eq!(xml_safe("plain ünïcode".into()), "plain ünïcode");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn cleaning_for_xml_twice_is_cleaning_once(input in "(\\PC|[\\x00-\\x1f\\x7f\u{fffe}\u{ffff}\u{fdd0}\u{1fffe}\u{feff}])*") {
+            let once = xml_safe(input.clone());
+            proptest::prop_assert!(!once.chars().any(is_xml_forbidden), "{:?}", once);
+            proptest::prop_assert_eq!(once.chars().count(), input.chars().count());
+            proptest::prop_assert_eq!(xml_safe(once.clone()), once);
+        }
+    }
 }

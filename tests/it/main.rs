@@ -11,6 +11,7 @@ mod database;
 mod errors;
 mod faults;
 mod feeds;
+mod fuzz_corpus;
 mod helpers;
 mod mail;
 mod reading;

@@ -57,6 +57,10 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        // Lower case first, then checked: lower case can add characters
+        // ("İ" becomes "i" and a combining dot), and what is stored must
+        // pass this same check again.
+        let domain = domain.to_lowercase();
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
             && !domain.starts_with('.')
@@ -80,7 +84,7 @@ impl Email {
         if !(domain_ok && local_ok) {
             return Err(invalid());
         }
-        let email = format!("{local}@{}", domain.to_lowercase());
+        let email = format!("{local}@{domain}");
         // The mailer's own parser has the last word: an address it would
         // refuse would leave the reader's mail unsent for good.
         if email.parse::<lettre::Address>().is_err() {

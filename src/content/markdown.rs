@@ -169,7 +169,10 @@ pub fn render(
         footnotes.push((label.to_string(), id.clone()));
         (footnotes.len(), id, true)
     };
-    let mut open_footnote: Option<String> = None;
+    // The footnote open now: its id, or None for a second definition of
+    // one label (reported; shown without an id, which the first has).
+    let mut open_footnote: Option<Option<String>> = None;
+    let mut defined_footnotes: HashSet<String> = HashSet::new();
 
     for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
         match event {
@@ -225,22 +228,35 @@ pub fn render(
             }
             Event::Start(Tag::FootnoteDefinition(label)) => {
                 let (n, id, _) = footnote(&label, &mut used_ids);
-                let id = escape_html(&id);
-                open_footnote = Some(id.clone());
-                Event::Html(
-                    format!("<div class=\"footnote-definition\" id=\"fn-{id}\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
-                )
+                if defined_footnotes.insert(label.to_string()) {
+                    let id = escape_html(&id);
+                    open_footnote = Some(Some(id.clone()));
+                    Event::Html(
+                        format!("<div class=\"footnote-definition\" id=\"fn-{id}\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
+                    )
+                } else {
+                    out.errors.push(LineError {
+                        line: line_of(range.start),
+                        message: format!(
+                            "the footnote `[^{label}]` is defined twice; the first definition is the one its mark links to"
+                        ),
+                    });
+                    open_footnote = Some(None);
+                    Event::Html(
+                        format!("<div class=\"footnote-definition\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
+                    )
+                }
             }
-            Event::End(TagEnd::FootnoteDefinition) => {
-                let id = open_footnote.take().unwrap_or_default();
-                Event::Html(
+            Event::End(TagEnd::FootnoteDefinition) => match open_footnote.take().flatten() {
+                Some(id) => Event::Html(
                     format!(
                         "<a class=\"footnote-backref\" href=\"#fnref-{id}\" aria-label=\"{back}\">↩</a></div>\n",
                         back = escape_html(&words.back_to_text),
                     )
                     .into(),
-                )
-            }
+                ),
+                None => Event::Html("</div>\n".into()),
+            },
             Event::TaskListMarker(done) => Event::Html(
                 format!(
                     "<span class=\"task-box\" aria-hidden=\"true\">{box}</span><span class=\"visually-hidden\">{said} </span>",

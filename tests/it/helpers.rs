@@ -456,7 +456,9 @@ impl WriteLock {
         let mut conn = match DatabaseUrl::parse(database_url).unwrap() {
             DatabaseUrl::Sqlite(path) => {
                 let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-                c.batch_execute("BEGIN EXCLUSIVE").unwrap();
+                // The server may be writing this moment: wait for it.
+                c.batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE")
+                    .unwrap();
                 Db::Sqlite(c)
             }
             DatabaseUrl::Postgres(url) => {

@@ -114,7 +114,18 @@ fn clean_with(cleaner: &ammonia::Builder<'static>, html: &str) -> SafeHtml {
     // A byte-order mark is invisible junk, and the HTML parser drops it
     // only at the start: drop it everywhere so cleaning is idempotent.
     let html = html.replace('\u{feff}', "");
-    SafeHtml(cleaner.clean(&html).to_string())
+    // One pass is not always a fixed point: list items outside any list
+    // are parsed again into a different tree (found by the
+    // comment_markdown fuzz target). Clean until nothing changes.
+    let mut clean = cleaner.clean(&html).to_string();
+    for _ in 0..4 {
+        let again = cleaner.clean(&clean).to_string();
+        if again == clean {
+            break;
+        }
+        clean = again;
+    }
+    SafeHtml(clean)
 }
 
 /// Renders a reader's comment.
@@ -225,13 +236,12 @@ fn render(markdown: &str, headings: bool) -> SafeHtml {
     });
     let mut html = String::with_capacity(markdown.len() + 64);
     pulldown_cmark::html::push_html(&mut html, events);
-    let html = html.replace('\u{feff}', "");
     let cleaner = if headings {
         message_cleaner()
     } else {
         cleaner()
     };
-    SafeHtml(cleaner.clean(&html).to_string())
+    clean_with(cleaner, &html)
 }
 
 #[cfg(test)]

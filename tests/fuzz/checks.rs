@@ -189,10 +189,14 @@ pub fn article_markdown(data: &[u8]) {
         assert_eq!(entry.title, entry.title.trim());
     }
 
-    // Without raw HTML (the `<!-- more -->` mark aside), the HTML is made
+    // Without raw HTML (the `<!-- more -->` mark on a line of its own
+    // aside: text after it on its line is raw HTML too), the HTML is made
     // by the renderer alone: known tags and attributes, well nested, and
     // every id used once (headings, footnotes and the page's own).
-    if body.replace("<!-- more -->", "").contains('<') {
+    if body
+        .lines()
+        .any(|line| line.trim() != "<!-- more -->" && line.contains('<'))
+    {
         return;
     }
     for html in [&r.html, &r.summary_html] {

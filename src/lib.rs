@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod import;
 pub mod keys;
 pub mod mail;
 pub mod notify;

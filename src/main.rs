@@ -54,12 +54,35 @@ enum Command {
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
     },
+    /// Bring a blog over from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Restore a backup into an empty data folder and database.
     Restore {
         file: std::path::PathBuf,
         /// Overwrite a data folder, database or content folder that is not empty.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Articles, pages, pictures and comments from a WordPress export
+    /// (Tools → Export → All content), with redirects from every old address.
+    Wordpress {
+        /// The export file (WXR, .xml).
+        export: std::path::PathBuf,
+        /// A copy of the old site's wp-content/uploads folder: its pictures
+        /// are copied into content/media/.
+        #[arg(long, value_name = "DIR")]
+        media: Option<std::path::PathBuf>,
+        /// Print what would be done; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace content files that already exist.
+        #[arg(long)]
+        overwrite: bool,
     },
 }
 
@@ -120,6 +143,90 @@ fn main() -> ExitCode {
         Command::Backup { file, keep } => kintsugi::backup::backup_command(&settings, file, keep),
         Command::Restore { file, force } => {
             kintsugi::backup::restore_command(&settings, &file, force)
+        }
+        Command::Import(ImportCommand::Wordpress {
+            export,
+            media,
+            dry_run,
+            overwrite,
+        }) => actix_web::rt::System::new().block_on(import_wordpress(
+            settings,
+            kintsugi::import::wordpress::Options {
+                export,
+                content_dir: std::path::PathBuf::new(),
+                media,
+                dry_run,
+                overwrite,
+            },
+        )),
+    }
+}
+
+/// `kintsugi import wordpress`: runs the import, prints its report, and
+/// checks the content afterwards as `kintsugi check` would.
+async fn import_wordpress(
+    settings: Settings,
+    mut options: kintsugi::import::wordpress::Options,
+) -> ExitCode {
+    options.content_dir = settings.content_dir.clone();
+    let pool = if options.dry_run {
+        // Read what an earlier import did, without creating or migrating
+        // anything: a dry run writes nothing.
+        kintsugi::startup::open_database_read_only(&settings).await
+    } else {
+        match open_database(&settings).await {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                eprintln!("kintsugi: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let name = options.export.display().to_string();
+    match kintsugi::import::wordpress::run(&options, pool.as_ref()).await {
+        Ok(report) => {
+            for w in &report.warnings {
+                eprintln!("kintsugi: warning: {w}");
+            }
+            for a in &report.actions {
+                println!("{a}");
+            }
+            for n in &report.notes {
+                println!("{n}");
+            }
+            println!("{}", report.summary(options.dry_run));
+            if options.dry_run {
+                println!("Dry run: nothing was written.");
+                return ExitCode::SUCCESS;
+            }
+            match Library::load(&settings.content_dir) {
+                Ok(library) => {
+                    println!(
+                        "kintsugi check: content in {} is valid ({} articles)",
+                        settings.content_dir.display(),
+                        library.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    eprintln!(
+                        "kintsugi check: {} problem(s) in the content after the import; fix them before serving",
+                        errors.len()
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            match e.line {
+                Some(line) => eprintln!("{name}:{line}: {}", e.message),
+                None => eprintln!("kintsugi: {name}: {}", e.message),
+            }
+            eprintln!("kintsugi: nothing was imported");
+            ExitCode::FAILURE
         }
     }
 }

@@ -171,6 +171,23 @@ pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> 
     Ok(pool)
 }
 
+/// A pool on the database as it is, with no migration and no new file:
+/// for a dry run that must write nothing. `None` when there is no
+/// database yet (nothing was imported before).
+pub async fn open_database_read_only(settings: &Settings) -> Option<db::Pool> {
+    if let crate::config::DatabaseUrl::Sqlite(path) = &settings.database_url {
+        if !path.is_file() {
+            return None;
+        }
+    }
+    db::pool(
+        &settings.database_url,
+        1,
+        Duration::from_millis(settings.db_connect_timeout_ms),
+    )
+    .ok()
+}
+
 /// One hourly clean-up (and one at start): coaching requests past their
 /// retention lose their personal details, and rate-limit events, ended
 /// sessions, expired setup links and old sent mail are deleted, so no table

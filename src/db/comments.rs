@@ -918,7 +918,7 @@ pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRe
 /// Where a reply to `parent` sits: (parent_id, root_id, depth, the name
 /// it says it answers). Past the deepest level a reply sits beside its
 /// parent, under the parent's own parent, and says whom it answers.
-fn placement(parent: &CommentRow) -> (Option<i64>, Option<i64>, i32, Option<String>) {
+pub(super) fn placement(parent: &CommentRow) -> (Option<i64>, Option<i64>, i32, Option<String>) {
     let depth = crate::domain::thread::reply_depth(parent.depth.max(0) as usize) as i32;
     let (attach_to, name) = if depth > parent.depth {
         (parent.id, None)

@@ -14,6 +14,7 @@ pub mod admins;
 pub mod backup;
 pub mod coaching;
 pub mod comments;
+pub mod imports;
 pub mod mail;
 pub mod maintenance;
 pub mod migrations;

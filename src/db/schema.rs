@@ -169,6 +169,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What `kintsugi import` brought in, by the other system's ids.
+    import_map (source, kind, old_id) {
+        source -> Text,
+        kind -> Text,
+        old_id -> BigInt,
+        new_id -> Nullable<BigInt>,
+        new_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     comments,
     comment_counts,

@@ -12,12 +12,23 @@ fn texts(xml: &str, name: &str) -> Vec<String> {
     let mut inside = false;
     loop {
         match reader.read_event().expect("well-formed XML") {
-            Event::Start(e) if e.name().as_ref() == name.as_bytes() => {
+            Event::Start(e) if e.name().as_ref() == name => {
                 inside = true;
                 out.push(String::new());
             }
-            Event::End(e) if e.name().as_ref() == name.as_bytes() => inside = false,
-            Event::Text(t) if inside => out.last_mut().unwrap().push_str(&t.unescape().unwrap()),
+            Event::End(e) if e.name().as_ref() == name => inside = false,
+            Event::Text(t) if inside => out.last_mut().unwrap().push_str(&t.xml10_content()),
+            Event::CData(t) if inside => out.last_mut().unwrap().push_str(&t.xml10_content()),
+            // quick-xml 0.38+ gives each `&…;` as an event of its own.
+            Event::GeneralRef(r) if inside => {
+                let text = match r.resolve_char_ref().expect("a valid character reference") {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(r.as_ref())
+                        .expect("one of XML's five entities")
+                        .to_string(),
+                };
+                out.last_mut().unwrap().push_str(&text);
+            }
             Event::Eof => break,
             _ => {}
         }

@@ -13,6 +13,7 @@ mod faults;
 mod feeds;
 mod fuzz_corpus;
 mod helpers;
+mod import;
 mod mail;
 mod reading;
 mod search;

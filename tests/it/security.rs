@@ -247,8 +247,14 @@ fn assert_well_formed(xml: &str) {
     let mut reader = Reader::from_str(xml);
     loop {
         match reader.read_event().expect("well-formed XML") {
-            Event::Text(t) => {
-                t.unescape().expect("text unescapes");
+            Event::GeneralRef(r) => {
+                let char_ref = r.resolve_char_ref().expect("a valid character reference");
+                assert!(
+                    char_ref.is_some()
+                        || quick_xml::escape::resolve_predefined_entity(r.as_ref()).is_some(),
+                    "an entity XML does not define: &{};",
+                    r.as_ref()
+                );
             }
             Event::Eof => break,
             _ => {}

@@ -1,0 +1,2 @@
+//! Moving in from other systems: `kintsugi import wordpress EXPORT.xml`.
+pub mod wordpress;

@@ -150,6 +150,20 @@ pub fn import_thread(
                 .into_iter()
                 .map(|m| (m.old_id, m.new_id))
                 .collect();
+        // Ids already used by comments (one query per slice, not one per
+        // comment), and the rows stored in this transaction, so a reply
+        // finds its parent without asking the database again.
+        let mut taken: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        let wanted: Vec<i64> = sorted.iter().map(|c| c.old_id).collect();
+        for ids in wanted.chunks(500) {
+            let used: Vec<i64> = comments::table
+                .filter(comments::id.eq_any(ids))
+                .select(comments::id)
+                .load(conn)?;
+            taken.extend(used);
+        }
+        let mut stored_here: std::collections::HashMap<i64, CommentRow> =
+            std::collections::HashMap::new();
         for c in sorted {
             if known.contains_key(&c.old_id) {
                 done.known += 1;
@@ -158,12 +172,15 @@ pub fn import_thread(
             let parent = match c.old_parent {
                 0 => None,
                 old => match known.get(&old).copied().flatten() {
-                    Some(new) => comments::table
-                        .filter(comments::id.eq(new))
-                        .filter(comments::article_slug.eq(&c.article_slug))
-                        .select(CommentRow::as_select())
-                        .first(conn)
-                        .optional()?,
+                    Some(new) => match stored_here.get(&new) {
+                        Some(row) => Some(row.clone()),
+                        None => comments::table
+                            .filter(comments::id.eq(new))
+                            .filter(comments::article_slug.eq(&c.article_slug))
+                            .select(CommentRow::as_select())
+                            .first(conn)
+                            .optional()?,
+                    },
                     None => None,
                 },
             };
@@ -174,11 +191,7 @@ pub fn import_thread(
                 Some(p) => super::comments::placement(p),
                 None => (None, None, 0, None),
             };
-            let taken: i64 = comments::table
-                .filter(comments::id.eq(c.old_id))
-                .count()
-                .get_result(conn)?;
-            let keep_number = taken == 0 && c.old_id > 0;
+            let keep_number = !taken.contains(&c.old_id) && c.old_id > 0;
             if !keep_number {
                 done.renumbered.push(c.old_id);
             }
@@ -225,6 +238,32 @@ pub fn import_thread(
                 ))
                 .execute(conn)?;
             known.insert(c.old_id, Some(id));
+            taken.insert(id);
+            stored_here.insert(
+                id,
+                CommentRow {
+                    id,
+                    article_slug: c.article_slug.clone(),
+                    parent_id,
+                    root_id,
+                    reply_to_id: parent.as_ref().map(|p| p.id),
+                    depth,
+                    reply_to_name: None,
+                    author_name: c.author_name.clone(),
+                    author_email: c.author_email.clone(),
+                    body_html: String::new(),
+                    status: c.status.to_string(),
+                    is_private: false,
+                    is_urgent: false,
+                    is_coach: c.is_coach,
+                    held_reasons: String::new(),
+                    notify_replies: false,
+                    owner_token_hash: None,
+                    created_at: c.created_at,
+                    edited_at: None,
+                    edited_by_coach: false,
+                },
+            );
             done.stored.push((c.old_id, c.status));
         }
         Ok(done)

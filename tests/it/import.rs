@@ -251,6 +251,67 @@ async fn a_wordpress_blog_moves_in_with_its_articles_pictures_and_threads() {
         first_before
     );
 
+    // A newer export of the same site: only its new comment comes in,
+    // under the comment it answers.
+    let newer = std::fs::read_to_string(fixture("export.xml"))
+        .unwrap()
+        .replacen(
+            "<wp:comment_parent>41</wp:comment_parent>\n\t\t\t<wp:comment_user_id>1</wp:comment_user_id>\n\t\t\t\t\t\t\t</wp:comment>",
+            "<wp:comment_parent>41</wp:comment_parent>\n\t\t\t<wp:comment_user_id>1</wp:comment_user_id>\n\t\t\t\t\t\t\t</wp:comment>\n\t\t\t\t\t<wp:comment>\n\t\t\t<wp:comment_id>60</wp:comment_id>\n\t\t\t<wp:comment_author><![CDATA[Jonas Weber]]></wp:comment_author>\n\t\t\t<wp:comment_author_email><![CDATA[jonas.w@example.org]]></wp:comment_author_email>\n\t\t\t<wp:comment_date><![CDATA[2024-05-22 09:00:00]]></wp:comment_date>\n\t\t\t<wp:comment_date_gmt><![CDATA[2024-05-22 07:00:00]]></wp:comment_date_gmt>\n\t\t\t<wp:comment_content><![CDATA[Anything by a band you never saw live together.]]></wp:comment_content>\n\t\t\t<wp:comment_approved><![CDATA[1]]></wp:comment_approved>\n\t\t\t<wp:comment_type><![CDATA[comment]]></wp:comment_type>\n\t\t\t<wp:comment_parent>42</wp:comment_parent>\n\t\t\t<wp:comment_user_id>0</wp:comment_user_id>\n\t\t\t\t\t\t\t</wp:comment>",
+            1,
+        );
+    assert!(
+        newer.contains("<wp:comment_id>60</wp:comment_id>"),
+        "the fixture changed shape"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let newer_file = dir.path().join("export-later.xml");
+    std::fs::write(&newer_file, newer).unwrap();
+    let media = fixture("uploads");
+    let out = cli(
+        &app,
+        &[
+            "import",
+            "wordpress",
+            newer_file.to_str().unwrap(),
+            "--media",
+            media.to_str().unwrap(),
+            "--dry-run",
+        ],
+        "",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Would import 0 articles, 0 pages, 1 comment,"),
+        "{text}"
+    );
+    let out = cli(
+        &app,
+        &[
+            "import",
+            "wordpress",
+            newer_file.to_str().unwrap(),
+            "--media",
+            media.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Imported 0 articles, 0 pages, 1 comment,"),
+        "{text}"
+    );
+    assert_eq!(comment_total(&app).await, 19);
+    let (row, _) = kintsugi::db::run(&app.pool, |conn| kintsugi::db::comments::find(conn, 60))
+        .await
+        .unwrap()
+        .expect("comment 60 kept its number");
+    assert_eq!(row.article_slug, "five-small-comforts");
+    assert!(row.parent_id.is_some(), "threaded under the coach's reply");
+
     // A reader WordPress had approved is known here: published at once.
     let client = client();
     let token = comment_form_token(&app, &client, "five-small-comforts").await;
@@ -279,6 +340,31 @@ async fn a_wordpress_blog_moves_in_with_its_articles_pictures_and_threads() {
     .await
     .unwrap();
     assert_eq!(status, "approved");
+}
+
+#[actix_web::test]
+async fn a_database_failure_part_way_leaves_no_half_thread_and_a_rerun_finishes() {
+    let app = spawn_app().await;
+    {
+        let _lock = WriteLock::hold(&app.database_url);
+        let (ok, out, err) = run_import(&app, &[]);
+        assert!(!ok, "the import stops:\n{out}\n{err}");
+        assert!(
+            err.contains("nothing was imported") || err.contains("cannot"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        comment_total(&app).await,
+        0,
+        "no comment of a failed thread is kept"
+    );
+    let (ok, out, err) = run_import(&app, &[]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(comment_total(&app).await, 18);
+    let (ok, out, _) = run_import(&app, &[]);
+    assert!(ok && out.contains("0 comments"), "{out}");
+    assert_eq!(comment_total(&app).await, 18);
 }
 
 #[actix_web::test]

@@ -319,11 +319,17 @@ pub async fn run(options: &Options, pool: Option<&Pool>) -> Result<Report, Impor
     let pool = pool.cloned();
     tokio::task::spawn_blocking(move || {
         let mut conn = match &pool {
-            Some(pool) if !options.dry_run => Some(
-                pool.get()
-                    .map_err(|e| ImportError::plain(format!("cannot reach the database: {e}")))?,
-            ),
-            _ => None,
+            Some(pool) => match pool.get() {
+                Ok(conn) => Some(conn),
+                // A dry run can do without: every comment then counts as new.
+                Err(_) if options.dry_run => None,
+                Err(e) => {
+                    return Err(ImportError::plain(format!(
+                        "cannot reach the database: {e}"
+                    )))
+                }
+            },
+            None => None,
         };
         second_pass(
             &options,
@@ -1210,7 +1216,7 @@ fn second_pass(
                             report.drafts += 1;
                         }
                     }
-                    if let Some(conn) = conn.as_deref_mut() {
+                    if let Some(conn) = conn.as_deref_mut().filter(|_| !options.dry_run) {
                         if let Err(e) = imports::record_post(
                             conn,
                             source,
@@ -1377,6 +1383,20 @@ fn second_pass(
             return Ok(());
         }
         match conn.as_deref_mut() {
+            Some(conn) if options.dry_run => {
+                // Only read: which of these an earlier import stored.
+                let ids: Vec<i64> = thread.iter().map(|c| c.old_id).collect();
+                let known: HashSet<i64> = imports::mapped(conn, source, imports::COMMENT, &ids)
+                    .map(|m| m.into_iter().map(|m| m.old_id).collect())
+                    .unwrap_or_default();
+                let new: Vec<(i64, &'static str)> = thread
+                    .iter()
+                    .filter(|c| !known.contains(&c.old_id))
+                    .map(|c| (c.old_id, c.status))
+                    .collect();
+                count_comments(report, &new, &item, &author_ids, &author_emails);
+                report.comments_known += known.len();
+            }
             Some(conn) => match imports::import_thread(conn, source, &thread, now.naive_utc()) {
                 Ok(done) => {
                     count_comments(report, &done.stored, &item, &author_ids, &author_emails);
@@ -1399,7 +1419,7 @@ fn second_pass(
     if let Some(e) = failure {
         return Err(e);
     }
-    if let Some(conn) = conn {
+    if let Some(conn) = conn.filter(|_| !options.dry_run) {
         imports::after_explicit_ids(conn)
             .map_err(|e| ImportError::plain(format!("cannot write to the database: {e}")))?;
     }

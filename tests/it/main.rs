@@ -14,6 +14,7 @@ mod feeds;
 mod fuzz_corpus;
 mod helpers;
 mod mail;
+mod media;
 mod reading;
 mod search;
 mod security;

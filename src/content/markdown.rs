@@ -747,6 +747,62 @@ mod tests {
     }
 
     #[test]
+    fn media_pictures_need_alt_text_and_become_figures_with_a_title() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("media/2024/05");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/wordpress/uploads/2024/05/golden-seams-bowl.jpg"
+            ),
+            folder.join("bowl.jpg"),
+        )
+        .unwrap();
+        let media = super::super::media::Media::scan(dir.path(), None);
+        let lookup = |path: &str| media.lookup(path);
+        let images = MediaImages {
+            lookup: &lookup,
+            first_eager: true,
+        };
+        let r = render_with_media(
+            "Intro.\n\n![A bowl](@/media/2024/05/bowl.jpg \"Mended <gold>\")\n\nText ![a *bowl*](@/media/2024/05/bowl.jpg) here.\n\n![](@/media/2024/05/bowl.jpg)\n\n![A cup](@/media/cup.jpg)\n",
+            3,
+            &no_links,
+            &images,
+            &ContentWords::default(),
+        );
+        let url = media.get("2024/05/bowl.jpg").unwrap().url();
+        assert!(
+            r.html.contains(&format!(
+                "<figure><img src=\"{url}\" alt=\"A bowl\" width=\"480\" height=\"320\" loading=\"eager\" decoding=\"async\"><figcaption>Mended &lt;gold&gt;</figcaption></figure>"
+            )),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains(&format!(
+                "<p>Text <img src=\"{url}\" alt=\"a bowl\" width=\"480\" height=\"320\" loading=\"lazy\""
+            )),
+            "{}",
+            r.html
+        );
+        assert_eq!(r.summary_text, "Intro.");
+        let errors: Vec<(usize, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].0, 9);
+        assert!(errors[0].1.contains("needs alt text"));
+        assert_eq!(errors[1].0, 11);
+        assert!(errors[1]
+            .1
+            .contains("there is no file content/media/cup.jpg"));
+    }
+
+    #[test]
     fn slugify_keeps_words() {
         assert_eq!(slugify("İstanbul"), "istanbul");
         assert_eq!(slugify("No Contact: Day 1!"), "no-contact-day-1");

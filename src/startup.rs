@@ -59,7 +59,7 @@ impl Application {
         )?);
         let content_dir = settings.content_dir.clone();
         let words = strings.content_words();
-        let media_cache = settings.data_dir.join("media-cache");
+        let media_cache = settings.data_dir.join(crate::content::media::CACHE_DIR);
         let content =
             web::block(move || ContentStore::load_serving(&content_dir, words, Some(media_cache)))
                 .await

@@ -22,6 +22,9 @@ use std::time::SystemTime;
 
 use super::library::ContentError;
 
+/// The data folder's sub-folder for the smaller copies.
+pub const CACHE_DIR: &str = "media-cache";
+
 /// The widths smaller copies are made at (only those below the original's).
 pub const VARIANT_WIDTHS: &[u32] = &[480, 960, 1440];
 

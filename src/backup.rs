@@ -276,12 +276,18 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]) -
     Ok(())
 }
 
+/// The media library's smaller copies in the data folder: rebuilt from
+/// the content, never backed up.
+const MEDIA_CACHE: &str = crate::content::media::CACHE_DIR;
+
 /// Paths in the data folder that are not copied as files: the database
-/// (copied consistently above), the key (as `site.key`), the backups.
+/// (copied consistently above), the key (as `site.key`), the backups, and
+/// the media library's smaller copies (made again from the content).
 fn data_files_to_skip(settings: &Settings, backup_dir: &Path) -> Vec<PathBuf> {
     let mut skip = vec![
         settings.data_dir.join(KEY_FILE),
         settings.data_dir.join("backups"),
+        settings.data_dir.join(MEDIA_CACHE),
         backup_dir.to_path_buf(),
     ];
     if let DatabaseUrl::Sqlite(path) = &settings.database_url {
@@ -397,7 +403,7 @@ pub fn restore(settings: &Settings, archive: &Path, force: bool) -> Result<Resto
         );
     }
     let data_dir = &settings.data_dir;
-    if !force && !is_empty_dir(data_dir, &["backups"])? {
+    if !force && !is_empty_dir(data_dir, &["backups", MEDIA_CACHE])? {
         bail!(
             "the data folder {} is not empty; restore into an empty data folder, or add --force to overwrite what is there",
             data_dir.display()

@@ -333,7 +333,7 @@ fn check(settings: &Settings) -> ExitCode {
         eprintln!("kintsugi: {} problem(s) found in the strings", e.0.len());
         return ExitCode::FAILURE;
     }
-    match Library::load(&settings.content_dir) {
+    match Library::load_checked(&settings.content_dir) {
         Ok(library) => {
             println!(
                 "kintsugi: content in {} is valid ({} articles)",

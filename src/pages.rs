@@ -117,6 +117,8 @@ pub struct ArticleCard<'a> {
     pub tags: &'a [Tag],
     /// Approved public comments.
     pub comment_count: i64,
+    /// The article's featured picture.
+    pub image: Option<&'a crate::content::library::ContentImage>,
 }
 
 impl<'a> ArticleCard<'a> {
@@ -129,6 +131,7 @@ impl<'a> ArticleCard<'a> {
             summary_html: &a.summary_html,
             tags: &a.tags,
             comment_count,
+            image: a.image.as_ref(),
         }
     }
 }

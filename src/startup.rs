@@ -59,10 +59,12 @@ impl Application {
         )?);
         let content_dir = settings.content_dir.clone();
         let words = strings.content_words();
-        let content = web::block(move || ContentStore::load_in(&content_dir, words))
-            .await
-            .map_err(|e| StartError::Database(e.to_string()))?
-            .map_err(StartError::Content)?;
+        let media_cache = settings.data_dir.join(crate::content::media::CACHE_DIR);
+        let content =
+            web::block(move || ContentStore::load_serving(&content_dir, words, Some(media_cache)))
+                .await
+                .map_err(|e| StartError::Database(e.to_string()))?
+                .map_err(StartError::Content)?;
         let content = Arc::new(content);
         let mut settings = settings;
         // Crisis words of the site's language count as well as the English
@@ -574,6 +576,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .route(
                 "/images/{file}",
                 handlers::get().to(handlers::static_files::content_image),
+            )
+            .route(
+                "/media/{path:.*}",
+                handlers::get().to(handlers::static_files::media),
             )
             .route("/healthz", handlers::get().to(handlers::health::healthz))
             .route("/readyz", handlers::get().to(handlers::health::readyz))

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::front_matter::{self, ArticleFrontMatter, PageFrontMatter};
 use super::markdown::{self, TocEntry};
+use super::media::{Media, MediaFile};
 use super::search::{Query, SearchIndex};
 
 /// A problem in the content, reported as `file:line: what is wrong`.
@@ -51,16 +52,32 @@ pub struct Article {
     pub image: Option<ContentImage>,
 }
 
-/// A picture from `content/images/`, served at `/images/{file}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A picture from `content/images/`, served at `/images/{file}`, or from
+/// the media library (`@/media/2024/05/photo.jpg` in front matter).
+#[derive(Debug, Clone)]
 pub struct ContentImage {
+    /// As written in front matter.
     pub file: String,
     pub alt: String,
+    /// The media library's picture (size, hashed address, smaller copies);
+    /// `None` for a file of `content/images/`.
+    pub media: Option<Arc<MediaFile>>,
 }
+
+impl PartialEq for ContentImage {
+    fn eq(&self, other: &Self) -> bool {
+        self.file == other.file && self.alt == other.alt
+    }
+}
+
+impl Eq for ContentImage {}
 
 impl ContentImage {
     pub fn url(&self) -> String {
-        format!("/images/{}", self.file)
+        match &self.media {
+            Some(m) => m.url(),
+            None => format!("/images/{}", self.file),
+        }
     }
 }
 
@@ -96,12 +113,13 @@ pub fn image_type(file: &str) -> Option<&'static str> {
 /// `errors` against the source's front matter.
 fn content_image(
     content_dir: &Path,
+    media: &Media,
     image: Option<String>,
     alt: Option<String>,
     src: &Source,
     errors: &mut Vec<ContentError>,
 ) -> Result<Option<ContentImage>, ()> {
-    checked_image(content_dir, image, alt).map_err(|message| {
+    checked_image(content_dir, media, image, alt).map_err(|message| {
         errors.push(ContentError {
             file: src.path.clone(),
             line: 1,
@@ -112,6 +130,7 @@ fn content_image(
 
 fn checked_image(
     content_dir: &Path,
+    media: &Media,
     image: Option<String>,
     alt: Option<String>,
 ) -> Result<Option<ContentImage>, String> {
@@ -121,6 +140,22 @@ fn checked_image(
             None => Ok(None),
         };
     };
+    let alt = alt.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    if let Some(path) = file.strip_prefix("@/media/") {
+        let picture = media
+            .lookup(path)
+            .map_err(|problem| format!("the image `{file}`: {problem}"))?;
+        return match alt {
+            Some(alt) => Ok(Some(ContentImage {
+                file,
+                alt,
+                media: Some(picture),
+            })),
+            None => Err(format!(
+                "the image `{file}` needs `image_alt`: a few words saying what it shows, for readers who cannot see it"
+            )),
+        };
+    }
     if image_type(&file).is_none() {
         return Err(format!(
             "the image `{file}` must be a file name in content/images/ ending in .jpg, .jpeg, .png, .webp, .avif, .gif or .svg"
@@ -129,8 +164,12 @@ fn checked_image(
     if !content_dir.join("images").join(&file).is_file() {
         return Err(format!("the image `{file}` is not in content/images/"));
     }
-    match alt.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()) {
-        Some(alt) => Ok(Some(ContentImage { file, alt })),
+    match alt {
+        Some(alt) => Ok(Some(ContentImage {
+            file,
+            alt,
+            media: None,
+        })),
         None => Err(format!(
             "the image `{file}` needs `image_alt`: a few words saying what it shows, for readers who cannot see it"
         )),
@@ -188,6 +227,8 @@ pub struct Library {
     coaching: Vec<Arc<CoachingOption>>,
     /// Reply templates (`content/plans/`), by title.
     plans: Vec<Arc<PlanTemplate>>,
+    /// The pictures of `content/media/`.
+    media: Media,
 }
 
 /// One way to work with the coach.
@@ -415,6 +456,29 @@ impl Library {
         content_dir: &Path,
         words: &markdown::ContentWords,
     ) -> Result<Self, Vec<ContentError>> {
+        Self::load_with(content_dir, words, None)
+    }
+
+    /// Loads for `kintsugi check`: as [`Library::load`], and files of
+    /// `content/media/` that will not be served are problems too.
+    pub fn load_checked(content_dir: &Path) -> Result<Self, Vec<ContentError>> {
+        let library = Self::load(content_dir)?;
+        match library.media.problems() {
+            [] => Ok(library),
+            problems => Err(problems.to_vec()),
+        }
+    }
+
+    /// Loads the content; with `media_cache` (when serving), the media
+    /// library's smaller copies are made there, or found from an earlier
+    /// start. Files of `content/media/` that are not pictures do not stop
+    /// the load (they are never served; see [`Media::problems`]), but when
+    /// the load fails for other problems they are listed with them.
+    pub fn load_with(
+        content_dir: &Path,
+        words: &markdown::ContentWords,
+        media_cache: Option<&Path>,
+    ) -> Result<Self, Vec<ContentError>> {
         let mut errors = Vec::new();
         if !content_dir.is_dir() {
             return Err(vec![ContentError {
@@ -423,6 +487,7 @@ impl Library {
                 message: "the content folder does not exist (set KINTSUGI_CONTENT_DIR)".into(),
             }]);
         }
+        let media = Media::scan(content_dir, media_cache);
         let article_sources = read_folder(content_dir, "articles", &mut errors);
         let page_sources = read_folder(content_dir, "pages", &mut errors);
 
@@ -515,10 +580,28 @@ impl Library {
         }
 
         // Pass 2: render, checking internal links.
-        let resolve = |key: &str| links.get(key.trim_start_matches('/')).cloned();
+        let resolve = |key: &str| {
+            let key = key.trim_start_matches('/');
+            match key.strip_prefix("media/") {
+                Some(path) => media.get(path).map(|m| m.url()),
+                None => links.get(key).cloned(),
+            }
+        };
+        let lookup = |path: &str| media.lookup(path);
         let mut articles = Vec::new();
         for (src, body, first_line, fm, slug, valid) in parsed_articles {
-            let rendered = markdown::render(body, first_line, &resolve, words);
+            let rendered = markdown::render_with_media(
+                body,
+                first_line,
+                &resolve,
+                &markdown::MediaImages {
+                    lookup: &lookup,
+                    // The featured image is on the first screen; without
+                    // one, the first picture of the text likely is.
+                    first_eager: fm.image.is_none(),
+                },
+                words,
+            );
             errors.extend(rendered.errors.into_iter().map(|e| ContentError {
                 file: src.path.clone(),
                 line: e.line,
@@ -541,8 +624,14 @@ impl Library {
                     tags.push(tag);
                 }
             }
-            let Ok(image) = content_image(content_dir, fm.image, fm.image_alt, src, &mut errors)
-            else {
+            let Ok(image) = content_image(
+                content_dir,
+                &media,
+                fm.image,
+                fm.image_alt,
+                src,
+                &mut errors,
+            ) else {
                 continue;
             };
             articles.push(Arc::new(Article {
@@ -565,7 +654,16 @@ impl Library {
         }
         let mut pages = HashMap::new();
         for (src, body, first_line, fm, slug) in parsed_pages {
-            let rendered = markdown::render(body, first_line, &resolve, words);
+            let rendered = markdown::render_with_media(
+                body,
+                first_line,
+                &resolve,
+                &markdown::MediaImages {
+                    lookup: &lookup,
+                    first_eager: fm.image.is_none(),
+                },
+                words,
+            );
             errors.extend(rendered.errors.into_iter().map(|e| ContentError {
                 file: src.path.clone(),
                 line: e.line,
@@ -575,8 +673,15 @@ impl Library {
                 Some(d) => d.0.format("%Y-%m-%d").to_string(),
                 None => short_hash(&src.text),
             };
-            let image = content_image(content_dir, fm.image, fm.image_alt, src, &mut errors)
-                .unwrap_or_default();
+            let image = content_image(
+                content_dir,
+                &media,
+                fm.image,
+                fm.image_alt,
+                src,
+                &mut errors,
+            )
+            .unwrap_or_default();
             pages.insert(
                 slug.clone(),
                 Arc::new(Page {
@@ -598,13 +703,20 @@ impl Library {
         let coaching = load_coaching_options(content_dir, &resolve, words, &mut errors);
         let plans = load_plans(content_dir, &mut errors);
         if !errors.is_empty() {
+            errors.extend(media.problems().iter().cloned());
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             return Err(errors);
         }
         let mut library = Self::from_parts(articles, pages);
         library.coaching = coaching;
         library.plans = plans;
+        library.media = media;
         Ok(library)
+    }
+
+    /// The pictures of `content/media/`.
+    pub fn media(&self) -> &Media {
+        &self.media
     }
 
     /// The coaching options, in the coach's order.
@@ -645,6 +757,7 @@ impl Library {
             search,
             coaching: Vec::new(),
             plans: Vec::new(),
+            media: Media::default(),
         }
     }
 

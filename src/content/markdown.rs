@@ -1,10 +1,12 @@
 //! Trusted article Markdown -> HTML, with heading anchors, a table of
 //! contents, a summary, plain text for search and checked internal links.
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::front_matter::LineError;
+use super::media::{ImageKind, MediaFile};
 
 /// One heading of an article's table of contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,10 +130,89 @@ impl Default for ContentWords {
     }
 }
 
+/// How `![alt](@/media/2024/05/photo.jpg "Caption")` finds its picture.
+pub struct MediaImages<'a> {
+    /// A path under `content/media/` to its picture, or the problem to
+    /// report.
+    pub lookup: &'a dyn Fn(&str) -> Result<Arc<MediaFile>, String>,
+    /// The first picture loads at once (it is likely on the first
+    /// screen); the others (and all of them when false) lazily.
+    pub first_eager: bool,
+}
+
+/// How wide a picture of the article's text is shown (the text column,
+/// `--measure` in `site.css`, is at most about 40rem).
+const IMAGE_SIZES: &str = "(min-width: 42rem) 40rem, 100vw";
+
+/// An article picture's `<img>` (in a `<picture>` with a WebP source when
+/// there are WebP copies).
+fn media_img(file: &MediaFile, alt: &str, eager: bool) -> String {
+    let mut img = format!(
+        "<img src=\"{src}\" alt=\"{alt}\" width=\"{w}\" height=\"{h}\" loading=\"{loading}\" decoding=\"async\"",
+        src = escape_html(&file.url()),
+        alt = escape_html(alt),
+        w = file.width,
+        h = file.height,
+        loading = if eager { "eager" } else { "lazy" },
+    );
+    if let Some(srcset) = file.srcset() {
+        img.push_str(&format!(
+            " srcset=\"{}\" sizes=\"{IMAGE_SIZES}\"",
+            escape_html(&srcset)
+        ));
+    }
+    img.push('>');
+    match file.webp_srcset() {
+        Some(webp) => format!(
+            "<picture><source type=\"{}\" srcset=\"{}\" sizes=\"{IMAGE_SIZES}\">{img}</picture>",
+            ImageKind::Webp.mime(),
+            escape_html(&webp)
+        ),
+        None => img,
+    }
+}
+
+/// A `@/media/` picture being read: its alt text gathers until its end.
+struct OpenImage {
+    target: String,
+    title: String,
+    alt: String,
+    line: usize,
+    /// Images written inside its alt text (their text joins the alt).
+    nested: usize,
+}
+
+/// Renders a trusted Markdown body; `@/media/` pictures are reported as
+/// missing (see [`render_with_media`]).
 pub fn render(
     body: &str,
     first_line: usize,
     resolve: &dyn Fn(&str) -> Option<String>,
+    words: &ContentWords,
+) -> Rendered {
+    let none = |path: &str| Err(format!("there is no file content/media/{path}"));
+    render_with_media(
+        body,
+        first_line,
+        resolve,
+        &MediaImages {
+            lookup: &none,
+            first_eager: true,
+        },
+        words,
+    )
+}
+
+/// Renders a trusted Markdown body, with pictures of the media library:
+/// `![alt](@/media/2024/05/photo.jpg)` gets its hashed address, size and
+/// smaller copies; with a title, alone in its paragraph, it is a
+/// `<figure>` with the title as its `<figcaption>`. A missing file or an
+/// empty alt text is an error at its line.
+pub fn render_with_media(
+    body: &str,
+    first_line: usize,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    media: &MediaImages,
     words: &ContentWords,
 ) -> Rendered {
     let line_of = |offset: usize| first_line + body[..offset.min(body.len())].matches('\n').count();
@@ -173,6 +254,11 @@ pub fn render(
     // one label (reported; shown without an id, which the first has).
     let mut open_footnote: Option<Option<String>> = None;
     let mut defined_footnotes: HashSet<String> = HashSet::new();
+    let mut open_image: Option<OpenImage> = None;
+    let mut images_seen = 0usize;
+    // A captioned picture just written: (its event's index, the figure
+    // it becomes if its paragraph holds nothing else).
+    let mut captioned: Option<(usize, String)> = None;
 
     for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
         match event {
@@ -180,7 +266,76 @@ pub fn render(
             Event::End(_) => depth = depth.saturating_sub(1),
             _ => {}
         }
+        if let Some(open) = open_image.as_mut() {
+            match &event {
+                Event::Start(Tag::Image { .. }) => open.nested += 1,
+                Event::End(TagEnd::Image) if open.nested > 0 => open.nested -= 1,
+                Event::End(TagEnd::Image) => {}
+                Event::Text(t) | Event::Code(t) => open.alt.push_str(t),
+                Event::SoftBreak | Event::HardBreak => open.alt.push(' '),
+                _ => {}
+            }
+            if !matches!(event, Event::End(TagEnd::Image)) || open.nested > 0 {
+                continue;
+            }
+        }
         let event = match event {
+            Event::Start(Tag::Image {
+                dest_url, title, ..
+            }) if dest_url.starts_with("@/media/") => {
+                open_image = Some(OpenImage {
+                    target: dest_url[8..].to_string(),
+                    title: title.to_string(),
+                    alt: String::new(),
+                    line: line_of(range.start),
+                    nested: 0,
+                });
+                continue;
+            }
+            Event::End(TagEnd::Image) if open_image.is_some() => {
+                let Some(open) = open_image.take() else {
+                    continue;
+                };
+                let alt = open.alt.split_whitespace().collect::<Vec<_>>().join(" ");
+                let picture = match (media.lookup)(&open.target) {
+                    Ok(file) => Some(file),
+                    Err(message) => {
+                        out.errors.push(LineError {
+                            line: open.line,
+                            message: format!("the picture `@/media/{}`: {message}", open.target),
+                        });
+                        None
+                    }
+                };
+                if alt.is_empty() {
+                    out.errors.push(LineError {
+                        line: open.line,
+                        message: format!(
+                            "the picture `@/media/{}` needs alt text: a few words saying what it shows, `![what it shows](@/media/{})`",
+                            open.target, open.target
+                        ),
+                    });
+                }
+                let Some(file) = picture else {
+                    continue;
+                };
+                let eager = images_seen == 0 && media.first_eager;
+                images_seen += 1;
+                let img = media_img(&file, &alt, eager);
+                let title = open.title.trim();
+                if !title.is_empty() && heading.is_none() {
+                    captioned = Some((
+                        events.len(),
+                        format!(
+                            "<figure>{img}<figcaption>{}</figcaption></figure>\n",
+                            escape_html(title)
+                        ),
+                    ));
+                }
+                out.plain_text.push_str(&alt);
+                out.plain_text.push(' ');
+                Event::InlineHtml(img.into())
+            }
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,
@@ -367,6 +522,23 @@ pub fn render(
                 first_paragraph = Some((events.len(), None));
             }
             Event::End(TagEnd::Paragraph) => {
+                // A captioned picture alone in its paragraph: a figure.
+                if let Some((at, figure)) = captioned.take() {
+                    let alone = at + 1 == events.len()
+                        && at > 0
+                        && matches!(events[at - 1], Event::Start(Tag::Paragraph));
+                    if alone {
+                        events.truncate(at - 1);
+                        events.push(Event::Html(figure.into()));
+                        if first_paragraph == Some((at - 1, None)) {
+                            first_paragraph = None;
+                        }
+                        if more_pending && depth == 0 && more_at.is_none() {
+                            more_at = Some(events.len());
+                        }
+                        continue;
+                    }
+                }
                 if let Some((start, None)) = first_paragraph {
                     first_paragraph = Some((start, Some(events.len() + 1)));
                 }
@@ -572,6 +744,62 @@ mod tests {
             "{}",
             r.html
         );
+    }
+
+    #[test]
+    fn media_pictures_need_alt_text_and_become_figures_with_a_title() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("media/2024/05");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/wordpress/uploads/2024/05/golden-seams-bowl.jpg"
+            ),
+            folder.join("bowl.jpg"),
+        )
+        .unwrap();
+        let media = super::super::media::Media::scan(dir.path(), None);
+        let lookup = |path: &str| media.lookup(path);
+        let images = MediaImages {
+            lookup: &lookup,
+            first_eager: true,
+        };
+        let r = render_with_media(
+            "Intro.\n\n![A bowl](@/media/2024/05/bowl.jpg \"Mended <gold>\")\n\nText ![a *bowl*](@/media/2024/05/bowl.jpg) here.\n\n![](@/media/2024/05/bowl.jpg)\n\n![A cup](@/media/cup.jpg)\n",
+            3,
+            &no_links,
+            &images,
+            &ContentWords::default(),
+        );
+        let url = media.get("2024/05/bowl.jpg").unwrap().url();
+        assert!(
+            r.html.contains(&format!(
+                "<figure><img src=\"{url}\" alt=\"A bowl\" width=\"480\" height=\"320\" loading=\"eager\" decoding=\"async\"><figcaption>Mended &lt;gold&gt;</figcaption></figure>"
+            )),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains(&format!(
+                "<p>Text <img src=\"{url}\" alt=\"a bowl\" width=\"480\" height=\"320\" loading=\"lazy\""
+            )),
+            "{}",
+            r.html
+        );
+        assert_eq!(r.summary_text, "Intro.");
+        let errors: Vec<(usize, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].0, 9);
+        assert!(errors[0].1.contains("needs alt text"));
+        assert_eq!(errors[1].0, 11);
+        assert!(errors[1]
+            .1
+            .contains("there is no file content/media/cup.jpg"));
     }
 
     #[test]

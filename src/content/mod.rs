@@ -11,6 +11,7 @@ pub mod comment_markdown;
 pub mod front_matter;
 pub mod library;
 pub mod markdown;
+pub mod media;
 pub mod search;
 
 pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemplate, Tag};
@@ -19,6 +20,8 @@ pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemp
 pub struct ContentStore {
     dir: PathBuf,
     words: markdown::ContentWords,
+    /// Where the media library's smaller copies go (`<data_dir>/media-cache`).
+    media_cache: Option<PathBuf>,
     current: ArcSwap<Library>,
     generation: std::sync::atomic::AtomicU64,
 }
@@ -31,10 +34,22 @@ impl ContentStore {
     /// Loads the content with the article markup's words in the site's
     /// language (kept for reloads).
     pub fn load_in(dir: &Path, words: markdown::ContentWords) -> Result<Self, Vec<ContentError>> {
-        let library = Library::load_in(dir, &words)?;
+        Self::load_serving(dir, words, None)
+    }
+
+    /// As [`ContentStore::load_in`], making the media library's smaller
+    /// copies in `media_cache` (at this load and every reload).
+    pub fn load_serving(
+        dir: &Path,
+        words: markdown::ContentWords,
+        media_cache: Option<PathBuf>,
+    ) -> Result<Self, Vec<ContentError>> {
+        let library = Library::load_with(dir, &words, media_cache.as_deref())?;
+        log_media_problems(&library);
         Ok(Self {
             dir: dir.to_path_buf(),
             words,
+            media_cache,
             current: ArcSwap::from_pointee(library),
             generation: 0.into(),
         })
@@ -57,8 +72,9 @@ impl ContentStore {
     /// Loads the content again. On problems the last good version stays and
     /// every problem is logged.
     pub fn reload(&self) -> Result<usize, Vec<ContentError>> {
-        match Library::load_in(&self.dir, &self.words) {
+        match Library::load_with(&self.dir, &self.words, self.media_cache.as_deref()) {
             Ok(library) => {
+                log_media_problems(&library);
                 let count = library.len();
                 self.current.store(Arc::new(library));
                 self.generation
@@ -77,6 +93,14 @@ impl ContentStore {
                 Err(errors)
             }
         }
+    }
+}
+
+/// Files of `content/media/` that are not served do not stop the site;
+/// they are logged (and `kintsugi check` lists them).
+fn log_media_problems(library: &Library) {
+    for problem in library.media().problems() {
+        tracing::warn!(problem = %problem, "media file not served");
     }
 }
 

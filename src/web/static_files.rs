@@ -101,3 +101,54 @@ pub async fn content_image(
         res.body(bytes)
     })
 }
+
+/// `/media/{path}`: the media library's pictures (`content/media/`). The
+/// hashed address (`/media/2024/05/photo.3f9a1c2b4d.jpg`) and the smaller
+/// copies are cached for a year; the plain address
+/// (`/media/2024/05/photo.jpg`, where old links point) redirects to the
+/// hashed one. The type is the one the bytes were found to be, never the
+/// name's; any other path (a file not scanned, a hidden file, `..`) is 404.
+pub async fn media(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    use crate::content::media::MediaRoute;
+    let library = state.content.library();
+    let route = library
+        .media()
+        .route(path.as_str())
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let (file, kind, original) = match route {
+        MediaRoute::Plain(picture) => {
+            return Ok(HttpResponse::Found()
+                .insert_header(("Location", picture.url()))
+                .insert_header(("Cache-Control", "public, max-age=300"))
+                .finish());
+        }
+        MediaRoute::Original(picture) => {
+            (picture.source().to_path_buf(), picture.kind, Some(picture))
+        }
+        MediaRoute::Variant { file, kind } => (file, kind, None),
+    };
+    let read = web::block(move || -> std::io::Result<Option<Vec<u8>>> {
+        // A file changed since the scan is not served under the old hash.
+        if original.is_some_and(|p| !p.unchanged_on_disk()) {
+            return Ok(None);
+        }
+        std::fs::read(&file).map(Some)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let bytes = match read {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(AppError::NotFound),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", kind.mime()))
+        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
+}

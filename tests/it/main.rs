@@ -15,6 +15,7 @@ mod fuzz_corpus;
 mod helpers;
 mod import;
 mod mail;
+mod media;
 mod reading;
 mod search;
 mod security;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 use crate::content::markdown::slugify;
+use crate::content::media::{self, ImageKind};
 use crate::db::{self, comments as stored, imports, Pool};
 
 pub mod html;
@@ -804,18 +805,21 @@ impl Writer<'_> {
         };
         let bytes = std::fs::read(&path)
             .map_err(|e| format!("cannot read {}: {e}; left out", path.display()))?;
-        let Some(kind) = sniff_image(&bytes) else {
+        let Some(kind) = ImageKind::sniff(&bytes) else {
             return Err(format!(
-                "wp-content/uploads/{found} is not a JPEG, PNG, WebP or GIF picture (whatever its name says): left out"
+                "wp-content/uploads/{found} is not a JPEG, PNG, WebP or GIF picture (it looks like {}): left out",
+                media::looks_like(&bytes)
             ));
         };
-        let bytes = if kind == "jpeg" {
-            strip_jpeg_metadata(&bytes).unwrap_or(bytes)
+        // Photos can hold where they were taken (EXIF GPS): not published.
+        let bytes = if kind == ImageKind::Jpeg {
+            media::strip_jpeg_metadata(&bytes).unwrap_or(bytes)
         } else {
             bytes
         };
-        let target = self.options.content_dir.join("media").join(&found);
-        let md = format!("@/media/{found}");
+        let name = media_name(&found);
+        let target = self.options.content_dir.join("media").join(&name);
+        let md = format!("@/media/{name}");
         if target.is_file() {
             return Ok(md);
         }
@@ -960,51 +964,32 @@ fn humanised_name(rel: &str) -> String {
     stem.replace(['-', '_'], " ").trim().to_string()
 }
 
-/// The kind of picture, by its first bytes (never by its name).
-fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("png")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("gif")
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("webp")
-    } else {
-        None
-    }
-}
-
-/// A JPEG without its APP1..APP15 metadata segments (EXIF and XMP, which
-/// can hold where the photo was taken), keeping JFIF and the colour
-/// profile; the picture data is copied as it is.
-fn strip_jpeg_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(&bytes[..2]);
-    let mut i = 2;
-    loop {
-        if i + 4 > bytes.len() || bytes[i] != 0xFF {
-            return None;
-        }
-        let marker = bytes[i + 1];
-        if marker == 0xDA {
-            // Start of scan: the rest is picture data.
-            out.extend_from_slice(&bytes[i..]);
-            return Some(out);
-        }
-        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
-        if len < 2 || i + 2 + len > bytes.len() {
-            return None;
-        }
-        let keep = !(0xE1..=0xEF).contains(&marker) || marker == 0xE2;
-        if keep {
-            out.extend_from_slice(&bytes[i..i + 2 + len]);
-        }
-        i += 2 + len;
-    }
+/// A path under `content/media/` the site serves: each part of the
+/// uploads path in plain ASCII letters, digits, `.`, `_` and `-` (WordPress
+/// keeps accents and spaces that some uploads have).
+fn media_name(rel: &str) -> String {
+    rel.split('/')
+        .map(|part| {
+            let (stem, ext) = match part.rsplit_once('.') {
+                Some((s, e)) if !s.is_empty() => (s, Some(e)),
+                _ => (part, None),
+            };
+            let keep = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
+            let stem = if stem.chars().all(keep) {
+                stem.to_string()
+            } else {
+                match ascii_slug(stem) {
+                    s if s.is_empty() => "picture".to_string(),
+                    s => s,
+                }
+            };
+            match ext {
+                Some(e) => format!("{stem}.{}", e.to_ascii_lowercase()),
+                None => stem,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Writes a file whole or not at all (a temporary file renamed into
@@ -1779,19 +1764,15 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_metadata_is_stripped() {
-        let jpeg = [
-            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, // APP0 kept
-            0xFF, 0xE1, 0x00, 0x05, b'E', b'x', b'i', // APP1 gone
-            0xFF, 0xDA, 0x00, 0x02, 0x11, 0x22, 0xFF, 0xD9,
-        ];
-        let out = strip_jpeg_metadata(&jpeg).unwrap();
+    fn media_names_are_plain_ascii() {
         assert_eq!(
-            out,
-            [
-                0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0xFF, 0xDA, 0x00, 0x02, 0x11, 0x22,
-                0xFF, 0xD9
-            ]
+            media_name("2024/05/Café au lait.JPG"),
+            "2024/05/cafe-au-lait.jpg"
         );
+        assert_eq!(
+            media_name("2024/05/evening-walk.jpg"),
+            "2024/05/evening-walk.jpg"
+        );
+        assert_eq!(media_name("2024/05/心.png"), "2024/05/picture.png");
     }
 }

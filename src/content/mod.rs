@@ -11,6 +11,7 @@ pub mod comment_markdown;
 pub mod front_matter;
 pub mod library;
 pub mod markdown;
+pub mod redirects;
 pub mod search;
 
 pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemplate, Tag};

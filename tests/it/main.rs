@@ -15,5 +15,6 @@ mod fuzz_corpus;
 mod helpers;
 mod mail;
 mod reading;
+mod redirects;
 mod search;
 mod security;

@@ -396,6 +396,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             )
             .wrap(sessions(&state))
             .wrap(from_fn(refuse_writes_when_database_lost))
+            // Inside the error pages: a 404 for an old address becomes a
+            // 301 before it would be rendered.
+            .wrap(from_fn(handlers::redirects::old_addresses))
             .wrap(from_fn(handlers::errors::error_pages))
             .wrap(
                 security_headers(&state)

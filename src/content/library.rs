@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::front_matter::{self, ArticleFrontMatter, PageFrontMatter};
 use super::markdown::{self, TocEntry};
 use super::media::{Media, MediaFile};
+use super::redirects::{self, RedirectMap, SiteAddresses};
 use super::search::{Query, SearchIndex};
 
 /// A problem in the content, reported as `file:line: what is wrong`.
@@ -229,6 +230,8 @@ pub struct Library {
     plans: Vec<Arc<PlanTemplate>>,
     /// The pictures of `content/media/`.
     media: Media,
+    /// Old addresses and their new home (`content/redirects.toml`).
+    redirects: RedirectMap,
 }
 
 /// One way to work with the coach.
@@ -406,6 +409,61 @@ fn load_coaching_options(
     }
     options.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
     options.into_iter().map(|(_, o)| o).collect()
+}
+
+/// The site's own addresses as the content defines them, for checking
+/// redirect targets.
+struct ContentAddresses<'a> {
+    articles: &'a [Arc<Article>],
+    pages: &'a HashMap<String, Arc<Page>>,
+}
+
+impl SiteAddresses for ContentAddresses<'_> {
+    fn has_article(&self, slug: &str) -> bool {
+        self.articles.iter().any(|a| a.slug == slug)
+    }
+    fn has_page(&self, slug: &str) -> bool {
+        self.pages.contains_key(slug)
+    }
+    fn has_tag(&self, slug: &str) -> bool {
+        self.articles.iter().any(|a| a.has_tag(slug))
+    }
+}
+
+/// `content/redirects.toml` (absent: no entries), checked against the
+/// articles, pages and tags just loaded.
+fn load_redirects(
+    content_dir: &Path,
+    articles: &[Arc<Article>],
+    pages: &HashMap<String, Arc<Page>>,
+    errors: &mut Vec<ContentError>,
+) -> RedirectMap {
+    let path = redirects::file_in(content_dir);
+    let problem = |e: front_matter::LineError| ContentError {
+        file: path.clone(),
+        line: e.line,
+        message: e.message,
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            errors.push(ContentError {
+                file: path.clone(),
+                line: 0,
+                message: format!("cannot read the file: {e}"),
+            });
+            return RedirectMap::default();
+        }
+    };
+    // Entries with problems are reported; the good ones are checked
+    // against the site too, so one run lists everything.
+    let (mut map, problems) = RedirectMap::parse_keeping_good_entries(&text);
+    errors.extend(problems.into_iter().map(problem));
+    let site = ContentAddresses { articles, pages };
+    errors.extend(map.check_against(&site).into_iter().map(problem));
+    map.set_media_dir(content_dir.join("media"));
+    map
 }
 
 fn load_plans(content_dir: &Path, errors: &mut Vec<ContentError>) -> Vec<Arc<PlanTemplate>> {
@@ -702,6 +760,7 @@ impl Library {
         }
         let coaching = load_coaching_options(content_dir, &resolve, words, &mut errors);
         let plans = load_plans(content_dir, &mut errors);
+        let redirects = load_redirects(content_dir, &articles, &pages, &mut errors);
         if !errors.is_empty() {
             errors.extend(media.problems().iter().cloned());
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -711,12 +770,19 @@ impl Library {
         library.coaching = coaching;
         library.plans = plans;
         library.media = media;
+        library.redirects = redirects;
         Ok(library)
     }
 
     /// The pictures of `content/media/`.
     pub fn media(&self) -> &Media {
         &self.media
+    }
+
+    /// Old addresses and where they go (`content/redirects.toml` and the
+    /// built-in WordPress rules).
+    pub fn redirects(&self) -> &RedirectMap {
+        &self.redirects
     }
 
     /// The coaching options, in the coach's order.
@@ -758,6 +824,7 @@ impl Library {
             coaching: Vec::new(),
             plans: Vec::new(),
             media: Media::default(),
+            redirects: RedirectMap::default(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod front_matter;
 pub mod library;
 pub mod markdown;
 pub mod media;
+pub mod redirects;
 pub mod search;
 
 pub use library::{Article, CoachingOption, ContentError, Library, Page, PlanTemplate, Tag};

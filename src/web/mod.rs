@@ -23,6 +23,7 @@ pub mod feeds;
 pub mod health;
 pub mod notifications;
 pub mod page_cache;
+pub mod redirects;
 pub mod search;
 pub mod static_files;
 pub mod tags;

@@ -17,5 +17,6 @@ mod import;
 mod mail;
 mod media;
 mod reading;
+mod redirects;
 mod search;
 mod security;

@@ -21,6 +21,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 use crate::content::markdown::slugify;
 use crate::content::media::{self, ImageKind};
+use crate::content::redirects::RedirectMap;
 use crate::db::{self, comments as stored, imports, Pool};
 
 pub mod html;
@@ -1662,29 +1663,34 @@ fn write_redirects(
             )))
         }
     };
-    let mut known: HashSet<String> = HashSet::new();
-    if let Some(text) = &existing {
-        let parsed: toml::Table = text.parse().map_err(|e| {
-            ImportError::plain(format!(
-                "content/redirects.toml is not valid TOML ({e}); fix it and import again"
-            ))
-        })?;
-        if let Some(toml::Value::Table(map)) = parsed.get("redirects") {
-            known.extend(map.keys().map(|k| redirect_key(k)));
+    let existing_map = match &existing {
+        Some(text) => {
+            let (map, problems) = RedirectMap::parse_keeping_good_entries(text);
+            if let Some(p) = problems.first() {
+                return Err(ImportError::plain(format!(
+                    "content/redirects.toml:{}: {}; fix it and import again",
+                    p.line, p.message
+                )));
+            }
+            map
         }
-    }
+        None => RedirectMap::default(),
+    };
+    let mut added_keys: HashSet<String> = HashSet::new();
     let mut lines = String::new();
     let mut added = 0;
     for (old, new) in redirects {
-        if redirect_key(old) == path_key(new) {
-            // `/privacy-policy/` to `/privacy-policy`: the page answers
-            // there itself.
+        let Some(key) = RedirectMap::normalise_key(old) else {
+            continue;
+        };
+        if old == new || RedirectMap::validate_target(new).is_err() {
             continue;
         }
-        if known.insert(redirect_key(old)) {
-            lines.push_str(&format!("{} = {}\n", toml_string(old), toml_string(new)));
-            added += 1;
+        if existing_map.contains(old) || !added_keys.insert(key) {
+            continue;
         }
+        lines.push_str(&format!("{} = {}\n", toml_string(old), toml_string(new)));
+        added += 1;
     }
     if added == 0 {
         return Ok(0);
@@ -1706,13 +1712,6 @@ fn write_redirects(
             .map_err(|e| ImportError::plain(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(added)
-}
-
-fn redirect_key(old: &str) -> String {
-    match old.split_once('?') {
-        Some((p, q)) => format!("{}?{}", path_key(p), q.to_lowercase()),
-        None => path_key(old),
-    }
 }
 
 #[cfg(test)]

@@ -38,8 +38,12 @@ fn site(dir: &Path) {
     write_page(dir, "about.md", "About", "Maya.");
     let media = dir.join("media/2024/05");
     std::fs::create_dir_all(&media).unwrap();
-    std::fs::write(media.join("evening-walk.jpg"), b"\xff\xd8\xff").unwrap();
-    std::fs::write(media.join("first-month-chart.png"), b"\x89PNG").unwrap();
+    // Real pictures: the media library checks files by their content.
+    let uploads = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/wordpress/uploads/2024/05");
+    for name in ["evening-walk.jpg", "first-month-chart.png"] {
+        std::fs::copy(uploads.join(name), media.join(name)).unwrap();
+    }
     std::fs::write(dir.join("redirects.toml"), REDIRECTS).unwrap();
 }
 

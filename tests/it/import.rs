@@ -531,6 +531,29 @@ async fn a_file_that_is_not_a_good_export_writes_nothing() {
         );
         assert_eq!(comment_total(&app).await, 0, "{name}");
     }
+    // An unknown WXR version: a warning, then the import goes on.
+    let future = dir.path().join("future.xml");
+    std::fs::write(
+        &future,
+        whole.replacen(
+            "<wp:wxr_version>1.2</wp:wxr_version>",
+            "<wp:wxr_version>1.9</wp:wxr_version>",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = cli(
+        &app,
+        &["import", "wordpress", future.to_str().unwrap(), "--dry-run"],
+        "",
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: this export says WXR version 1.9"),
+        "{err}"
+    );
     // The wrong date names its line.
     let bad = dir.path().join("bad-date.xml");
     let out = cli(

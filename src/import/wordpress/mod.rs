@@ -766,6 +766,9 @@ struct Writer<'a> {
     site_host: String,
     /// Pictures copied (or found already there) by path under uploads.
     copied: HashMap<String, Result<String, String>>,
+    /// Files written (or, in a dry run, that would be): a resized copy's
+    /// address and the original's are one file.
+    copied_names: HashSet<String>,
     report_images: usize,
     actions: Vec<String>,
 }
@@ -821,7 +824,7 @@ impl Writer<'_> {
         let name = media_name(&found);
         let target = self.options.content_dir.join("media").join(&name);
         let md = format!("@/media/{name}");
-        if target.is_file() {
+        if target.is_file() || !self.copied_names.insert(name.clone()) {
             return Ok(md);
         }
         if self.options.dry_run {
@@ -1103,6 +1106,7 @@ fn second_pass(
         index,
         site_host: site_host.clone(),
         copied: HashMap::new(),
+        copied_names: HashSet::new(),
         report_images: 0,
         actions: Vec::new(),
     };

@@ -225,7 +225,11 @@ async fn import_wordpress(
                 Some(line) => eprintln!("{name}:{line}: {}", e.message),
                 None => eprintln!("kintsugi: {name}: {}", e.message),
             }
-            eprintln!("kintsugi: nothing was imported");
+            if e.part_way {
+                eprintln!("kintsugi: the import stopped part-way; what it wrote is whole (no half thread, no half file). Run the same command again to finish: it adds only what is missing");
+            } else {
+                eprintln!("kintsugi: nothing was imported");
+            }
             ExitCode::FAILURE
         }
     }

@@ -473,6 +473,17 @@ async fn a_database_failure_part_way_leaves_no_half_thread_and_a_rerun_finishes(
     let (ok, out, err) = run_import(&app, &[]);
     assert!(ok, "{out}\n{err}");
     assert_eq!(comment_total(&app).await, 18);
+    for file in [
+        "articles/starting-over.md",
+        "articles/first-month-after-a-breakup.md",
+        "articles/starting-over-2025.md",
+        "pages/privacy-policy.md",
+    ] {
+        assert!(
+            app.content_dir.join(file).is_file(),
+            "{file} written by the second run"
+        );
+    }
     let (ok, out, _) = run_import(&app, &[]);
     assert!(ok && out.contains("0 comments"), "{out}");
     assert_eq!(comment_total(&app).await, 18);

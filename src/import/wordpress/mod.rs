@@ -36,6 +36,9 @@ use wxr::{Channel, Item};
 pub struct ImportError {
     pub line: Option<usize>,
     pub message: String,
+    /// Found after writing began: what was written is whole (files and
+    /// threads), and running the import again finishes it.
+    pub part_way: bool,
 }
 
 impl ImportError {
@@ -43,12 +46,21 @@ impl ImportError {
         Self {
             line: Some(line),
             message,
+            part_way: false,
         }
     }
     pub fn plain(message: String) -> Self {
         Self {
             line: None,
             message,
+            part_way: false,
+        }
+    }
+    pub fn part_way(message: String) -> Self {
+        Self {
+            line: None,
+            message,
+            part_way: true,
         }
     }
 }
@@ -289,6 +301,17 @@ pub async fn run(options: &Options, pool: Option<&Pool>) -> Result<Report, Impor
             return Err(ImportError::plain(format!(
                 "the media folder {} does not exist (it should be a copy of the old site's wp-content/uploads)",
                 media.display()
+            )));
+        }
+    }
+    // The redirect file is added to at the end: a broken one stops the
+    // import now, before anything is written.
+    if let Ok(text) = std::fs::read_to_string(options.content_dir.join("redirects.toml")) {
+        let (_, problems) = RedirectMap::parse_keeping_good_entries(&text);
+        if let Some(p) = problems.first() {
+            return Err(ImportError::plain(format!(
+                "content/redirects.toml:{}: {}; fix it and import again",
+                p.line, p.message
             )));
         }
     }
@@ -1189,10 +1212,28 @@ fn second_pass(
                 report,
             ) {
                 Ok(text) => {
+                    // The id map first, then the file: a run stopped
+                    // between the two finds the post mapped but its file
+                    // missing, and writes it (the other order would find an
+                    // unknown file in the way and skip the post for good).
+                    if let Some(conn) = conn.as_deref_mut().filter(|_| !options.dry_run) {
+                        if let Err(e) = imports::record_post(
+                            conn,
+                            source,
+                            entry.id,
+                            &entry.slug,
+                            now.naive_utc(),
+                        ) {
+                            failure = Some(ImportError::part_way(format!(
+                                "cannot write to the database: {e}"
+                            )));
+                            return Ok(());
+                        }
+                    }
                     if options.dry_run {
                         writer.actions.push(format!("would write {shown}"));
                     } else if let Err(e) = write_file(&file, text.as_bytes()) {
-                        failure = Some(ImportError::plain(format!("cannot write {shown}: {e}")));
+                        failure = Some(ImportError::part_way(format!("cannot write {shown}: {e}")));
                         return Ok(());
                     }
                     if entry.page {
@@ -1204,20 +1245,6 @@ fn second_pass(
                             report.scheduled += 1;
                         } else if entry.status != "publish" {
                             report.drafts += 1;
-                        }
-                    }
-                    if let Some(conn) = conn.as_deref_mut().filter(|_| !options.dry_run) {
-                        if let Err(e) = imports::record_post(
-                            conn,
-                            source,
-                            entry.id,
-                            &entry.slug,
-                            now.naive_utc(),
-                        ) {
-                            failure = Some(ImportError::plain(format!(
-                                "cannot write to the database: {e}"
-                            )));
-                            return Ok(());
                         }
                     }
                 }
@@ -1330,7 +1357,18 @@ fn second_pass(
                 }
             };
             let (author_name, author_email) = if is_coach {
-                let a = coach.or_else(|| channel.authors.iter().find(|a| a.id == c.user_id));
+                // The site user who wrote it (by id, then email); the
+                // coach when neither is known.
+                let a = channel
+                    .authors
+                    .iter()
+                    .find(|a| c.user_id != 0 && a.id == c.user_id)
+                    .or_else(|| {
+                        channel.authors.iter().find(|a| {
+                            !email_raw.is_empty() && a.email.trim().to_lowercase() == email_raw
+                        })
+                    })
+                    .or(coach);
                 (
                     a.map(|a| html::plain_text(&a.display_name))
                         .filter(|n| !n.is_empty())
@@ -1393,7 +1431,7 @@ fn second_pass(
                     report.comments_known += done.known;
                 }
                 Err(e) => {
-                    failure = Some(ImportError::plain(format!(
+                    failure = Some(ImportError::part_way(format!(
                             "cannot store the comments of {shown}: {e} (nothing of that thread was stored; run the import again to continue)"
                         )));
                 }
@@ -1411,7 +1449,7 @@ fn second_pass(
     }
     if let Some(conn) = conn.filter(|_| !options.dry_run) {
         imports::after_explicit_ids(conn)
-            .map_err(|e| ImportError::plain(format!("cannot write to the database: {e}")))?;
+            .map_err(|e| ImportError::part_way(format!("cannot write to the database: {e}")))?;
     }
     // Terms and authors.
     let about_exists =
@@ -1661,7 +1699,7 @@ fn write_redirects(
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return Err(ImportError::plain(format!(
+            return Err(ImportError::part_way(format!(
                 "cannot read {}: {e}",
                 path.display()
             )))
@@ -1671,7 +1709,7 @@ fn write_redirects(
         Some(text) => {
             let (map, problems) = RedirectMap::parse_keeping_good_entries(text);
             if let Some(p) = problems.first() {
-                return Err(ImportError::plain(format!(
+                return Err(ImportError::part_way(format!(
                     "content/redirects.toml:{}: {}; fix it and import again",
                     p.line, p.message
                 )));
@@ -1713,7 +1751,7 @@ fn write_redirects(
         ));
     } else {
         write_file(&path, text.as_bytes())
-            .map_err(|e| ImportError::plain(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| ImportError::part_way(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(added)
 }

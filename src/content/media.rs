@@ -266,19 +266,23 @@ impl MediaFile {
         if self.variants.is_empty() || !self.webp {
             return None;
         }
-        Some(
-            self.variants
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{} {}w",
-                        self.variant_url(v.width, ImageKind::Webp),
-                        v.width
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
+        let mut parts: Vec<String> = self
+            .variants
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {}w",
+                    self.variant_url(v.width, ImageKind::Webp),
+                    v.width
+                )
+            })
+            .collect();
+        parts.push(format!(
+            "{} {}w",
+            self.variant_url(self.width, ImageKind::Webp),
+            self.width
+        ));
+        Some(parts.join(", "))
     }
 
     /// The file behind it.
@@ -376,6 +380,15 @@ impl Media {
                     );
                 }
             }
+        }
+        if let (Some(cache), true) = (cache_dir, file.webp && !file.variants.is_empty()) {
+            self.routes.insert(
+                strip(file.variant_url(file.width, ImageKind::Webp)),
+                MediaRoute::Variant {
+                    file: cache.join(variant_name(&file.hash, file.width, ImageKind::Webp)),
+                    kind: ImageKind::Webp,
+                },
+            );
         }
         self.routes
             .entry(file.path.clone())
@@ -592,15 +605,20 @@ fn read_manifest(file: &MediaFile, cache: &Path) -> Option<(Vec<Variant>, bool)>
             height: h.parse().ok()?,
         });
     }
-    let all_there = variants.iter().all(|v| {
-        cache
-            .join(variant_name(&file.hash, v.width, file.kind))
-            .is_file()
-            && (!webp
-                || cache
-                    .join(variant_name(&file.hash, v.width, ImageKind::Webp))
-                    .is_file())
-    });
+    let full_webp_there = !webp
+        || cache
+            .join(variant_name(&file.hash, file.width, ImageKind::Webp))
+            .is_file();
+    let all_there = full_webp_there
+        && variants.iter().all(|v| {
+            cache
+                .join(variant_name(&file.hash, v.width, file.kind))
+                .is_file()
+                && (!webp
+                    || cache
+                        .join(variant_name(&file.hash, v.width, ImageKind::Webp))
+                        .is_file())
+        });
     all_there.then_some((variants, webp))
 }
 
@@ -637,6 +655,11 @@ fn make_variants(
     for v in planned_variants(file.width, file.height) {
         let small = img.resize_exact(v.width, v.height, image::imageops::FilterType::CatmullRom);
         let own = encode(&small, file.kind).map_err(|e| e.to_string())?;
+        // A "smaller" copy that weighs more than the original (a small,
+        // well-compressed photo re-encoded) is no help to a phone.
+        if own.len() >= bytes.len() {
+            continue;
+        }
         // The WebP encoder is lossless: often larger than a JPEG.
         let webp = if file.kind == ImageKind::Webp {
             None
@@ -645,10 +668,27 @@ fn make_variants(
         };
         made.push((v, own, webp));
     }
+    // The WebP source lists a full-size copy too: without one, a browser
+    // that takes the WebP source would stretch the largest small copy.
+    let full_webp = if made.is_empty() || file.kind == ImageKind::Webp {
+        None
+    } else {
+        encode(&img, ImageKind::Webp).ok()
+    };
     let webp = !made.is_empty()
+        && full_webp.as_ref().is_some_and(|w| w.len() < bytes.len())
         && made
             .iter()
             .all(|(_, own, webp)| webp.as_ref().is_some_and(|w| w.len() < own.len()));
+    if webp {
+        if let Some(w) = &full_webp {
+            write_whole(
+                &cache.join(variant_name(&file.hash, file.width, ImageKind::Webp)),
+                w,
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
     let mut manifest = String::new();
     let mut variants = Vec::new();
     for (v, own, small_webp) in made {

@@ -61,7 +61,7 @@ async fn a_wordpress_blog_moves_in_with_its_articles_pictures_and_threads() {
         .content_dir
         .join("articles/first-month-after-a-breakup.md")
         .exists());
-    assert!(!app.content_dir.join("media").exists());
+    assert!(!app.content_dir.join("media/2024").exists());
     assert!(!app.content_dir.join("redirects.toml").exists());
     assert_eq!(comment_total(&app).await, 0);
 

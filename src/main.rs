@@ -199,26 +199,9 @@ async fn import_wordpress(
                 println!("Dry run: nothing was written.");
                 return ExitCode::SUCCESS;
             }
-            match Library::load(&settings.content_dir) {
-                Ok(library) => {
-                    println!(
-                        "kintsugi check: content in {} is valid ({} articles)",
-                        settings.content_dir.display(),
-                        library.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("{e}");
-                    }
-                    eprintln!(
-                        "kintsugi check: {} problem(s) in the content after the import; fix them before serving",
-                        errors.len()
-                    );
-                    ExitCode::FAILURE
-                }
-            }
+            // Then what `kintsugi check` does, so the coach knows at once
+            // whether the site will start.
+            check(&settings)
         }
         Err(e) => {
             match e.line {

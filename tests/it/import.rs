@@ -73,7 +73,10 @@ async fn a_wordpress_blog_moves_in_with_its_articles_pictures_and_threads() {
         out.contains("Imported 10 articles (4 drafts, 1 scheduled), 1 page, 18 comments (1 pending, 1 spam, 2 trash, 5 by the coach; 2 pingbacks skipped), 3 images"),
         "{out}"
     );
-    assert!(out.contains("kintsugi check: content in"), "{out}");
+    assert!(
+        out.contains("kintsugi: content in") && out.contains("is valid"),
+        "{out}"
+    );
     // Everything left out is listed as file:line.
     let no_contact = "content/articles/no-contact-is-not-a-punishment.md";
     for what in [

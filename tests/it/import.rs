@@ -224,6 +224,11 @@ async fn a_wordpress_blog_moves_in_with_its_articles_pictures_and_threads() {
             "/articles/first-month-after-a-breakup",
         ),
         ("/2022/01/16/starting-over/", "/articles/starting-over"),
+        ("/starting-over/", "/articles/starting-over"),
+        (
+            "/first-month-after-a-breakup",
+            "/articles/first-month-after-a-breakup",
+        ),
         ("/2025/11/09/starting-over/", "/articles/starting-over-2025"),
         (
             "/2024/05/03/no-contact-isnt-a-punishment/",

@@ -1264,6 +1264,14 @@ fn second_pass(
                     }
                 }
             }
+            // WordPress also finds a post by its name alone (`/slug/`,
+            // whatever the permalink structure): the first post with a
+            // name keeps it, and a page's own address wins.
+            if !entry.page && !entry.wp_slug.is_empty() {
+                redirects
+                    .entry(format!("/{}/", entry.wp_slug))
+                    .or_insert_with(|| url.clone());
+            }
             let key = if entry.page { "page_id" } else { "p" };
             redirects.insert(format!("/?{key}={}", entry.id), url);
         }

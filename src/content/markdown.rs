@@ -79,7 +79,7 @@ fn level_number(level: HeadingLevel) -> u8 {
     }
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -651,7 +651,7 @@ fn recognised_param(query: &str) -> Option<(&'static str, String)> {
 }
 
 /// `%XX` turned into bytes; anything else (a lone `%` too) kept.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
+pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {

@@ -14,6 +14,8 @@
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
 
+use crate::content::markdown::escape_html;
+
 pub const NOTE_START: char = '\u{E000}';
 pub const NOTE_END: char = '\u{E001}';
 
@@ -1005,13 +1007,6 @@ const KNOWN_SHORTCODES: &[&str] = &[
     "playlist",
 ];
 
-fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// One shortcode tag found in the text.
 struct Tag<'a> {
     name: &'a str,
@@ -1183,7 +1178,7 @@ fn shortcodes(html: &str) -> String {
                 let mut inner = inner.unwrap_or("").to_string();
                 if let Some(caption) = attr_value(tag.attrs, "caption") {
                     inner.push(' ');
-                    inner.push_str(&escape_attr(&caption));
+                    inner.push_str(&escape_html(&caption));
                 }
                 out.push_str(&format!("<figure class=\"wp-caption\">{inner}</figure>"));
             }
@@ -1193,14 +1188,14 @@ fn shortcodes(html: &str) -> String {
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "<figure class=\"kintsugi-gallery\" data-ids=\"{}\"></figure>",
-                    escape_attr(&ids)
+                    escape_html(&ids)
                 ));
             }
             "embed" => {
                 let url = inner.unwrap_or("").trim().to_string();
                 out.push_str(&format!(
                     "<figure class=\"wp-block-embed\"><div>{}</div></figure>",
-                    escape_attr(&url)
+                    escape_html(&url)
                 ));
             }
             _ => {
@@ -1214,7 +1209,7 @@ fn shortcodes(html: &str) -> String {
                 };
                 out.push_str(&format!(
                     "<kintsugi-dropped data-what=\"{}\"></kintsugi-dropped>",
-                    escape_attr(&what)
+                    escape_html(&what)
                 ));
                 if let Some(inner) = inner {
                     // Content between an unknown shortcode's tags is the

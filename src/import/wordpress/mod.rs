@@ -390,21 +390,7 @@ fn host_of(url: &str) -> Option<String> {
 
 /// Percent-decodes (WordPress stores non-Latin slugs encoded).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::content::redirects::percent_decode(s.as_bytes())).into_owned()
 }
 
 /// The path of an address on the old site, normalised for matching:
@@ -519,7 +505,7 @@ fn entry_date(item: &Item) -> Result<DateTime<FixedOffset>, ImportError> {
         (Some(l), Some(g)) => offset_between(l, g),
         _ => None,
     })
-    .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+    .unwrap_or_else(|| chrono::Offset::fix(&Utc));
     let local = local
         .or(modified)
         .ok_or_else(|| ImportError::at(item.line, "the post has no date".into()))?;
@@ -1418,6 +1404,11 @@ fn second_pass(
         if thread.is_empty() {
             return Ok(());
         }
+        let coach_ids: HashSet<i64> = thread
+            .iter()
+            .filter(|c| c.is_coach)
+            .map(|c| c.old_id)
+            .collect();
         match conn.as_deref_mut() {
             Some(conn) if options.dry_run => {
                 // Only read: which of these an earlier import stored.
@@ -1430,12 +1421,12 @@ fn second_pass(
                     .filter(|c| !known.contains(&c.old_id))
                     .map(|c| (c.old_id, c.status))
                     .collect();
-                count_comments(report, &new, &item, &author_ids, &author_emails);
+                count_comments(report, &new, &coach_ids);
                 report.comments_known += known.len();
             }
             Some(conn) => match imports::import_thread(conn, source, &thread, now.naive_utc()) {
                 Ok(done) => {
-                    count_comments(report, &done.stored, &item, &author_ids, &author_emails);
+                    count_comments(report, &done.stored, &coach_ids);
                     report.comments_known += done.known;
                 }
                 Err(e) => {
@@ -1447,7 +1438,7 @@ fn second_pass(
             _ => {
                 let stored: Vec<(i64, &'static str)> =
                     thread.iter().map(|c| (c.old_id, c.status)).collect();
-                count_comments(report, &stored, &item, &author_ids, &author_emails);
+                count_comments(report, &stored, &coach_ids);
             }
         }
         Ok(())
@@ -1486,9 +1477,7 @@ fn export_name(options: &Options) -> String {
 fn count_comments(
     report: &mut Report,
     stored_now: &[(i64, &'static str)],
-    item: &Item,
-    author_ids: &HashSet<i64>,
-    author_emails: &HashSet<String>,
+    coach_ids: &HashSet<i64>,
 ) {
     for (id, status) in stored_now {
         report.comments += 1;
@@ -1498,12 +1487,7 @@ fn count_comments(
             s if s == stored::TRASH => report.trash += 1,
             _ => {}
         }
-        let by_coach = item.comments.iter().any(|c| {
-            c.id == *id
-                && ((c.user_id != 0 && author_ids.contains(&c.user_id))
-                    || author_emails.contains(&c.author_email.trim().to_lowercase()))
-        });
-        if by_coach {
+        if coach_ids.contains(id) {
             report.coach_replies += 1;
         }
     }

@@ -5,6 +5,8 @@
 #   bench/nginx.sh [seconds-per-run] [connections]
 #   SMOKE=1 bench/nginx.sh 1 8     (CI: the same steps, growth up to 100 only)
 #   SHARED=1 bench/nginx.sh        (servers and wrk share every core)
+#   PROFILE=production bench/nginx.sh   (the fat-LTO build servers run;
+#                                  default: release, thin LTO)
 #
 # Cores: by default the servers under test (Kintsugi with one worker, nginx
 # with one worker process) run on the last core and wrk, with one thread, on
@@ -14,7 +16,7 @@
 # more so the faster the server is (p99 4-8 ms for either server, against
 # under 1 ms with one wrk thread on its own core).
 #
-# 1. Starts Kintsugi (release build) on the sample content with 100
+# 1. Starts Kintsugi (the $PROFILE build) on the sample content with 100
 #    approved comments on one article, saves the bytes it serves (plain and
 #    gzip), then starts nginx serving those files (gzip_static), one after
 #    the other on the same machine.
@@ -32,6 +34,7 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-5}
 CONNECTIONS=${2:-32}
 ARTICLE=/articles/going-no-contact
+PROFILE=${PROFILE:-release}
 if [ "${SHARED:-0}" = 1 ] || [ "$(nproc)" -lt 2 ]; then
   THREADS=2; SERVER_CPU=""; LOAD_CPU=""; NGINX_WORKERS=auto
 else
@@ -43,7 +46,7 @@ fi
 need() { command -v "$1" >/dev/null || apt-get install -y "$2" >/dev/null || (apt-get update >/dev/null && apt-get install -y "$2" >/dev/null); }
 need wrk wrk
 need nginx nginx-light || need nginx nginx
-cargo build --release --bin kintsugi >/dev/null
+cargo build --profile "$PROFILE" --bin kintsugi >/dev/null
 
 WORK=$(mktemp -d /tmp/kintsugi-nginx.XXXXXX)
 # mktemp makes the folder private; nginx's workers (nobody) must read it, or
@@ -63,7 +66,7 @@ start_kintsugi() {
   local t0; t0=$(date +%s.%N)
   KINTSUGI_BIND="127.0.0.1:$KPORT" KINTSUGI_DATA_DIR="$1" KINTSUGI_CONTENT_DIR="$2" \
     KINTSUGI_WATCH_CONTENT=false KINTSUGI_LOG=warn KINTSUGI_TRUSTED_PROXIES=127.0.0.1 \
-    KINTSUGI_COMMENT_MIN_SECONDS=0 $SERVER_CPU ./target/release/kintsugi serve >"$1/server.log" 2>&1 &
+    KINTSUGI_COMMENT_MIN_SECONDS=0 $SERVER_CPU "./target/$PROFILE/kintsugi" serve >"$1/server.log" 2>&1 &
   KPID=$!
   PIDS+=("$KPID")
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$KPORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
@@ -155,7 +158,7 @@ print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.99) - 1]:.2f}")
 PY
 }
 
-echo "Kintsugi $(git describe --always --dirty 2>/dev/null || echo '?') next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
+echo "Kintsugi $(git describe --always --dirty 2>/dev/null || echo '?') ($PROFILE profile) next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
 if [ -n "$SERVER_CPU" ]; then
   echo "  servers on core $LAST (one worker each), wrk on core 0 (one thread)"
 else

@@ -935,7 +935,10 @@ impl Settings {
                 if url.scheme() == "http" && !is_loopback_host(host) {
                     add(Error, "KINTSUGI_BASE_URL", format!(
                         "`{base}` is not https: cookies are sent without `Secure` (and without the `__Host-` prefix), no Strict-Transport-Security header is sent, and the feed, sitemap and emails link to http. Put Kintsugi behind a reverse proxy with HTTPS (README, \"Running it on a server\") and set KINTSUGI_BASE_URL=https://{}",
-                        url.host_str().unwrap_or("your.domain")
+                        // An address (the default, from KINTSUGI_BIND) is no name to suggest.
+                        url.host()
+                            .filter(|h| matches!(h, url::Host::Domain(_)))
+                            .map_or("your.domain".to_string(), |h| h.to_string())
                     ));
                 }
             }

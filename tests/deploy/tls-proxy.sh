@@ -32,6 +32,7 @@ WORK=$(mktemp -d /tmp/kintsugi-tls.XXXXXX)
 chmod 755 "$WORK"   # nginx's workers (nobody, when root) read the certificates' folder
 PIDS=()
 cleanup() {
+  # Every process started here is in PIDS as itself (exec), not a subshell.
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "${TLS_PROXY_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
@@ -121,10 +122,16 @@ sed -e "s|https://coach.example|$SITE|" \
 echo "== the README's environment file, as run here (diff README -> test):"
 diff -u "$WORK/readme.env" "$WORK/trusted.env" | tail -n +3 | grep '^[-+]' || true
 
-# Runs the binary with only an environment file's settings (and extra ones).
+# Runs a command with only an environment file's settings (and extra ones).
 with_env() {
   local file=$1; shift
   env -i PATH="$PATH" HOME="$WORK" bash -c 'set -a; . "$1"; set +a; shift; exec env "$@"' _ "$file" "$@"
+}
+# The same, replacing the calling (sub)shell, so that $! is the program's own
+# process and cleanup stops it.
+exec_with_env() {
+  local file=$1; shift
+  exec env -i PATH="$PATH" HOME="$WORK" bash -c 'set -a; . "$1"; set +a; shift; exec env "$@"' _ "$file" "$@"
 }
 
 # -------------------------------------------------------------- kintsugi config
@@ -141,7 +148,7 @@ has "$bad" 'KINTSUGI_TRUSTED_PROXIES: `0.0.0.0/0` is far too wide' \
 start_kintsugi() { # name env-file extra-settings...
   local name=$1 file=$2; shift 2
   mkdir -p "$WORK/$name"
-  (cd "$WORK" && with_env "$file" KINTSUGI_WATCH_CONTENT=false KINTSUGI_COMMENT_MIN_SECONDS=0 \
+  (cd "$WORK" && exec_with_env "$file" KINTSUGI_WATCH_CONTENT=false KINTSUGI_COMMENT_MIN_SECONDS=0 \
       KINTSUGI_SMTP_URL= "$@" "$BIN" serve >"$WORK/$name.log" 2>&1) &
   PIDS+=($!)
 }
@@ -310,7 +317,7 @@ if command -v caddy >/dev/null 2>&1; then
   sed -e "s|$SITE|https://$HOST:$CADDY_TLS|" -e "s|127.0.0.1:$UP1|127.0.0.1:$UP3|" -e "s|$WORK/trusted|$WORK/caddy-site|" \
     "$WORK/trusted.env" >"$WORK/caddy-site.env"
   start_kintsugi caddy-site "$WORK/caddy-site.env"
-  (cd "$WORK" && HOME=$WORK XDG_DATA_HOME=$WORK/xdg XDG_CONFIG_HOME=$WORK/xdg caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1) &
+  (cd "$WORK" && HOME=$WORK XDG_DATA_HOME=$WORK/xdg XDG_CONFIG_HOME=$WORK/xdg exec caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1) &
   PIDS+=($!)
   wait_ready "http://127.0.0.1:$UP3" || fail "the Kintsugi behind Caddy started"
   root=$WORK/caddy/pki/authorities/local/root.crt

@@ -10,7 +10,7 @@
 # 127.0.0.2, 127.0.0.3, ... (curl --interface); nginx connects from
 # 127.0.0.1. Also checks the README's environment file with `kintsugi
 # config`, its unit file with `systemd-analyze verify` and its Caddyfile
-# with `caddy adapt`, and runs Caddy with `tls internal` (each when the tool
+# with `caddy adapt` and `caddy validate`, and runs Caddy with `tls internal` (each when the tool
 # is there; nginx is installed when missing, Caddy when apt-get can).
 #
 # Prints one ok/FAIL line per check; exits non-zero on any FAIL.
@@ -306,6 +306,13 @@ if command -v caddy >/dev/null 2>&1; then
     ok "caddy adapt: the README's Caddyfile is valid (caddy $(caddy version | cut -d' ' -f1))"
   else
     cat "$WORK/caddy-adapt.log"; fail "caddy adapt: the README's Caddyfile"
+  fi
+  if (cd "$WORK" && HOME=$WORK XDG_DATA_HOME=$WORK/xdg XDG_CONFIG_HOME=$WORK/xdg \
+        caddy validate --config "$WORK/readme.Caddyfile" --adapter caddyfile >"$WORK/caddy-validate.log" 2>&1) \
+     && grep -q 'enabling automatic HTTP->HTTPS redirects' "$WORK/caddy-validate.log"; then
+    ok "caddy validate: the README's Caddyfile loads (automatic HTTPS and the http->https redirect on)"
+  else
+    cat "$WORK/caddy-validate.log"; fail "caddy validate: the README's Caddyfile"
   fi
   # Run it: the README's site block with its own name and port and a
   # certificate from Caddy's internal CA, before a third Kintsugi.

@@ -192,7 +192,8 @@ impl Default for AdminSettings {
 /// Where mail goes.
 #[derive(Clone, Debug)]
 pub struct MailSettings {
-    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://...` (TLS); None:
+    /// `smtps://user:pass@host` (TLS) or `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS; without `tls=` lettre speaks plain text); None:
     /// messages are written as `.eml` files to `<data_dir>/outbox`.
     pub smtp_url: Option<Secret>,
     /// The From address, like `Golden Seams <hello@example.com>`.
@@ -549,6 +550,556 @@ fn parse_number<T: std::str::FromStr>(key: &'static str, raw: &str) -> Result<T,
     })
 }
 
+/// Where a setting's value came from, for `kintsugi config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Env,
+    File,
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Env => "env",
+            Self::File => "kintsugi.toml",
+            Self::Default => "default",
+        })
+    }
+}
+
+/// How bad a configuration problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Works, but probably not what was meant.
+    Warning,
+    /// `kintsugi config` fails; `serve` starts and logs it as a warning.
+    Error,
+    /// `serve` refuses to start too.
+    Fatal,
+}
+
+/// One mistake in the configuration, with how to fix it.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub severity: Severity,
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error | Severity::Fatal => "error",
+        };
+        write!(f, "{level}: {}: {}", self.key, self.message)
+    }
+}
+
+/// One line of `kintsugi config`: a setting, its value (secrets as `***`)
+/// and where the value came from.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub name: &'static str,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// A URL with its password (and a `password=` query value) shown as `***`.
+pub fn mask_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "*** (not a URL)".to_string();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string().replace("%2A%2A%2A", "***")
+}
+
+/// Whether `host` (from a URL, brackets allowed) names this machine.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A trusted range so wide that clients on the internet could be in it,
+/// and so choose the address they are counted under.
+fn too_wide(net: &IpNet) -> bool {
+    match net {
+        IpNet::V4(n) => n.prefix_len() < 8,
+        IpNet::V6(n) => {
+            // ::ffff:0:0/96 is every IPv4 address (as a dual-stack socket
+            // sees it); fc00::/7 holds only private (unique local) ones.
+            let (Ok(mapped), Ok(private)) = (
+                "::ffff:0:0/96".parse::<ipnet::Ipv6Net>(),
+                "fc00::/7".parse::<ipnet::Ipv6Net>(),
+            ) else {
+                return n.prefix_len() < 16;
+            };
+            (n.prefix_len() < 16 && !private.contains(n))
+                || (mapped.contains(&n.network()) && n.prefix_len() < 104)
+        }
+    }
+}
+
+impl Settings {
+    /// Every setting with its effective value, secrets as `***`. `env` is
+    /// the lookup [`Settings::load`] was given (to say where values came
+    /// from).
+    pub fn shown(&self, env: impl Fn(&str) -> Option<String>) -> Vec<Shown> {
+        let file_path = env("KINTSUGI_CONFIG").map(PathBuf::from).or_else(|| {
+            Path::new("kintsugi.toml")
+                .exists()
+                .then(|| PathBuf::from("kintsugi.toml"))
+        });
+        let table: toml::Table = file_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| toml::from_str(&t).ok())
+            .unwrap_or_default();
+        let in_file = |key: &str| {
+            let mut at: Option<&toml::Value> = None;
+            for (i, part) in key.split('.').enumerate() {
+                at = if i == 0 {
+                    table.get(part)
+                } else {
+                    at.and_then(|v| v.get(part))
+                };
+            }
+            at.is_some()
+        };
+        let origin = |name: &str, key: &str| {
+            if env(name).is_some_and(|v| !v.is_empty()) {
+                Origin::Env
+            } else if !key.is_empty() && in_file(key) {
+                Origin::File
+            } else {
+                Origin::Default
+            }
+        };
+        let or_none = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.into());
+        let list = |items: &[String], none: &str| {
+            if items.is_empty() {
+                none.to_string()
+            } else {
+                items.join(", ")
+            }
+        };
+        let c = &self.comments;
+        let rows: Vec<(&'static str, &str, String)> = vec![
+            (
+                "KINTSUGI_CONFIG",
+                "",
+                file_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "none (no kintsugi.toml here)".into()),
+            ),
+            ("KINTSUGI_BIND", "bind", self.bind.clone()),
+            (
+                "KINTSUGI_BASE_URL",
+                "base_url",
+                self.base_url.as_str().to_string(),
+            ),
+            (
+                "KINTSUGI_HSTS_MAX_AGE",
+                "hsts_max_age",
+                match self.hsts_header() {
+                    Some(h) => format!("{} (sent: {h})", self.hsts_max_age),
+                    None if self.base_url.is_https() => "0 (not sent)".into(),
+                    None => format!("{} (not sent: the base URL is http)", self.hsts_max_age),
+                },
+            ),
+            (
+                "KINTSUGI_CONTENT_DIR",
+                "content_dir",
+                self.content_dir.display().to_string(),
+            ),
+            (
+                "KINTSUGI_DATA_DIR",
+                "data_dir",
+                self.data_dir.display().to_string(),
+            ),
+            (
+                "KINTSUGI_DATABASE_URL",
+                "database_url",
+                match &self.database_url {
+                    DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+                    DatabaseUrl::Postgres(url) => mask_url(url.expose()),
+                },
+            ),
+            (
+                "KINTSUGI_SECRET_KEY",
+                "",
+                match &self.secret_key {
+                    Some(_) => "***".into(),
+                    None => format!(
+                        "not set: {} (made when first needed)",
+                        self.data_dir.join("secret.key").display()
+                    ),
+                },
+            ),
+            (
+                "KINTSUGI_WATCH_CONTENT",
+                "watch_content",
+                self.watch_content.to_string(),
+            ),
+            (
+                "KINTSUGI_DB_POOL_SIZE",
+                "db_pool_size",
+                self.db_pool_size.to_string(),
+            ),
+            (
+                "KINTSUGI_DB_CONNECT_TIMEOUT_MS",
+                "db_connect_timeout_ms",
+                self.db_connect_timeout_ms.to_string(),
+            ),
+            (
+                "KINTSUGI_WORKERS",
+                "workers",
+                self.workers
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "one per CPU".into()),
+            ),
+            (
+                "KINTSUGI_MAX_CONNECTIONS",
+                "max_connections",
+                self.max_connections
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "from the open-file limit".into()),
+            ),
+            ("KINTSUGI_SITE_TITLE", "site.title", self.site.title.clone()),
+            (
+                "KINTSUGI_SITE_TAGLINE",
+                "site.tagline",
+                self.site.tagline.clone(),
+            ),
+            (
+                "KINTSUGI_SITE_AUTHOR",
+                "site.author",
+                self.site.author.clone(),
+            ),
+            (
+                "KINTSUGI_SITE_LANGUAGE",
+                "site.language",
+                self.site.language.clone(),
+            ),
+            (
+                "KINTSUGI_LOG",
+                "",
+                env("KINTSUGI_LOG").unwrap_or_else(|| "info".into()),
+            ),
+            (
+                "KINTSUGI_TRUSTED_PROXIES",
+                "comments.trusted_proxies",
+                list(
+                    &c.trusted_proxies
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>(),
+                    "none (every client's own address counts)",
+                ),
+            ),
+            (
+                "KINTSUGI_COMMENT_MIN_SECONDS",
+                "comments.min_seconds_to_post",
+                c.min_seconds_to_post.to_string(),
+            ),
+            (
+                "[comments] blocklist",
+                "comments.blocklist",
+                format!("{} word(s)", c.rules.blocklist.len()),
+            ),
+            (
+                "[comments] crisis_phrases",
+                "comments.crisis_phrases",
+                format!(
+                    "{} phrase(s) (and the site language's own)",
+                    c.rules.crisis_phrases.len()
+                ),
+            ),
+            (
+                "[comments] crisis_resources",
+                "comments.crisis_resources",
+                if c.crisis_resources.is_empty() {
+                    "the site language's helplines".into()
+                } else {
+                    format!("{} line(s)", c.crisis_resources.len())
+                },
+            ),
+            (
+                "KINTSUGI_SMTP_URL",
+                "",
+                match &self.mail.smtp_url {
+                    Some(url) => mask_url(url.expose()),
+                    None => format!(
+                        "none: mail is written to {}",
+                        self.data_dir.join("outbox").display()
+                    ),
+                },
+            ),
+            ("KINTSUGI_MAIL_FROM", "mail.from", self.mail.from.clone()),
+            (
+                "KINTSUGI_COACH_EMAIL",
+                "mail.coach_email",
+                or_none(&self.mail.coach_email, "none"),
+            ),
+            (
+                "KINTSUGI_MAIL_UPDATE_DELAY_SECONDS",
+                "mail.update_delay_seconds",
+                self.mail.update_delay_seconds.to_string(),
+            ),
+            (
+                "KINTSUGI_SESSION_IDLE_MINUTES",
+                "admin.session_idle_minutes",
+                self.admin.session_idle_minutes.to_string(),
+            ),
+            (
+                "KINTSUGI_SESSION_MAX_HOURS",
+                "admin.session_max_hours",
+                self.admin.session_max_hours.to_string(),
+            ),
+            (
+                "KINTSUGI_REQUEST_RETENTION_DAYS",
+                "coaching.retention_days",
+                self.coaching.retention_days.to_string(),
+            ),
+            (
+                "KINTSUGI_PAGE_CACHE_MB",
+                "cache.pages_mb",
+                self.cache.pages_mb.to_string(),
+            ),
+        ];
+        rows.into_iter()
+            .map(|(name, key, value)| Shown {
+                name,
+                value,
+                origin: if name.starts_with('[') {
+                    origin("", key)
+                } else if name == "KINTSUGI_CONFIG" {
+                    origin(name, "")
+                } else {
+                    origin(name, key)
+                },
+            })
+            .collect()
+    }
+
+    /// The mistakes an operator is likely to make, each with how to fix
+    /// it. `serve` refuses to start on a [`Severity::Fatal`] one.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut found = Vec::new();
+        let mut add = |severity, key, message: String| {
+            found.push(Problem {
+                severity,
+                key,
+                message,
+            })
+        };
+        use Severity::{Error, Fatal, Warning};
+
+        // The public address.
+        let base = self.base_url.as_str();
+        match url::Url::parse(base) {
+            Ok(url) => {
+                let host = url.host_str().unwrap_or("");
+                if url.path() != "/" && !url.path().is_empty() {
+                    add(Error, "KINTSUGI_BASE_URL", format!(
+                        "`{base}` has a path (`{}`): Kintsugi answers at the root of its address, so links, cookies and the cross-site check would be wrong. Give the site its own host name (e.g. https://coach.example) and leave the path out",
+                        url.path()
+                    ));
+                }
+                if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+                    add(Error, "KINTSUGI_BASE_URL", format!(
+                        "`{base}` has a user name, a query (`?`) or a fragment (`#`): give only the scheme, host and port, e.g. https://coach.example"
+                    ));
+                }
+                if url.scheme() == "http" && !is_loopback_host(host) {
+                    add(Error, "KINTSUGI_BASE_URL", format!(
+                        "`{base}` is not https: cookies are sent without `Secure` (and without the `__Host-` prefix), no Strict-Transport-Security header is sent, and the feed, sitemap and emails link to http. Put Kintsugi behind a reverse proxy with HTTPS (README, \"Running it on a server\") and set KINTSUGI_BASE_URL=https://{}",
+                        // An address (the default, from KINTSUGI_BIND) is no name to suggest.
+                        url.host()
+                            .filter(|h| matches!(h, url::Host::Domain(_)))
+                            .map_or("your.domain".to_string(), |h| h.to_string())
+                    ));
+                }
+            }
+            Err(e) => add(
+                Error,
+                "KINTSUGI_BASE_URL",
+                format!("`{base}` is not a valid address: {e}"),
+            ),
+        }
+
+        // Where it listens, and whom it believes.
+        let bind_addr: Option<std::net::SocketAddr> = self.bind.parse().ok();
+        let port_ok = self
+            .bind
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            add(Error, "KINTSUGI_BIND", format!(
+                "`{}` is not an address and port: write e.g. 127.0.0.1:8080 (behind a proxy on this machine) or [::1]:8080",
+                self.bind
+            ));
+        }
+        for net in &self.comments.trusted_proxies {
+            if too_wide(net) {
+                add(Fatal, "KINTSUGI_TRUSTED_PROXIES", format!(
+                    "`{net}` is far too wide: anyone inside it may send X-Forwarded-For and choose the address their comments, sign-ins and coaching requests are counted under, so the rate limits would not hold. List only your proxies' own addresses, e.g. KINTSUGI_TRUSTED_PROXIES=127.0.0.1 for a proxy on this machine"
+                ));
+            }
+        }
+        let everywhere = bind_addr.is_some_and(|a| a.ip().is_unspecified());
+        if everywhere && (!self.comments.trusted_proxies.is_empty() || self.base_url.is_https()) {
+            add(Warning, "KINTSUGI_BIND", format!(
+                "`{}` listens on every network interface although a reverse proxy is in front: readers can reach Kintsugi directly, around the proxy's HTTPS. Bind it to 127.0.0.1:{} (or the address only the proxy reaches) or close the port in the firewall",
+                self.bind,
+                bind_addr.map(|a| a.port()).unwrap_or(8080)
+            ));
+        }
+        let loopback_bind =
+            bind_addr.is_some_and(|a| a.ip().is_loopback()) || self.bind.starts_with("localhost:");
+        if self.base_url.is_https() && loopback_bind && self.comments.trusted_proxies.is_empty() {
+            add(Warning, "KINTSUGI_TRUSTED_PROXIES",
+                "not set, while the site is served over https from a local address (so through a proxy on this machine): every reader shares the proxy's address for the rate limits, and one busy reader slows everyone. Set KINTSUGI_TRUSTED_PROXIES=127.0.0.1 (the proxy's address) and have the proxy set X-Forwarded-For".to_string());
+        }
+
+        // The site key.
+        if self
+            .secret_key
+            .as_ref()
+            .is_some_and(|k| k.expose().len() < 32)
+        {
+            add(Error, "KINTSUGI_SECRET_KEY",
+                "is shorter than 32 characters: make one with `openssl rand -hex 32`, or unset it to use the key Kintsugi keeps in its data folder".to_string());
+        }
+        if let DatabaseUrl::Postgres(url) = &self.database_url {
+            if url::Url::parse(url.expose()).is_err() {
+                add(Error, "KINTSUGI_DATABASE_URL",
+                    "is not a valid URL (a password with @, : or / must be percent-encoded: @ is %40)".to_string());
+            }
+        }
+
+        // Mail.
+        let smtp_remote = match &self.mail.smtp_url {
+            Some(raw) => smtp_problems(raw.expose(), &mut add),
+            None => false,
+        };
+        match self.mail.from.parse::<lettre::message::Mailbox>() {
+            Ok(from) => {
+                if smtp_remote && is_loopback_host(from.email.domain()) {
+                    add(Error, "KINTSUGI_MAIL_FROM", format!(
+                        "`{}` is a local address: mail providers refuse or bin mail from it. Set a sender on your own domain that your provider allows, e.g. KINTSUGI_MAIL_FROM=\"{} <hello@coach.example>\"",
+                        self.mail.from, self.site.title
+                    ));
+                }
+            }
+            Err(e) => add(Error, "KINTSUGI_MAIL_FROM", format!(
+                "`{}` is not an email address ({e}): write e.g. \"Golden Seams <hello@coach.example>\"",
+                self.mail.from
+            )),
+        }
+        match &self.mail.coach_email {
+            Some(email) => {
+                if email.parse::<lettre::Address>().is_err() {
+                    add(Error, "KINTSUGI_COACH_EMAIL", format!("`{email}` is not an email address"));
+                }
+            }
+            None => add(Warning, "KINTSUGI_COACH_EMAIL",
+                "not set: nobody is told by email about comments waiting for review or urgent ones. Set it to the coach's address".to_string()),
+        }
+        found
+    }
+}
+
+/// What is wrong with an SMTP URL, read the way lettre's `from_url` reads
+/// it: `smtps://` is TLS from the first byte (port 465), `smtp://` is
+/// plain text unless `?tls=required` (STARTTLS, port 587) or
+/// `?tls=opportunistic` (STARTTLS when offered). Returns whether the
+/// server is on another machine.
+fn smtp_problems(raw: &str, add: &mut impl FnMut(Severity, &'static str, String)) -> bool {
+    use Severity::{Error, Warning};
+    const KEY: &str = "KINTSUGI_SMTP_URL";
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        Err(e) => {
+            add(
+                Error,
+                KEY,
+                format!(
+                "is not a URL ({e}); a password with @, : or / must be percent-encoded (@ is %40)"
+            ),
+            );
+            return false;
+        }
+    };
+    let host = url.host_str().unwrap_or("").to_string();
+    let shown = mask_url(raw);
+    let remote = !is_loopback_host(&host);
+    let tls: Option<String> = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let port = url.port();
+    match (url.scheme(), tls.as_deref()) {
+        ("smtps", _) => {
+            if port == Some(587) || port == Some(25) {
+                add(Error, KEY, format!(
+                    "`{shown}`: port {} speaks STARTTLS, but smtps:// expects TLS from the first byte, so every send would fail. Use smtps://…:465, or smtp://…:587?tls=required",
+                    port.unwrap_or(587)
+                ));
+            }
+        }
+        ("smtp", None) if remote => add(Error, KEY, format!(
+            "`{shown}` is plain SMTP without TLS: the password and every email would cross the network unencrypted. Use smtps://user:password@{host} (TLS, port 465) or smtp://user:password@{host}:587?tls=required (STARTTLS)"
+        )),
+        ("smtp", None) => {}
+        ("smtp", Some("required")) => {
+            if port == Some(465) {
+                add(Error, KEY, format!(
+                    "`{shown}`: port 465 expects TLS from the first byte, not STARTTLS: use smtps://…:465, or port 587 with ?tls=required"
+                ));
+            }
+        }
+        ("smtp", Some("opportunistic")) => {
+            if remote {
+                add(Warning, KEY, format!(
+                    "`{shown}`: tls=opportunistic sends in plain text when the server does not offer STARTTLS, and someone in between can make it seem so. Use ?tls=required"
+                ));
+            }
+        }
+        (scheme, tls) => add(Error, KEY, format!(
+            "`{shown}`: unknown scheme `{scheme}` or tls=`{}`: use smtps://… or smtp://…?tls=required",
+            tls.unwrap_or("")
+        )),
+    }
+    if remote && url.password().is_none() {
+        add(Warning, KEY, format!(
+            "`{shown}` has no user name and password: most providers want them (user:password@ before the host; percent-encode @ as %40)"
+        ));
+    }
+    remote
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,5 +1209,159 @@ mod tests {
         assert_eq!(workers("0").unwrap(), None);
         let err = workers("two").unwrap_err().to_string();
         assert!(err.contains("KINTSUGI_WORKERS"), "{err}");
+    }
+    fn settings_with(vars: &[(&str, &str)]) -> Settings {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+            .unwrap()
+    }
+
+    fn problem_keys(s: &Settings, at_least: Severity) -> Vec<&'static str> {
+        s.problems()
+            .into_iter()
+            .filter(|p| p.severity >= at_least)
+            .map(|p| p.key)
+            .collect()
+    }
+
+    #[test]
+    fn a_local_default_setup_has_no_errors() {
+        let s = settings_with(&[]);
+        assert!(
+            problem_keys(&s, Severity::Error).is_empty(),
+            "{:?}",
+            s.problems()
+        );
+    }
+
+    #[test]
+    fn a_good_production_setup_has_no_problems() {
+        let s = settings_with(&[
+            ("KINTSUGI_BASE_URL", "https://coach.example"),
+            ("KINTSUGI_BIND", "127.0.0.1:8080"),
+            ("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ("KINTSUGI_SMTP_URL", "smtps://maya:pw@smtp.example.com"),
+            ("KINTSUGI_MAIL_FROM", "Golden Seams <hello@coach.example>"),
+            ("KINTSUGI_COACH_EMAIL", "maya@coach.example"),
+        ]);
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+    }
+
+    #[test]
+    fn wide_trusted_proxies_stop_the_start() {
+        for wide in ["0.0.0.0/0", "::/0", "0.0.0.0/1", "::ffff:0:0/96"] {
+            let s = settings_with(&[("KINTSUGI_TRUSTED_PROXIES", wide)]);
+            assert_eq!(
+                problem_keys(&s, Severity::Fatal),
+                ["KINTSUGI_TRUSTED_PROXIES"],
+                "{wide}"
+            );
+        }
+        for fine in ["127.0.0.1", "10.0.0.0/8", "104.16.0.0/13", "fd00::/8"] {
+            let s = settings_with(&[("KINTSUGI_TRUSTED_PROXIES", fine)]);
+            assert!(problem_keys(&s, Severity::Fatal).is_empty(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn base_url_mistakes_are_errors() {
+        for bad in [
+            "http://coach.example",
+            "https://coach.example/blog",
+            "https://coach.example/?x=1",
+        ] {
+            let s = settings_with(&[("KINTSUGI_BASE_URL", bad)]);
+            assert!(
+                problem_keys(&s, Severity::Error).contains(&"KINTSUGI_BASE_URL"),
+                "{bad}"
+            );
+        }
+        for fine in [
+            "http://localhost:8080",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+        ] {
+            let s = settings_with(&[("KINTSUGI_BASE_URL", fine)]);
+            assert!(
+                !problem_keys(&s, Severity::Warning).contains(&"KINTSUGI_BASE_URL"),
+                "{fine}"
+            );
+        }
+    }
+
+    #[test]
+    fn smtp_urls_are_read_as_lettre_reads_them() {
+        let smtp = |url: &str| {
+            let s = settings_with(&[
+                ("KINTSUGI_SMTP_URL", url),
+                ("KINTSUGI_MAIL_FROM", "Golden Seams <hello@coach.example>"),
+                ("KINTSUGI_COACH_EMAIL", "maya@coach.example"),
+            ]);
+            s.problems()
+                .into_iter()
+                .map(|p| (p.severity, p.message))
+                .collect::<Vec<_>>()
+        };
+        let worst = |url: &str| smtp(url).into_iter().map(|(s, _)| s).max();
+        // Plain text to another machine: refused; to this machine: fine.
+        assert_eq!(
+            worst("smtp://u:p@smtp.example.com:587"),
+            Some(Severity::Error)
+        );
+        assert_eq!(worst("smtp://127.0.0.1:25"), None);
+        assert_eq!(worst("smtp://u:p@smtp.example.com:587?tls=required"), None);
+        assert_eq!(worst("smtps://u:p@smtp.example.com"), None);
+        assert_eq!(
+            worst("smtp://u:p@smtp.example.com?tls=opportunistic"),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            worst("smtps://u:p@smtp.example.com:587"),
+            Some(Severity::Error)
+        );
+        assert_eq!(
+            worst("smtp://u:p@smtp.example.com:465?tls=required"),
+            Some(Severity::Error)
+        );
+        assert_eq!(worst("imap://u:p@smtp.example.com"), Some(Severity::Error));
+        // The password never shows.
+        for (_, message) in smtp("smtp://maya:hunter2@smtp.example.com:587") {
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn shown_settings_hide_secrets_and_say_where_values_came_from() {
+        let vars = [
+            ("KINTSUGI_SECRET_KEY", "k".repeat(40)),
+            (
+                "KINTSUGI_DATABASE_URL",
+                "postgres://kintsugi:hunter2@db/kintsugi".into(),
+            ),
+            (
+                "KINTSUGI_SMTP_URL",
+                "smtps://maya:hunter3@smtp.example.com".into(),
+            ),
+        ];
+        let env = move |key: &str| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+        let s = Settings::load(&env).unwrap();
+        let shown = s.shown(&env);
+        let text = format!("{shown:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("hunter3"),
+            "{text}"
+        );
+        assert!(!text.contains("kkkk"), "{text}");
+        let db = shown
+            .iter()
+            .find(|s| s.name == "KINTSUGI_DATABASE_URL")
+            .unwrap();
+        assert_eq!(db.value, "postgres://kintsugi:***@db/kintsugi");
+        assert_eq!(db.origin, Origin::Env);
+        let bind = shown.iter().find(|s| s.name == "KINTSUGI_BIND").unwrap();
+        assert_eq!(bind.origin, Origin::Default);
     }
 }

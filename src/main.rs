@@ -2,14 +2,14 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kintsugi::config::Settings;
+use kintsugi::config::{Settings, Severity};
 use kintsugi::content::Library;
 use kintsugi::startup::{open_database, Application, StartError};
 
 #[derive(Parser)]
 #[command(
     name = "kintsugi",
-    version,
+    version = kintsugi::startup::VERSION,
     about = "A website engine for breakup coaches"
 )]
 struct Cli {
@@ -28,6 +28,9 @@ enum Command {
     },
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Print every setting (secrets as ***) and where it came from, then
+    /// check it; exits non-zero when something must be fixed.
+    Config,
     /// Validate every content file; print each problem as file:line.
     Check,
     /// Manage the coach's accounts.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve { init: false }) {
         Command::Check => check(&settings),
+        Command::Config => config(&settings),
         Command::Migrate => actix_web::rt::System::new().block_on(async {
             match open_database(&settings).await {
                 Ok(_) => {
@@ -339,7 +343,58 @@ fn check(settings: &Settings) -> ExitCode {
     }
 }
 
+/// `kintsugi config`: the effective settings, then each problem with how
+/// to fix it.
+fn config(settings: &Settings) -> ExitCode {
+    let shown = settings.shown(|key| std::env::var(key).ok());
+    let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &shown {
+        println!("{:<width$}  {}  ({})", s.name, s.value, s.origin);
+    }
+    let mut problems = settings.problems();
+    problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    println!();
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity >= Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    if errors > 0 {
+        eprintln!("kintsugi: {errors} error(s) and {warnings} warning(s) in the configuration");
+        ExitCode::FAILURE
+    } else {
+        println!("kintsugi: the configuration is valid ({warnings} warning(s))");
+        ExitCode::SUCCESS
+    }
+}
+
+/// The configuration problems `serve` will not start with (printed the way
+/// `kintsugi config` prints them); the others are logged as warnings.
+fn refuse_bad_config(settings: &Settings) -> bool {
+    let problems = settings.problems();
+    for p in problems.iter().filter(|p| p.severity < Severity::Fatal) {
+        tracing::warn!("configuration: {p}");
+    }
+    let fatal: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Fatal)
+        .collect();
+    for p in &fatal {
+        eprintln!("{p}");
+    }
+    if !fatal.is_empty() {
+        eprintln!("kintsugi: not starting: fix the configuration (`kintsugi config` shows every setting and problem)");
+    }
+    !fatal.is_empty()
+}
+
 async fn serve(settings: Settings, init: bool) -> ExitCode {
+    if refuse_bad_config(&settings) {
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = kintsugi::startup::check_existing_database(&settings, init) {
         eprintln!("kintsugi: not starting: {e}");
         return ExitCode::FAILURE;
@@ -349,7 +404,12 @@ async fn serve(settings: Settings, init: bool) -> ExitCode {
     let database = settings.database_url.describe();
     match Application::build(settings).await {
         Ok(app) => {
-            tracing::info!(url = %base, %database, "Kintsugi is serving");
+            tracing::info!(
+                url = %base,
+                %database,
+                version = kintsugi::startup::VERSION,
+                "Kintsugi is serving"
+            );
             match app.run().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -19,6 +19,15 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::SameSite;
 
+/// The release and the commit it was built from, e.g. `0.1.0 (952b6b7ab1c2
+/// 2026-11-30)` (see `src/build.rs`): `kintsugi --version` and the start log.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KINTSUGI_BUILD_INFO"),
+    ")"
+);
+
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -365,20 +365,25 @@ const RESEND_SCOPE: &str = "coaching-resend";
 fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
     let message = format!("{id}.{now_unix}");
     let value = format!("{message}.{}", state.key.sign(SENT_PURPOSE, &message));
-    Cookie::build(SENT_COOKIE, value)
-        .path("/coaching")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.settings.base_url.is_https())
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            SENT_COOKIE_SECONDS,
-        ))
-        .finish()
+    let https = state.settings.base_url.is_https();
+    // Path=/ as the `__Host-` prefix (on https) asks.
+    Cookie::build(
+        super::comments::reader_cookie_name(https, SENT_COOKIE),
+        value,
+    )
+    .path("/")
+    .http_only(true)
+    .same_site(SameSite::Lax)
+    .secure(state.settings.base_url.is_https())
+    .max_age(actix_web::cookie::time::Duration::seconds(
+        SENT_COOKIE_SECONDS,
+    ))
+    .finish()
 }
 
 /// The request this browser sent in the last hour, from its cookie.
 fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
-    let cookie = req.cookie(SENT_COOKIE)?;
+    let cookie = super::comments::reader_cookie(req, SENT_COOKIE)?;
     let (message, signature) = cookie.value().rsplit_once('.')?;
     let (id, at) = message.split_once('.')?;
     let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);

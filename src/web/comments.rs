@@ -18,10 +18,32 @@ use crate::error::AppError;
 use crate::keys::{self, FormToken, TokenCheck};
 use crate::pages::{relative_time, CommentFormView, CommentView, Date, Pagination, PostNotice};
 
-/// Cookie listing the reader's own comments as `id.token` pairs.
+/// Cookie listing the reader's own comments as `id.token` pairs
+/// (`__Host-kintsugi_own` on https, see [`reader_cookie_name`]).
 pub const OWN_COOKIE: &str = "kintsugi_own";
 /// Cookie remembering the reader's name and email (opt-in).
 pub const REMEMBER_COOKIE: &str = "kintsugi_commenter";
+
+/// A reader cookie's name on this site: on https it carries the
+/// `__Host-` prefix, so browsers keep it only when it is `Secure`, for
+/// `Path=/` and without `Domain`: no other host (a sibling subdomain) and
+/// no plain-http answer can set or shadow it.
+pub fn reader_cookie_name(https: bool, name: &str) -> String {
+    if https {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The reader cookie `name` this request carries, under this site's name
+/// for it.
+pub fn reader_cookie(req: &HttpRequest, name: &str) -> Option<Cookie<'static>> {
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.settings.base_url.is_https());
+    req.cookie(&reader_cookie_name(https, name))
+}
 /// Top-level threads per comment page.
 pub const THREADS_PER_PAGE: usize = 50;
 /// Minutes a writer may change or delete their comment after posting.
@@ -55,7 +77,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> 
 
 /// The reader's own comments, from their cookie: (id, token).
 pub fn own_comments(req: &HttpRequest) -> Vec<(i64, String)> {
-    req.cookie(OWN_COOKIE)
+    reader_cookie(req, OWN_COOKIE)
         .map(|c| {
             c.value()
                 .split('_')
@@ -71,8 +93,9 @@ pub fn own_comments(req: &HttpRequest) -> Vec<(i64, String)> {
         .unwrap_or_default()
 }
 
-fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age_days: i64) -> Cookie<'a> {
-    Cookie::build(name, value)
+fn cookie(state: &AppState, name: &str, value: String, max_age_days: i64) -> Cookie<'static> {
+    let https = state.settings.base_url.is_https();
+    Cookie::build(reader_cookie_name(https, name), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -83,7 +106,7 @@ fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age_days: i64)
 
 /// Name and email remembered on this device, if the reader asked.
 pub fn remembered(req: &HttpRequest) -> Option<(String, String)> {
-    let raw = req.cookie(REMEMBER_COOKIE)?;
+    let raw = reader_cookie(req, REMEMBER_COOKIE)?;
     let bytes: Option<Vec<u8>> = (0..raw.value().len())
         .step_by(2)
         .map(|i| u8::from_str_radix(raw.value().get(i..i + 2)?, 16).ok())
@@ -648,7 +671,7 @@ pub async fn post(
     if new.remember {
         let value = keys::hex(format!("{}\n{}", new.name.as_str(), new.email.as_str()).as_bytes());
         let _ = res.add_cookie(&cookie(&state, REMEMBER_COOKIE, value, 365));
-    } else if req.cookie(REMEMBER_COOKIE).is_some() {
+    } else if reader_cookie(&req, REMEMBER_COOKIE).is_some() {
         let mut gone = cookie(&state, REMEMBER_COOKIE, String::new(), 0);
         gone.make_removal();
         let _ = res.add_cookie(&gone);

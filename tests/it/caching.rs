@@ -605,7 +605,7 @@ async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
         "203.0.113.40",
     )
     .await;
-    let forged = format!("kintsugi_own={held}.{}", "0".repeat(64));
+    let forged = format!("__Host-kintsugi_own={held}.{}", "0".repeat(64));
     let path = format!("/articles/{SLUG}?replyto=1");
     let stranger = anonymous(&app, &path, &[]).await.text().await.unwrap();
     let forger = anonymous(&app, &path, &[("Cookie", &forged)])

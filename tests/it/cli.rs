@@ -155,3 +155,140 @@ fn check_reports_pictures_that_are_missing_or_say_nothing_and_broken_strings() {
         "{stderr}"
     );
 }
+
+/// The binary with only the given variables (nothing from the caller's
+/// environment leaks in), in an empty working folder.
+fn kintsugi_with(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_kintsugi"))
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("KINTSUGI_CONTENT_DIR", sample_content_dir())
+        .env("KINTSUGI_DATA_DIR", dir.path().join("data"))
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = kintsugi_with(&["--version"], &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let prefix = format!("kintsugi {} (", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&prefix) && text.ends_with(')'), "{text}");
+    let inside = &text[prefix.len()..text.len() - 1];
+    if inside != "unknown commit" {
+        let (hash, date) = inside.split_once(' ').unwrap();
+        assert_eq!(hash.len(), 12, "{text}");
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{text}");
+        // YYYY-MM-DD, perhaps with -dirty.
+        assert!(
+            date.len() >= 10 && date[..4].parse::<u32>().is_ok(),
+            "{text}"
+        );
+        // Built from this checkout: the commit is the one checked out
+        // (unless a packager set KINTSUGI_BUILD_COMMIT).
+        let head = Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output();
+        if let Ok(head) = head {
+            let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+            if head.len() == 12 && option_env!("KINTSUGI_BUILD_COMMIT").is_none() {
+                assert_eq!(hash, head, "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn config_prints_every_setting_with_secrets_hidden_and_passes_a_good_setup() {
+    let out = kintsugi_with(
+        &["config"],
+        &[
+            ("KINTSUGI_BASE_URL", "https://coach.example"),
+            ("KINTSUGI_BIND", "127.0.0.1:8080"),
+            ("KINTSUGI_TRUSTED_PROXIES", "127.0.0.1"),
+            (
+                "KINTSUGI_SECRET_KEY",
+                "a-very-secret-key-that-is-long-enough-1234",
+            ),
+            ("KINTSUGI_SMTP_URL", "smtps://maya:hunter2@smtp.example.com"),
+            ("KINTSUGI_MAIL_FROM", "Golden Seams <hello@coach.example>"),
+            ("KINTSUGI_COACH_EMAIL", "maya@coach.example"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("hunter2") && !stdout.contains("a-very-secret"),
+        "{stdout}"
+    );
+    for line in [
+        "KINTSUGI_BASE_URL",
+        "https://coach.example  (env)",
+        "smtps://maya:***@smtp.example.com",
+        "KINTSUGI_SECRET_KEY",
+        "***  (env)",
+        "KINTSUGI_PAGE_CACHE_MB",
+        "32  (default)",
+        "the configuration is valid",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in:\n{stdout}");
+    }
+}
+
+#[test]
+fn config_names_each_mistake_and_fails() {
+    let out = kintsugi_with(
+        &["config"],
+        &[
+            ("KINTSUGI_BASE_URL", "http://coach.example"),
+            ("KINTSUGI_BIND", "0.0.0.0:8080"),
+            ("KINTSUGI_TRUSTED_PROXIES", "0.0.0.0/0"),
+            (
+                "KINTSUGI_SMTP_URL",
+                "smtp://maya:hunter2@smtp.example.com:587",
+            ),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    for part in [
+        "error: KINTSUGI_TRUSTED_PROXIES: `0.0.0.0/0` is far too wide",
+        "error: KINTSUGI_BASE_URL: `http://coach.example` is not https: cookies are sent without `Secure`",
+        "KINTSUGI_BASE_URL=https://coach.example",
+        "error: KINTSUGI_SMTP_URL:",
+        "?tls=required",
+        "warning: KINTSUGI_BIND: `0.0.0.0:8080` listens on every network interface",
+        "error(s) and",
+    ] {
+        assert!(stderr.contains(part), "{part:?} not in:\n{stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_trusted_proxies_that_cover_everyone() {
+    for wide in ["0.0.0.0/0", "::/0"] {
+        let out = kintsugi_with(
+            &["serve"],
+            &[
+                ("KINTSUGI_BIND", "127.0.0.1:0"),
+                ("KINTSUGI_TRUSTED_PROXIES", wide),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: KINTSUGI_TRUSTED_PROXIES: `{wide}` is far too wide"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("not starting"), "{stderr}");
+    }
+}

@@ -288,6 +288,12 @@ async fn json_logs_have_one_line_per_request_and_no_personal_data() {
     assert!(post["ms"].is_number());
     assert!(post["timestamp"].is_string());
     assert_eq!(post["request_id"].as_str().unwrap().len(), 16);
+    // What the handler logged while serving it carries the same id.
+    let stored = lines
+        .iter()
+        .find(|l| l["message"] == "comment stored")
+        .expect("the comment is logged as stored");
+    assert_eq!(stored["span"]["request_id"], post["request_id"]);
     // The page view before it, and the search without its query.
     assert!(requests
         .iter()

@@ -202,6 +202,15 @@ impl Metrics {
                 &["status"],
             )?,
         )?;
+        // Every status from the start, so a rate is defined before the
+        // first comment of each kind.
+        for status in [
+            crate::db::comments::APPROVED,
+            crate::db::comments::PENDING,
+            crate::db::comments::SPAM,
+        ] {
+            comments_created.with_label_values(&[status]);
+        }
         let coaching_requests_created = register(
             r,
             IntCounter::new(

@@ -130,6 +130,56 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub coaching: CoachingSettings,
     pub cache: CacheSettings,
+    pub metrics: MetricsSettings,
+    /// How log lines are written (`KINTSUGI_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// `GET /metrics` (Prometheus): off unless turned on, and then answered
+/// only to trusted addresses or the bearer token.
+#[derive(Clone, Debug)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Client addresses that may read the metrics (default: loopback).
+    pub allow: Vec<IpNet>,
+    /// `Authorization: Bearer <token>` is let in from anywhere.
+    pub token: Option<Secret>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allow: vec![
+                IpNet::new_assert(std::net::IpAddr::from([127, 0, 0, 0]), 8),
+                IpNet::new_assert(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 128),
+            ],
+            token: None,
+        }
+    }
+}
+
+/// How log lines are written: readable text, or one JSON object a line
+/// (for a log collector).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (any case); none: text.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        match raw.map(|r| r.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(ConfigError::Invalid {
+                key: "KINTSUGI_LOG_FORMAT",
+                message: format!("`{other}` is not text or json"),
+            }),
+        }
+    }
 }
 
 /// What the process keeps in memory to answer faster.
@@ -283,6 +333,15 @@ struct FileSettings {
     coaching: FileCoachingSettings,
     #[serde(default)]
     cache: FileCacheSettings,
+    #[serde(default)]
+    metrics: FileMetricsSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetricsSettings {
+    enabled: Option<bool>,
+    allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -483,7 +542,26 @@ impl Settings {
                     .unwrap_or(CacheSettings::default().pages_mb),
             },
         };
+        let mut metrics = MetricsSettings {
+            enabled: match env("KINTSUGI_METRICS") {
+                Some(raw) => parse_bool("KINTSUGI_METRICS", &raw)?,
+                None => file.metrics.enabled.unwrap_or(false),
+            },
+            token: env("KINTSUGI_METRICS_TOKEN")
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| Secret::new(s.trim())),
+            ..MetricsSettings::default()
+        };
+        if let Some(nets) = file.metrics.allow {
+            metrics.allow = parse_proxies("[metrics] allow", &nets.join(","))?;
+        }
+        if let Some(raw) = env("KINTSUGI_METRICS_ALLOW") {
+            metrics.allow = parse_proxies("KINTSUGI_METRICS_ALLOW", &raw)?;
+        }
+        let log_format = LogFormat::parse(env("KINTSUGI_LOG_FORMAT").as_deref())?;
         Ok(Self {
+            metrics,
+            log_format,
             cache,
             coaching,
             admin,
@@ -806,6 +884,37 @@ impl Settings {
                 "KINTSUGI_LOG",
                 "",
                 env("KINTSUGI_LOG").unwrap_or_else(|| "info".into()),
+            ),
+            (
+                "KINTSUGI_LOG_FORMAT",
+                "",
+                match self.log_format {
+                    LogFormat::Text => "text".into(),
+                    LogFormat::Json => "json".into(),
+                },
+            ),
+            (
+                "KINTSUGI_METRICS",
+                "metrics.enabled",
+                if self.metrics.enabled { "on" } else { "off" }.into(),
+            ),
+            (
+                "KINTSUGI_METRICS_ALLOW",
+                "metrics.allow",
+                self.metrics
+                    .allow
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            (
+                "KINTSUGI_METRICS_TOKEN",
+                "",
+                match &self.metrics.token {
+                    Some(_) => "***".into(),
+                    None => "none".into(),
+                },
             ),
             (
                 "KINTSUGI_TRUSTED_PROXIES",

@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod import;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod notify;
 pub mod pages;
 pub mod passwords;

@@ -221,6 +221,7 @@ pub fn spawn_worker(
     transport: Transport,
     from: String,
     interval: Duration,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> std::sync::Arc<tokio::sync::Notify> {
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let woken = wake.clone();
@@ -241,8 +242,12 @@ pub fn spawn_worker(
                 let (id, attempts) = (mail.id, mail.attempts);
                 let now = Utc::now().naive_utc();
                 let marked = match result {
-                    Ok(()) => db::run(&pool, move |conn| db::mail::mark_sent(conn, id, now)).await,
+                    Ok(()) => {
+                        metrics.mail_sent();
+                        db::run(&pool, move |conn| db::mail::mark_sent(conn, id, now)).await
+                    }
                     Err(e) => {
+                        metrics.mail_failed();
                         if attempts + 1 >= db::mail::MAX_ATTEMPTS {
                             tracing::error!(mail = id, attempts = attempts + 1, error = %e, "mail not sent; giving up (shown on the dashboard)");
                         } else {

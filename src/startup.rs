@@ -93,7 +93,8 @@ impl Application {
                 .map(str::to_string)
                 .collect();
         }
-        let pool = open_database(&settings).await?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let pool = open_database_observed(&settings, Some(metrics.pool_events())).await?;
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -110,6 +111,7 @@ impl Application {
             transport,
             settings.mail.from.clone(),
             Duration::from_secs(2),
+            metrics.clone(),
         );
         let pool_for_writer = pool.clone();
         // The file opened now is the one writes must go to (SQLite).
@@ -127,8 +129,10 @@ impl Application {
             mail_wake,
             clock: crate::clock::Clock::default(),
             pages,
-            writer: db::writer::Writer::start(&pool_for_writer).watching(database_watch),
+            writer: db::writer::Writer::start_observed(&pool_for_writer, metrics.writer_batches())
+                .watching(database_watch),
             strings,
+            metrics,
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
             .await
@@ -167,10 +171,19 @@ impl Application {
 
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> {
-    let pool = db::pool(
+    open_database_observed(settings, None).await
+}
+
+/// As [`open_database`], the pool reporting its waits to `events`.
+async fn open_database_observed(
+    settings: &Settings,
+    events: Option<Box<dyn r2d2::HandleEvent>>,
+) -> Result<db::Pool, StartError> {
+    let pool = db::pool_with_events(
         &settings.database_url,
         settings.db_pool_size,
         Duration::from_millis(settings.db_connect_timeout_ms),
+        events,
     )
     .map_err(|e| StartError::Database(e.to_string()))?;
     let applied = db::migrate(&pool).await.map_err(|e| {
@@ -595,6 +608,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             )
             .route("/healthz", handlers::get().to(handlers::health::healthz))
             .route("/readyz", handlers::get().to(handlers::health::readyz))
+            .route("/metrics", handlers::get().to(handlers::metrics::metrics))
             .route(
                 "/static/{tail:.*}",
                 handlers::get().to(handlers::static_files::serve),

@@ -157,12 +157,27 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 /// A pool with a short connection timeout, so an outage answers 503 fast.
 pub fn pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<Pool, r2d2::Error> {
-    r2d2::Pool::builder()
+    pool_with_events(url, size, timeout, None)
+}
+
+/// As [`pool`], telling `events` how long each wait for a connection took
+/// (the metrics).
+pub fn pool_with_events(
+    url: &DatabaseUrl,
+    size: u32,
+    timeout: Duration,
+    events: Option<Box<dyn r2d2::HandleEvent>>,
+) -> Result<Pool, r2d2::Error> {
+    let builder = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
-        .test_on_check_out(false)
-        .build(ConnectionManager::new(url.clone()))
+        .test_on_check_out(false);
+    let builder = match events {
+        Some(events) => builder.event_handler(events),
+        None => builder,
+    };
+    builder.build(ConnectionManager::new(url.clone()))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,9 @@ const MAX_BATCH: usize = 128;
 
 type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 
+/// Told the number of writes in each committed batch (the metrics).
+pub type OnBatch = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// One queued write: run it on the writer's connection (leaving its
 /// answer for after the commit, and whether its error broke the
 /// connection), or answer it with an error without running it.
@@ -129,6 +132,12 @@ impl Writer {
 
     /// Starts the writing thread when the pool is SQLite.
     pub fn start(pool: &Pool) -> Self {
+        Self::start_observed(pool, Arc::new(|_| {}))
+    }
+
+    /// As [`Writer::start`], calling `on_batch` with the size of every
+    /// committed batch.
+    pub fn start_observed(pool: &Pool, on_batch: OnBatch) -> Self {
         let is_sqlite = matches!(pool.get().as_deref(), Ok(Db::Sqlite(_)));
         if !is_sqlite {
             return Self::direct();
@@ -137,7 +146,7 @@ impl Writer {
         let pool = pool.clone();
         let spawned = std::thread::Builder::new()
             .name("kintsugi-writer".into())
-            .spawn(move || run(pool, rx));
+            .spawn(move || run(pool, rx, on_batch));
         match spawned {
             Ok(_) => Self {
                 queue: Some(tx),
@@ -196,7 +205,7 @@ impl Writer {
     }
 }
 
-fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
+fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -271,6 +280,9 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
                     super::mark_broken(&mut conn);
                 }
                 let n = finishers.len();
+                if committed.is_ok() {
+                    on_batch(n);
+                }
                 for (finish, _) in finishers {
                     finish(match &committed {
                         Ok(()) => Ok(()),

@@ -325,6 +325,7 @@ pub async fn send(
     let id = match outcome {
         Ok((id, true)) => {
             tracing::info!(request = id, urgent, "coaching request stored");
+            state.metrics.coaching_request_created();
             crate::notify::after_request(&state, id).await;
             id
         }

@@ -648,6 +648,7 @@ pub async fn post(
         }
     };
     tracing::info!(comment = stored.id, status = %stored.status, "comment stored");
+    state.metrics.comment_created(&stored.status);
     if stored.status == db::comments::APPROVED {
         state.pages.comments_changed(&article.slug);
     }

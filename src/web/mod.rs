@@ -21,6 +21,7 @@ pub mod comments;
 pub mod errors;
 pub mod feeds;
 pub mod health;
+pub mod metrics;
 pub mod notifications;
 pub mod page_cache;
 pub mod redirects;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub writer: crate::db::writer::Writer,
     /// The words of the site in its language (`[site] language`).
     pub strings: Arc<crate::i18n::Strings>,
+    /// What `GET /metrics` reports (this app's own registry).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Articles per list page.

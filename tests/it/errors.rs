@@ -69,6 +69,7 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         pages: Default::default(),
         writer: kintsugi::db::writer::Writer::direct(),
         strings: std::sync::Arc::new(kintsugi::i18n::Strings::english()),
+        metrics: Default::default(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -16,6 +16,7 @@ mod helpers;
 mod import;
 mod mail;
 mod media;
+mod operating;
 mod reading;
 mod redirects;
 mod search;

@@ -275,6 +275,7 @@ const RESERVED_PAGES: &[&str] = &[
     "notifications",
     "healthz",
     "readyz",
+    "metrics",
     "feed",
     "sitemap",
     "robots",

@@ -24,6 +24,8 @@ use crate::config::{DatabaseUrl, Secret};
 pub const CHANNEL: &str = "kintsugi_pages";
 /// The payload meaning "comments changed anywhere".
 pub const ALL: &str = "*";
+/// The listener's connection as `pg_stat_activity` shows it.
+pub const APPLICATION_NAME: &str = "kintsugi page events";
 /// How often the connection is read for notifications.
 const POLL: Duration = Duration::from_millis(50);
 /// How often the connection is tested with a query (a dead peer that sent
@@ -135,8 +137,10 @@ fn listen(
 
 fn connect(url: &Secret) -> Result<(PgConnection, i32), String> {
     let mut conn = PgConnection::establish(url.expose()).map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!("LISTEN {CHANNEL}"))
-        .map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+    ))
+    .map_err(|e| e.to_string())?;
     let pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
         .get_result::<BackendPid>(&mut conn)
         .map_err(|e| e.to_string())?

@@ -142,4 +142,25 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
         a.state.pages.len() < on_a
     })
     .await;
+
+    // A lost listener connection is made again, and announcements flow.
+    kintsugi::db::run(&a.pool, |conn| {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = '{}' AND datname = current_database()",
+            kintsugi::db::page_events::APPLICATION_NAME
+        ))
+    })
+    .await
+    .unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    eventually("b hears a's change after both reconnected", || async {
+        let (_, _) = b.page(&format!("/articles/{SLUG}")).await;
+        let on_b = b.state.pages.len();
+        a.state.pages.comments_changed(SLUG);
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        b.state.pages.len() < on_b
+    })
+    .await;
 }

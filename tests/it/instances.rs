@@ -144,17 +144,40 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
     .await;
 
     // A lost listener connection is made again, and announcements flow.
-    kintsugi::db::run(&a.pool, |conn| {
-        use diesel::connection::SimpleConnection;
-        conn.batch_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = '{}' AND datname = current_database()",
+    use diesel::{Connection, RunQueryDsl};
+    let mut admin = diesel::PgConnection::establish(&a.database_url).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Pids {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pids: String,
+    }
+    // The listeners' connections, except those in `old` (a list of pids).
+    let listeners = |conn: &mut diesel::PgConnection, old: &str| {
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n, coalesce(string_agg(pid::text, ','), '') AS pids \
+             FROM pg_stat_activity WHERE application_name = '{}' \
+             AND datname = current_database() AND NOT pid = ANY('{{{old}}}'::int[])",
             kintsugi::db::page_events::APPLICATION_NAME
         ))
-    })
-    .await
+        .get_result::<Pids>(conn)
+        .unwrap()
+    };
+    let before = listeners(&mut admin, "");
+    assert_eq!(before.n, 2, "one listener per instance");
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY('{{{}}}'::int[])",
+        before.pids
+    ))
+    .execute(&mut admin)
     .unwrap();
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    eventually("both listeners connected again", || {
+        let n = listeners(&mut admin, &before.pids).n;
+        async move { n == 2 }
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     eventually("b hears a's change after both reconnected", || async {
         let (_, _) = b.page(&format!("/articles/{SLUG}")).await;
         let on_b = b.state.pages.len();

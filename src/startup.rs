@@ -120,6 +120,20 @@ impl Application {
         let pages = Arc::new(handlers::page_cache::PageCache::new(
             settings.cache.pages_bytes(),
         ));
+        // Changes other instances announce drop this instance's pages at
+        // once (PostgreSQL); the thread ends with the cache.
+        let heard = Arc::downgrade(&pages);
+        let held = Arc::downgrade(&pages);
+        pages.announce_through(db::page_events::spawn(
+            &settings.database_url,
+            instance_name(port),
+            move |what| {
+                if let Some(pages) = heard.upgrade() {
+                    pages.changed_elsewhere(what);
+                }
+            },
+            move || held.strong_count() > 0,
+        ));
         let state = web::Data::new(AppState {
             settings,
             content: content.clone(),
@@ -138,7 +152,7 @@ impl Application {
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
         crate::content::spawn_reloaders(content, watch);
-        spawn_maintenance(state.clone());
+        spawn_maintenance(state.clone(), instance_name(port));
         let server = serve(listener, state.clone()).map_err(|source| StartError::Bind {
             addr: "listener".into(),
             source,
@@ -212,19 +226,54 @@ pub async fn open_database_read_only(settings: &Settings) -> Option<db::Pool> {
     .ok()
 }
 
+/// How this process names itself in logs and leases: several instances
+/// may share one database (and one machine).
+pub fn instance_name(port: u16) -> String {
+    format!("pid {} port {port}", std::process::id())
+}
+
+/// How often the clean-up runs.
+const MAINTENANCE_PERIOD: Duration = Duration::from_secs(3600);
+
 /// One hourly clean-up (and one at start): coaching requests past their
 /// retention lose their personal details, and rate-limit events, ended
 /// sessions, expired setup links and old sent mail are deleted, so no table
-/// grows for ever.
-pub fn spawn_maintenance(state: web::Data<AppState>) {
+/// grows for ever. Every instance asks each hour; only the one that claims
+/// the lease in the database ([`claim_maintenance`]) runs it.
+pub fn spawn_maintenance(state: web::Data<AppState>, instance: String) {
     actix_web::rt::spawn(async move {
         loop {
-            if let Err(e) = run_maintenance(&state).await {
-                tracing::warn!(error = %e, "the hourly clean-up failed; will retry");
+            match claim_maintenance(&state, &instance).await {
+                Ok(true) => {
+                    tracing::info!(instance = %instance, "this instance runs the clean-up");
+                    if let Err(e) = run_maintenance(&state).await {
+                        tracing::warn!(error = %e, "the hourly clean-up failed; will retry");
+                    }
+                }
+                Ok(false) => {
+                    tracing::info!(instance = %instance, "the clean-up ran on another instance this period")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim the clean-up lease; will retry")
+                }
             }
-            actix_web::rt::time::sleep(Duration::from_secs(3600)).await;
+            actix_web::rt::time::sleep(MAINTENANCE_PERIOD).await;
         }
     });
+}
+
+/// Claims the clean-up for `instance` for (a minute less than) one period,
+/// so of several instances on one database one runs it each period; the
+/// holder may claim it again at its next turn, and if it stops, another
+/// instance takes over within a period.
+pub async fn claim_maintenance(state: &AppState, instance: &str) -> Result<bool, AppError> {
+    let now = state.clock.now_naive();
+    let hold = chrono::Duration::seconds(MAINTENANCE_PERIOD.as_secs() as i64 - 60);
+    let holder = instance.to_string();
+    Ok(db::run(&state.pool, move |conn| {
+        db::site_meta::claim_lease(conn, "maintenance", &holder, now, hold)
+    })
+    .await?)
 }
 
 /// The clean-up [`spawn_maintenance`] runs (tests call it directly).

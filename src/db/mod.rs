@@ -18,6 +18,7 @@ pub mod imports;
 pub mod mail;
 pub mod maintenance;
 pub mod migrations;
+pub mod page_events;
 pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;

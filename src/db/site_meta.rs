@@ -49,3 +49,52 @@ pub fn record_probe(conn: &mut Db, now: NaiveDateTime) -> QueryResult<()> {
     }
     Ok(())
 }
+
+/// Claims the lease `name` for `holder` until `now + hold`, if nobody holds
+/// it now: one conditional UPDATE (or, the first time, one INSERT that a
+/// concurrent one loses on the key), so of several app instances asking
+/// at once exactly one gets it. Works alike on both backends; the lease
+/// lives in `site_meta` as `lease:<name>` with its end in `updated_at`.
+pub fn claim_lease(
+    conn: &mut Db,
+    name: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    hold: chrono::Duration,
+) -> QueryResult<bool> {
+    let key = format!("lease:{name}");
+    let until = now + hold;
+    let claimed = diesel::update(
+        site_meta::table
+            .filter(site_meta::key.eq(&key))
+            .filter(site_meta::updated_at.lt(now)),
+    )
+    .set((site_meta::value.eq(holder), site_meta::updated_at.eq(until)))
+    .execute(conn)?;
+    if claimed == 1 {
+        return Ok(true);
+    }
+    let exists = site_meta::table
+        .filter(site_meta::key.eq(&key))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if exists {
+        return Ok(false);
+    }
+    match diesel::insert_into(site_meta::table)
+        .values((
+            site_meta::key.eq(&key),
+            site_meta::value.eq(holder),
+            site_meta::updated_at.eq(until),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

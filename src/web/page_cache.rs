@@ -4,9 +4,12 @@
 //!
 //! Freshness: a change this process makes (a comment approved, moderated,
 //! edited; content reloaded) removes exactly the entries it affects, so
-//! the very next request renders anew. Entries also expire after a second:
-//! that keeps the comment form's issue time honest and bounds how long a
-//! change made by *another* app instance can stay unseen.
+//! the very next request renders anew. On PostgreSQL the change is also
+//! announced to the other app instances (`db::page_events`, LISTEN/NOTIFY),
+//! which drop the same entries as soon as they hear of it (within about
+//! 50 ms). Entries also expire after a second: that keeps the comment
+//! form's issue time honest and bounds how long a change made by *another*
+//! app instance can stay unseen if an announcement is lost.
 //!
 //! Only the shared page is cached. Readers' own parts are put into it per
 //! request (`web::articles`): their remembered name and email into the
@@ -86,6 +89,8 @@ pub struct PageCache {
     uses: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Tells the other instances what changed here (set once at start).
+    announcer: std::sync::OnceLock<crate::db::page_events::Announcer>,
 }
 
 /// The entries and the sum of their sizes.
@@ -213,6 +218,19 @@ impl PageCache {
             uses: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            announcer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// From now on, changes made here are also announced through
+    /// `announcer` (the first one set stays).
+    pub fn announce_through(&self, announcer: crate::db::page_events::Announcer) {
+        let _ = self.announcer.set(announcer);
+    }
+
+    fn announce(&self, slug: &str) {
+        if let Some(a) = self.announcer.get() {
+            a.announce(slug);
         }
     }
 
@@ -323,8 +341,31 @@ impl PageCache {
     }
 
     /// A comment on `slug` changed: its article pages, its feed, and every
-    /// list with comment counts are rendered anew.
+    /// list with comment counts are rendered anew, here and (announced) on
+    /// the other instances.
     pub fn comments_changed(&self, slug: &str) {
+        self.drop_comments_of(slug);
+        self.announce(slug);
+    }
+
+    /// Comments changed somewhere (a bulk action): everything that shows
+    /// comments is rendered anew, here and on the other instances.
+    pub fn all_comments_changed(&self) {
+        self.drop_all_comments();
+        self.announce(crate::db::page_events::ALL);
+    }
+
+    /// Another instance announced a change (a slug, or `*` for all): drops
+    /// the same entries here, announcing nothing.
+    pub fn changed_elsewhere(&self, what: &str) {
+        if what == crate::db::page_events::ALL {
+            self.drop_all_comments();
+        } else {
+            self.drop_comments_of(what);
+        }
+    }
+
+    fn drop_comments_of(&self, slug: &str) {
         if let Ok(mut entries) = self.entries.write() {
             entries.retain(|e| match &e.depends {
                 Depends::Content => true,
@@ -334,9 +375,7 @@ impl PageCache {
         }
     }
 
-    /// Comments changed somewhere (a bulk action): everything that shows
-    /// comments is rendered anew.
-    pub fn all_comments_changed(&self) {
+    fn drop_all_comments(&self) {
         if let Ok(mut entries) = self.entries.write() {
             entries.retain(|e| e.depends == Depends::Content);
         }

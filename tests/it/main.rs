@@ -14,6 +14,7 @@ mod feeds;
 mod fuzz_corpus;
 mod helpers;
 mod import;
+mod instances;
 mod mail;
 mod media;
 mod operating;

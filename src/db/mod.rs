@@ -21,6 +21,7 @@ pub mod migrations;
 pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;
+pub mod transfer;
 pub mod watch;
 pub mod writer;
 

@@ -20,3 +20,4 @@ mod reading;
 mod redirects;
 mod search;
 mod security;
+mod transfer;

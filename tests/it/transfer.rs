@@ -466,6 +466,10 @@ fn an_older_source_is_refused_until_migrated() {
             && stderr.contains("kintsugi migrate"),
         "{stderr}"
     );
+    assert!(
+        !dir.path().join("new.sqlite3").exists(),
+        "no target file is made for a refused copy"
+    );
 }
 
 #[test]

@@ -60,6 +60,20 @@ enum Command {
     /// Bring a blog over from another system.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Copy every table from one database to another (SQLite to
+    /// PostgreSQL or back), ids kept, then check each table's rows. Stop
+    /// the site first.
+    MigrateData {
+        /// The database to copy from: sqlite://path or postgres://...
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to copy into (migrated first; must hold no rows).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Delete the target's rows first, in the same transaction as the copy.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Restore a backup into an empty data folder and database.
     Restore {
         file: std::path::PathBuf,
@@ -148,6 +162,7 @@ fn main() -> ExitCode {
         Command::Restore { file, force } => {
             kintsugi::backup::restore_command(&settings, &file, force)
         }
+        Command::MigrateData { from, to, replace } => migrate_data(&from, &to, replace),
         Command::Import(ImportCommand::Wordpress {
             export,
             media,
@@ -217,6 +232,73 @@ async fn import_wordpress(
             } else {
                 eprintln!("kintsugi: nothing was imported");
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kintsugi migrate-data`: the copy, then a table of what each table
+/// holds on both sides.
+fn migrate_data(from: &str, to: &str, replace: bool) -> ExitCode {
+    use kintsugi::config::DatabaseUrl;
+    use kintsugi::db::transfer;
+    let parse = |flag: &str, raw: &str| {
+        DatabaseUrl::parse(raw).map_err(|_| {
+            format!("{flag}: not a database URL; expected sqlite://path/to/file.sqlite3 (or a file path) or postgres://user:password@host/database")
+        })
+    };
+    let (from, to) = match (parse("--from", from), parse("--to", to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("kintsugi: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "kintsugi: copying {} into {}",
+        transfer::describe(&from),
+        transfer::describe(&to)
+    );
+    let started = std::time::Instant::now();
+    match transfer::migrate_data(&from, &to, transfer::Options { replace }) {
+        Ok(reports) => {
+            println!(
+                "{:<20} {:>10} {:>10}  {:<16}  result",
+                "table", "source", "target", "checksum"
+            );
+            for r in &reports {
+                let verdict = if r.ok { "ok" } else { "MISMATCH" };
+                let sum = if r.ok || r.source_checksum.is_empty() {
+                    r.target_checksum.clone()
+                } else {
+                    format!("{} vs {}", r.source_checksum, r.target_checksum)
+                };
+                println!(
+                    "{:<20} {:>10} {:>10}  {:<16}  {verdict}{}",
+                    r.table,
+                    r.source_rows,
+                    r.target_rows,
+                    sum,
+                    if r.note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.note)
+                    }
+                );
+            }
+            if reports.iter().all(|r| r.ok) {
+                println!(
+                    "kintsugi: copied and checked in {:.1} s. Keep the site key (secret.key or KINTSUGI_SECRET_KEY) with the new database, point KINTSUGI_DATABASE_URL at it and start the site",
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("kintsugi: the copy does not match the source (see MISMATCH above); keep using the source database");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("kintsugi: {e}");
             ExitCode::FAILURE
         }
     }

@@ -273,10 +273,16 @@ pub fn import_thread(
 /// After comments were stored with ids of their own choosing, moves
 /// PostgreSQL's id sequence past them (SQLite picks max + 1 by itself).
 pub fn after_explicit_ids(conn: &mut Db) -> QueryResult<()> {
+    after_explicit_ids_in(conn, "comments")
+}
+
+/// As [`after_explicit_ids`], for the `id` column of `table` (one of the
+/// schema's own names, never outside input).
+pub fn after_explicit_ids_in(conn: &mut Db, table: &str) -> QueryResult<()> {
     if let Db::Pg(c) = conn {
-        diesel::sql_query(
-            "SELECT setval(pg_get_serial_sequence('comments', 'id'), GREATEST((SELECT MAX(id) FROM comments), 1))",
-        )
+        diesel::sql_query(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+        ))
         .execute(c)?;
     }
     Ok(())

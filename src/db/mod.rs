@@ -22,6 +22,7 @@ pub mod page_events;
 pub mod rate_limits;
 pub mod schema;
 pub mod site_meta;
+pub mod transfer;
 pub mod watch;
 pub mod writer;
 

@@ -22,3 +22,4 @@ mod reading;
 mod redirects;
 mod search;
 mod security;
+mod transfer;

@@ -16,6 +16,7 @@ mod helpers;
 mod import;
 mod mail;
 mod media;
+mod pg_scale;
 mod reading;
 mod redirects;
 mod search;

@@ -103,6 +103,7 @@ impl Application {
             Duration::from_secs(2),
         );
         let pool_for_writer = pool.clone();
+        let batch_postgres = settings.db_group_commit;
         // The file opened now is the one writes must go to (SQLite).
         let database_watch = Arc::new(db::watch::DatabaseWatch::of(&settings.database_url));
         database_watch.spawn_checks(Duration::from_secs(2));
@@ -118,7 +119,8 @@ impl Application {
             mail_wake,
             clock: crate::clock::Clock::default(),
             pages,
-            writer: db::writer::Writer::start(&pool_for_writer).watching(database_watch),
+            writer: db::writer::Writer::start(&pool_for_writer, batch_postgres)
+                .watching(database_watch),
             strings,
         });
         let setup_link = handlers::admin::auth::issue_setup_link(&state)
@@ -158,10 +160,11 @@ impl Application {
 
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> Result<db::Pool, StartError> {
-    let pool = db::pool(
+    let pool = db::pool_with(
         &settings.database_url,
         settings.db_pool_size,
         Duration::from_millis(settings.db_connect_timeout_ms),
+        settings.pg_session(),
     )
     .map_err(|e| StartError::Database(e.to_string()))?;
     let applied = db::migrate(&pool).await.map_err(|e| {

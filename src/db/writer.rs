@@ -258,7 +258,11 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>) {
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             batch
                 .into_iter()
-                .map(|job| job.work.run(&mut conn))
+                .filter_map(|job| {
+                    bound_lock_wait(&mut conn, job)
+                        .map(|job| job.work.run(&mut conn))
+                        .ok()
+                })
                 .collect::<Vec<(Finish, bool)>>()
         }));
         match ran {
@@ -314,6 +318,38 @@ fn begin_batch(conn: &mut Db, wait: Duration) -> QueryResult<()> {
                 let _ = AnsiTransactionManager::rollback_transaction(pg);
             }
             set
+        }
+    }
+}
+
+/// On PostgreSQL every statement waits for locks on its own, so before
+/// each write the wait is bounded by what is left of that write's own
+/// budget: a batch stuck behind a lock answers each of its writes about
+/// [`LOCK_WAIT`] after it was sent, not one wait after another. A write
+/// whose budget is spent is answered "not now" without running (it wrote
+/// nothing, so it need not wait for the commit). On SQLite the wait was
+/// taken at `BEGIN IMMEDIATE`.
+fn bound_lock_wait(conn: &mut Db, job: Job) -> Result<Job, ()> {
+    use diesel::connection::SimpleConnection;
+    let Db::Pg(pg) = conn else {
+        return Ok(job);
+    };
+    let left = job.deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        job.work.fail(DbError::Busy(format!(
+            "the write waited {} ms for a lock held elsewhere",
+            LOCK_WAIT.as_millis()
+        )));
+        return Err(());
+    }
+    match pg.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}",
+        left.as_millis().max(1)
+    )) {
+        Ok(()) => Ok(job),
+        Err(e) => {
+            job.work.fail(DbError::from_commit(&e));
+            Err(())
         }
     }
 }

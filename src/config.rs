@@ -116,6 +116,14 @@ pub struct Settings {
     pub watch_content: bool,
     pub db_pool_size: u32,
     pub db_connect_timeout_ms: u64,
+    /// PostgreSQL: a statement running longer is cancelled (0: never).
+    pub db_statement_timeout_ms: u64,
+    /// PostgreSQL: a session idle inside a transaction this long is ended
+    /// by the server, releasing its locks (0: never).
+    pub db_idle_in_transaction_timeout_ms: u64,
+    /// PostgreSQL: queue writes and commit them in batches on one
+    /// connection per instance (group commit), as on SQLite.
+    pub db_group_commit: bool,
     /// Threads serving requests; `None` means one per CPU the process may use.
     pub workers: Option<usize>,
     /// `Strict-Transport-Security` lifetime in seconds, sent only when the
@@ -318,6 +326,9 @@ struct FileSettings {
     watch_content: Option<bool>,
     db_pool_size: Option<u32>,
     db_connect_timeout_ms: Option<u64>,
+    db_statement_timeout_ms: Option<u64>,
+    db_idle_in_transaction_timeout_ms: Option<u64>,
+    db_group_commit: Option<bool>,
     workers: Option<usize>,
     hsts_max_age: Option<u64>,
     max_connections: Option<usize>,
@@ -435,6 +446,23 @@ impl Settings {
         let db_connect_timeout_ms = match env("KINTSUGI_DB_CONNECT_TIMEOUT_MS") {
             Some(raw) => parse_number("KINTSUGI_DB_CONNECT_TIMEOUT_MS", &raw)?,
             None => file.db_connect_timeout_ms.unwrap_or(3000),
+        };
+        let db_statement_timeout_ms = match env("KINTSUGI_DB_STATEMENT_TIMEOUT_MS") {
+            Some(raw) => parse_number("KINTSUGI_DB_STATEMENT_TIMEOUT_MS", &raw)?,
+            None => file
+                .db_statement_timeout_ms
+                .unwrap_or(DEFAULT_STATEMENT_TIMEOUT_MS),
+        };
+        let db_idle_in_transaction_timeout_ms =
+            match env("KINTSUGI_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS") {
+                Some(raw) => parse_number("KINTSUGI_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", &raw)?,
+                None => file
+                    .db_idle_in_transaction_timeout_ms
+                    .unwrap_or(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+            };
+        let db_group_commit = match env("KINTSUGI_DB_GROUP_COMMIT") {
+            Some(raw) => parse_bool("KINTSUGI_DB_GROUP_COMMIT", &raw)?,
+            None => file.db_group_commit.unwrap_or(true),
         };
         let workers = match env("KINTSUGI_WORKERS") {
             Some(raw) => Some(parse_number("KINTSUGI_WORKERS", &raw)?),
@@ -578,11 +606,34 @@ impl Settings {
             watch_content,
             db_pool_size,
             db_connect_timeout_ms,
+            db_statement_timeout_ms,
+            db_idle_in_transaction_timeout_ms,
+            db_group_commit,
             workers,
             max_connections,
             hsts_max_age,
             site,
         })
+    }
+}
+
+/// PostgreSQL's statement timeout by default: far above any page's
+/// queries (milliseconds), well below a client giving up.
+const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+
+/// A transaction left open this long (a stuck client, a hung thread) is
+/// ended by PostgreSQL, so its row locks cannot hold up every instance.
+const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
+
+impl Settings {
+    /// What each PostgreSQL connection is set up with.
+    pub fn pg_session(&self) -> crate::db::PgSession {
+        crate::db::PgSession {
+            statement_timeout: std::time::Duration::from_millis(self.db_statement_timeout_ms),
+            idle_in_transaction_timeout: std::time::Duration::from_millis(
+                self.db_idle_in_transaction_timeout_ms,
+            ),
+        }
     }
 }
 
@@ -781,6 +832,13 @@ impl Settings {
                 items.join(", ")
             }
         };
+        let millis_or_off = |ms: u64| {
+            if ms == 0 {
+                "0 (off)".to_string()
+            } else {
+                ms.to_string()
+            }
+        };
         let c = &self.comments;
         let rows: Vec<(&'static str, &str, String)> = vec![
             (
@@ -849,6 +907,21 @@ impl Settings {
                 "KINTSUGI_DB_CONNECT_TIMEOUT_MS",
                 "db_connect_timeout_ms",
                 self.db_connect_timeout_ms.to_string(),
+            ),
+            (
+                "KINTSUGI_DB_STATEMENT_TIMEOUT_MS",
+                "db_statement_timeout_ms",
+                millis_or_off(self.db_statement_timeout_ms),
+            ),
+            (
+                "KINTSUGI_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                "db_idle_in_transaction_timeout_ms",
+                millis_or_off(self.db_idle_in_transaction_timeout_ms),
+            ),
+            (
+                "KINTSUGI_DB_GROUP_COMMIT",
+                "db_group_commit",
+                self.db_group_commit.to_string(),
             ),
             (
                 "KINTSUGI_WORKERS",
@@ -1303,6 +1376,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("KINTSUGI_PAGE_CACHE_MB"), "{err}");
+    }
+
+    #[test]
+    fn postgres_timeouts_have_defaults_and_come_from_env_or_file() {
+        let s = Settings::load(|_| None).unwrap();
+        assert_eq!(s.db_pool_size, 8);
+        assert_eq!(s.db_connect_timeout_ms, 3000);
+        assert_eq!(s.db_statement_timeout_ms, 30_000);
+        assert_eq!(s.db_idle_in_transaction_timeout_ms, 60_000);
+        assert!(s.db_group_commit);
+        let session = s.pg_session();
+        assert_eq!(session.statement_timeout.as_millis(), 30_000);
+        assert_eq!(session.idle_in_transaction_timeout.as_millis(), 60_000);
+
+        let s = Settings::load(|k| match k {
+            "KINTSUGI_DB_STATEMENT_TIMEOUT_MS" => Some(" 250 ".into()),
+            "KINTSUGI_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS" => Some("0".into()),
+            "KINTSUGI_DB_GROUP_COMMIT" => Some("false".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.db_statement_timeout_ms, 250);
+        assert_eq!(s.db_idle_in_transaction_timeout_ms, 0);
+        assert!(!s.db_group_commit);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kintsugi.toml");
+        std::fs::write(
+            &file,
+            "db_statement_timeout_ms = 5000\ndb_idle_in_transaction_timeout_ms = 9000\ndb_group_commit = false\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let s = Settings::load(move |k| (k == "KINTSUGI_CONFIG").then(|| path.clone())).unwrap();
+        assert_eq!(s.db_statement_timeout_ms, 5000);
+        assert_eq!(s.db_idle_in_transaction_timeout_ms, 9000);
+        assert!(!s.db_group_commit);
+
+        for name in [
+            "KINTSUGI_DB_STATEMENT_TIMEOUT_MS",
+            "KINTSUGI_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        ] {
+            let err = Settings::load(move |k| (k == name).then(|| "30s".into()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(
+            Settings::load(|k| (k == "KINTSUGI_DB_GROUP_COMMIT").then(|| "sometimes".into()))
+                .is_err()
+        );
     }
 
     #[test]

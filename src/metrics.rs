@@ -321,7 +321,7 @@ impl Metrics {
         self.mail_failed.inc();
     }
 
-    /// What the database pool reports to (see `db::pool_with_events`).
+    /// What the database pool reports to (see `db::pool_with`).
     pub fn pool_events(&self) -> Box<dyn r2d2::HandleEvent> {
         Box::new(self.db_pool.clone())
     }

@@ -259,7 +259,7 @@ pub async fn approve_comment(
     let ctx = MailContext::new(state);
     let now = state.clock.now_naive();
     let changed = db::run(&state.pool, move |conn| {
-        db::transaction(conn, |conn| {
+        db::transaction_retrying(conn, |conn| {
             if db::comments::approve(conn, id)? == 0 {
                 return Ok(None);
             }

@@ -114,6 +114,7 @@ impl Application {
             metrics.clone(),
         );
         let pool_for_writer = pool.clone();
+        let batch_postgres = settings.db_group_commit;
         // The file opened now is the one writes must go to (SQLite).
         let database_watch = Arc::new(db::watch::DatabaseWatch::of(&settings.database_url));
         database_watch.spawn_checks(Duration::from_secs(2));
@@ -143,8 +144,12 @@ impl Application {
             mail_wake,
             clock: crate::clock::Clock::default(),
             pages,
-            writer: db::writer::Writer::start_observed(&pool_for_writer, metrics.writer_batches())
-                .watching(database_watch),
+            writer: db::writer::Writer::start_observed(
+                &pool_for_writer,
+                batch_postgres,
+                metrics.writer_batches(),
+            )
+            .watching(database_watch),
             strings,
             metrics,
         });
@@ -193,10 +198,11 @@ async fn open_database_observed(
     settings: &Settings,
     events: Option<Box<dyn r2d2::HandleEvent>>,
 ) -> Result<db::Pool, StartError> {
-    let pool = db::pool_with_events(
+    let pool = db::pool_with(
         &settings.database_url,
         settings.db_pool_size,
         Duration::from_millis(settings.db_connect_timeout_ms),
+        settings.pg_session(),
         events,
     )
     .map_err(|e| StartError::Database(e.to_string()))?;

@@ -477,6 +477,11 @@ pub struct Erased {
 pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
     let email = email.trim().to_lowercase();
     super::transaction(conn, |conn| {
+        let comment_ids: Vec<i64> = comments::table
+            .filter(lower(comments::author_email).eq(&email))
+            .select(comments::id)
+            .load(conn)?;
+        super::comments::lock_counts_of(conn, &comment_ids)?;
         let ids: Vec<i64> = coaching_requests::table
             .filter(lower(coaching_requests::email).eq(&email))
             .select(coaching_requests::id)

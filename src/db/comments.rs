@@ -528,8 +528,35 @@ pub fn approved_counts(conn: &mut Db) -> QueryResult<Vec<(String, i64)>> {
         .load(conn)
 }
 
+/// Locks the kept counts (`comment_counts`) of the articles these comments
+/// are on, in the order of their slugs, on PostgreSQL (SQLite runs one
+/// writing transaction at a time). Every change to a comment's status,
+/// privacy or parent, and every delete, makes the count trigger lock its
+/// article's row; a transaction changing comments on articles A and B while
+/// another changes B and A would each hold one row and wait for the other
+/// (a deadlock), and one that locks a comment row before its count row
+/// would do the same against one that locks the counts first. Called at the
+/// start of every transaction that changes existing comments, it makes
+/// them all take the count rows first and in one order, so they queue
+/// instead.
+pub fn lock_counts_of(conn: &mut Db, ids: &[i64]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt};
+    let Db::Pg(pg) = conn else {
+        return Ok(());
+    };
+    diesel::sql_query(
+        "SELECT 1 FROM comment_counts WHERE article_slug IN \
+         (SELECT article_slug FROM comments WHERE id = ANY($1)) \
+         ORDER BY article_slug FOR UPDATE",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .execute(pg)
+    .map(|_| ())
+}
+
 /// Publishes a held comment; returns 1 when it was not published yet.
 pub fn approve(conn: &mut Db, id: i64) -> QueryResult<usize> {
+    lock_counts_of(conn, &[id])?;
     diesel::update(
         comments::table
             .filter(comments::id.eq(id))
@@ -597,6 +624,7 @@ pub fn update_own(
 ) -> QueryResult<usize> {
     use crate::domain::moderation::{reasons_from_text, reasons_to_text};
     super::transaction(conn, |conn| {
+        lock_counts_of(conn, &[id])?;
         let (status, reasons, was_urgent): (String, String, bool) = comments::table
             .filter(comments::id.eq(id))
             .filter(comments::owner_token_hash.eq(owner_token_hash))
@@ -638,12 +666,15 @@ pub fn update_own(
 
 /// Deletes a reader's own comment for good.
 pub fn delete_own(conn: &mut Db, id: i64, owner_token_hash: &str) -> QueryResult<usize> {
-    diesel::delete(
-        comments::table
-            .filter(comments::id.eq(id))
-            .filter(comments::owner_token_hash.eq(owner_token_hash)),
-    )
-    .execute(conn)
+    super::transaction(conn, |conn| {
+        lock_counts_of(conn, &[id])?;
+        diesel::delete(
+            comments::table
+                .filter(comments::id.eq(id))
+                .filter(comments::owner_token_hash.eq(owner_token_hash)),
+        )
+        .execute(conn)
+    })
 }
 
 /// Moves a comment's creation time `minutes` into the past (for tests of
@@ -831,14 +862,19 @@ pub enum Moderation {
     Restore,
 }
 
-/// Applies a spam, trash or restore; returns how many comments changed.
-pub fn moderate(conn: &mut Db, ids: &[i64], action: Moderation) -> QueryResult<usize> {
-    super::transaction(conn, |conn| {
+/// Applies a spam, trash or restore to these comments, in the order of
+/// their ids; returns the ids of those that changed. Takes the articles'
+/// count rows first ([`lock_counts_of`]), and runs once more if PostgreSQL
+/// still picked it to break a deadlock.
+pub fn moderate(conn: &mut Db, ids: &[i64], action: Moderation) -> QueryResult<Vec<i64>> {
+    super::transaction_retrying(conn, |conn| {
+        lock_counts_of(conn, ids)?;
         let rows: Vec<(i64, String, Option<String>)> = comments::table
             .filter(comments::id.eq_any(ids))
+            .order(comments::id.asc())
             .select((comments::id, comments::status, comments::previous_status))
             .load(conn)?;
-        let mut changed = 0;
+        let mut changed = Vec::new();
         for (id, status, previous) in rows {
             let (new_status, new_previous) = match action {
                 Moderation::Spam if status != SPAM => (SPAM.to_string(), Some(status)),
@@ -851,12 +887,15 @@ pub fn moderate(conn: &mut Db, ids: &[i64], action: Moderation) -> QueryResult<u
                 }
                 _ => continue,
             };
-            changed += diesel::update(comments::table.filter(comments::id.eq(id)))
+            let n = diesel::update(comments::table.filter(comments::id.eq(id)))
                 .set((
                     comments::status.eq(new_status),
                     comments::previous_status.eq(new_previous),
                 ))
                 .execute(conn)?;
+            if n > 0 {
+                changed.push(id);
+            }
         }
         Ok(changed)
     })
@@ -864,7 +903,10 @@ pub fn moderate(conn: &mut Db, ids: &[i64], action: Moderation) -> QueryResult<u
 
 /// Deletes comments for good (their replies stay, without a parent).
 pub fn delete_forever(conn: &mut Db, ids: &[i64]) -> QueryResult<usize> {
-    diesel::delete(comments::table.filter(comments::id.eq_any(ids))).execute(conn)
+    super::transaction_retrying(conn, |conn| {
+        lock_counts_of(conn, ids)?;
+        diesel::delete(comments::table.filter(comments::id.eq_any(ids))).execute(conn)
+    })
 }
 
 /// The coach's reply, published at once with the Coach badge.

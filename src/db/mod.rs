@@ -46,6 +46,7 @@ pub type DbBackend = <Db as diesel::Connection>::Backend;
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    session: PgSession,
     /// Set once a SQLite connection was opened: later connections must
     /// find the file there and never create an empty one in its place (a
     /// deleted database stays missing, so it is noticed and not papered
@@ -55,9 +56,36 @@ pub struct ConnectionManager {
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
+        Self::with_session(url, PgSession::default())
+    }
+
+    /// As [`ConnectionManager::new`], with these PostgreSQL timeouts.
+    pub fn with_session(url: DatabaseUrl, session: PgSession) -> Self {
         Self {
             url,
+            session,
             opened: Default::default(),
+        }
+    }
+}
+
+/// The timeouts every PostgreSQL connection is set up with (zero: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgSession {
+    /// A statement running longer is cancelled (`statement_timeout`): a
+    /// runaway query answers 503 instead of holding a connection and its
+    /// locks until every instance's pool is empty.
+    pub statement_timeout: Duration,
+    /// A session idle inside a transaction this long is ended by the
+    /// server (`idle_in_transaction_session_timeout`), releasing its locks.
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for PgSession {
+    fn default() -> Self {
+        Self {
+            statement_timeout: Duration::from_secs(30),
+            idle_in_transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -112,9 +140,15 @@ fn sqlite_pragmas_sql() -> String {
 
 /// PostgreSQL waits at most [`LOCK_WAIT`] for a row or table lock, so a
 /// write blocked by a long transaction answers "not now" instead of
-/// hanging until the client gives up.
-fn pg_settings_sql() -> String {
-    format!("SET lock_timeout = {};", LOCK_WAIT.as_millis())
+/// hanging until the client gives up; statements and idle transactions
+/// are bounded by `session`.
+fn pg_settings_sql(session: &PgSession) -> String {
+    format!(
+        "SET lock_timeout = {}; SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+        LOCK_WAIT.as_millis(),
+        session.statement_timeout.as_millis(),
+        session.idle_in_transaction_timeout.as_millis()
+    )
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -125,7 +159,7 @@ impl r2d2::ManageConnection for ConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
                 let mut conn = PgConnection::establish(url.expose())?;
-                conn.batch_execute(&pg_settings_sql())?;
+                conn.batch_execute(&pg_settings_sql(&self.session))?;
                 Ok(Db::Pg(conn))
             }
             DatabaseUrl::Sqlite(path) => {
@@ -159,15 +193,16 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 /// A pool with a short connection timeout, so an outage answers 503 fast.
 pub fn pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<Pool, r2d2::Error> {
-    pool_with_events(url, size, timeout, None)
+    pool_with(url, size, timeout, PgSession::default(), None)
 }
 
-/// As [`pool`], telling `events` how long each wait for a connection took
-/// (the metrics).
-pub fn pool_with_events(
+/// As [`pool`], with these PostgreSQL timeouts on every connection, telling
+/// `events` how long each wait for a connection took (the metrics).
+pub fn pool_with(
     url: &DatabaseUrl,
     size: u32,
     timeout: Duration,
+    session: PgSession,
     events: Option<Box<dyn r2d2::HandleEvent>>,
 ) -> Result<Pool, r2d2::Error> {
     let builder = r2d2::Pool::builder()
@@ -179,7 +214,7 @@ pub fn pool_with_events(
         Some(events) => builder.event_handler(events),
         None => builder,
     };
-    builder.build(ConnectionManager::new(url.clone()))
+    builder.build(ConnectionManager::with_session(url.clone(), session))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -474,6 +509,45 @@ where
             AnsiTransactionManager::rollback_transaction(c)?;
             Err(e)
         }
+    }
+}
+
+/// True for a transaction that lost a race rather than failed: PostgreSQL
+/// cancelled it to break a deadlock (SQLSTATE 40P01, which diesel reports
+/// as an unknown error with the server's message) or could not serialise
+/// it (40001). Run again, it will most likely succeed.
+pub fn lost_a_race(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
+/// As [`transaction`], run once more when the first attempt lost a race
+/// with another transaction ([`lost_a_race`]); everything it did was rolled
+/// back, so running `work` again is safe. Only the outermost transaction
+/// retries: inside another one, the error goes to that one's caller.
+pub fn transaction_retrying<T>(
+    conn: &mut Db,
+    mut work: impl FnMut(&mut Db) -> QueryResult<T>,
+) -> QueryResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost = match conn {
+        Db::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        Db::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+    };
+    match transaction(conn, &mut work) {
+        Err(e) if outermost && lost_a_race(&e) => {
+            tracing::info!(error = %e, "a transaction lost a race with another one; running it again");
+            transaction(conn, work)
+        }
+        other => other,
     }
 }
 

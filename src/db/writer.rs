@@ -1,12 +1,21 @@
-//! Group commit for SQLite: concurrent writes wait in a queue, one thread
-//! runs a batch of them in a single immediate transaction (each in its own
-//! savepoint, so one failing write rolls back alone) and commits once. With
-//! `synchronous = FULL` a commit costs an fsync; sharing it between many
-//! comments keeps every acknowledged comment on disk and still accepts
-//! thousands a second. Nobody is answered before their batch is committed.
+//! Group commit: concurrent writes wait in a queue, one thread runs a
+//! batch of them in a single transaction (each in its own savepoint, so one
+//! failing write rolls back alone) and commits once. Nobody is answered
+//! before their batch is committed.
 //!
-//! PostgreSQL needs none of this (it runs several writers at once), so
-//! there the work runs on the blocking pool as any other query.
+//! On SQLite the transaction is immediate and `synchronous = FULL` makes a
+//! commit cost an fsync; sharing it between many comments keeps every
+//! acknowledged comment on disk and still accepts thousands a second.
+//!
+//! On PostgreSQL (unless `KINTSUGI_DB_GROUP_COMMIT=false`) the same thread
+//! batches the writes of this instance: every comment on an article
+//! changes that article's row in `comment_counts`, so one-write
+//! transactions on one article queue behind each other's row lock *and*
+//! each other's WAL flush, a few hundred a second at most whatever the
+//! number of instances. A batch takes the row once and flushes once. The
+//! batch runs on a connection of the pool, so an instance still uses at
+//! most `KINTSUGI_DB_POOL_SIZE` connections. With it off, each write is a
+//! transaction of its own on the blocking pool.
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -72,7 +81,7 @@ type Probe = tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>;
 /// How long a readiness answer is reused, so probes stay cheap.
 const PROBE_CACHE: Duration = Duration::from_secs(1);
 
-/// The queue to the writing thread (SQLite), or nothing (PostgreSQL), and
+/// The queue to the writing thread (or nothing: each write on its own), and
 /// the watch on the database file: writes are refused while it is lost.
 #[derive(Clone)]
 pub struct Writer {
@@ -130,16 +139,21 @@ impl Writer {
         result
     }
 
-    /// Starts the writing thread when the pool is SQLite.
-    pub fn start(pool: &Pool) -> Self {
-        Self::start_observed(pool, Arc::new(|_| {}))
+    /// Starts the writing thread when the pool is SQLite, or PostgreSQL
+    /// with `batch_postgres` (`KINTSUGI_DB_GROUP_COMMIT`).
+    pub fn start(pool: &Pool, batch_postgres: bool) -> Self {
+        Self::start_observed(pool, batch_postgres, Arc::new(|_| {}))
     }
 
     /// As [`Writer::start`], calling `on_batch` with the size of every
     /// committed batch.
-    pub fn start_observed(pool: &Pool, on_batch: OnBatch) -> Self {
-        let is_sqlite = matches!(pool.get().as_deref(), Ok(Db::Sqlite(_)));
-        if !is_sqlite {
+    pub fn start_observed(pool: &Pool, batch_postgres: bool, on_batch: OnBatch) -> Self {
+        let batched = match pool.get().as_deref() {
+            Ok(Db::Sqlite(_)) => true,
+            Ok(Db::Pg(_)) => batch_postgres,
+            Err(_) => false,
+        };
+        if !batched {
             return Self::direct();
         }
         let (tx, rx) = mpsc::channel::<Job>();
@@ -159,8 +173,8 @@ impl Writer {
         }
     }
 
-    /// Runs `work` in a transaction of its own (PostgreSQL) or in the next
-    /// batch (SQLite), and answers once it is committed.
+    /// Runs `work` in the next batch (or, without the writing thread, in a
+    /// transaction of its own), and answers once it is committed.
     pub async fn write<T, F>(&self, pool: &Pool, work: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut Db) -> QueryResult<T> + Send + 'static,
@@ -238,19 +252,12 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
                 continue;
             }
         };
-        let Db::Sqlite(sqlite) = &mut *conn else {
-            fail_all(batch, "the writer only batches SQLite writes");
-            continue;
-        };
-        // Wait for the write lock no longer than the most hurried write in
-        // this batch may still wait.
-        let wait = earliest.saturating_duration_since(Instant::now());
-        let began = set_busy_timeout(sqlite, wait.max(Duration::from_millis(1))).and_then(|()| {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
-        });
-        // Back to the usual wait for whoever uses this connection next.
-        let reset = set_busy_timeout(sqlite, LOCK_WAIT);
-        if let Err(e) = began.and(reset) {
+        // Wait for the write lock (SQLite) or any row lock (PostgreSQL) no
+        // longer than the most hurried write in this batch may still wait.
+        let wait = earliest
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        if let Err(e) = begin_batch(&mut conn, wait) {
             // A read-only or vanished file: the next batch gets a new
             // connection rather than this one again.
             super::drop_if_broken(&mut conn, &e);
@@ -260,20 +267,21 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             batch
                 .into_iter()
-                .map(|job| job.work.run(&mut conn))
+                .filter_map(|job| {
+                    bound_lock_wait(&mut conn, job)
+                        .map(|job| job.work.run(&mut conn))
+                        .ok()
+                })
                 .collect::<Vec<(Finish, bool)>>()
         }));
-        let Db::Sqlite(sqlite) = &mut *conn else {
-            continue;
-        };
         match ran {
             Ok(finishers) => {
                 let broke = finishers.iter().any(|(_, broke)| *broke);
-                let committed = AnsiTransactionManager::commit_transaction(sqlite);
+                let committed = commit_batch(&mut conn);
                 let commit_broke = matches!(&committed, Err(e) if super::breaks_connection(e));
                 if let Err(e) = &committed {
                     tracing::error!(error = %e, writes = finishers.len(), "a batch of writes could not be committed; none of them is kept");
-                    let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                    let _ = rollback_batch(&mut conn);
                 }
                 if broke || commit_broke {
                     tracing::warn!("closing the writer's database connection after a read-only, disk or lost-file error; the next batch opens a new one");
@@ -294,10 +302,81 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
             Err(_) => {
                 // A write panicked: nothing of this batch is kept, and the
                 // answers were dropped (their waiters see an error).
-                let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                let _ = rollback_batch(&mut conn);
                 tracing::error!("a write panicked; its batch was rolled back");
             }
         }
+    }
+}
+
+/// Opens a batch's transaction, waiting at most `wait` for locks: on
+/// SQLite the write lock at `BEGIN IMMEDIATE` (the busy timeout goes back
+/// to [`LOCK_WAIT`] for whoever uses the connection next); on PostgreSQL
+/// every row and table lock of the batch (`SET LOCAL lock_timeout`).
+fn begin_batch(conn: &mut Db, wait: Duration) -> QueryResult<()> {
+    match conn {
+        Db::Sqlite(sqlite) => {
+            let began = set_busy_timeout(sqlite, wait).and_then(|()| {
+                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+            });
+            let reset = set_busy_timeout(sqlite, LOCK_WAIT);
+            began.and(reset)
+        }
+        Db::Pg(pg) => {
+            use diesel::connection::SimpleConnection;
+            AnsiTransactionManager::begin_transaction(pg)?;
+            let set = pg.batch_execute(&format!("SET LOCAL lock_timeout = {}", wait.as_millis()));
+            if set.is_err() {
+                let _ = AnsiTransactionManager::rollback_transaction(pg);
+            }
+            set
+        }
+    }
+}
+
+/// On PostgreSQL every statement waits for locks on its own, so before
+/// each write the wait is bounded by what is left of that write's own
+/// budget: a batch stuck behind a lock answers each of its writes about
+/// [`LOCK_WAIT`] after it was sent, not one wait after another. A write
+/// whose budget is spent is answered "not now" without running (it wrote
+/// nothing, so it need not wait for the commit). On SQLite the wait was
+/// taken at `BEGIN IMMEDIATE`.
+fn bound_lock_wait(conn: &mut Db, job: Job) -> Result<Job, ()> {
+    use diesel::connection::SimpleConnection;
+    let Db::Pg(pg) = conn else {
+        return Ok(job);
+    };
+    let left = job.deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        job.work.fail(DbError::Busy(format!(
+            "the write waited {} ms for a lock held elsewhere",
+            LOCK_WAIT.as_millis()
+        )));
+        return Err(());
+    }
+    match pg.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}",
+        left.as_millis().max(1)
+    )) {
+        Ok(()) => Ok(job),
+        Err(e) => {
+            job.work.fail(DbError::from_commit(&e));
+            Err(())
+        }
+    }
+}
+
+fn commit_batch(conn: &mut Db) -> QueryResult<()> {
+    match conn {
+        Db::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+        Db::Pg(c) => AnsiTransactionManager::commit_transaction(c),
+    }
+}
+
+fn rollback_batch(conn: &mut Db) -> QueryResult<()> {
+    match conn {
+        Db::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        Db::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
     }
 }
 

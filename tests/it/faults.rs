@@ -56,7 +56,7 @@ async fn connections_opened_while_the_database_was_read_only_are_replaced() {
     )
     .unwrap();
     db::migrate(&pool).await.unwrap();
-    let writer = db::writer::Writer::start(&pool);
+    let writer = db::writer::Writer::start(&pool, true);
     let write_direct = || {
         db::run(&pool, |conn| {
             db::site_meta::record_probe(conn, chrono::Utc::now().naive_utc())

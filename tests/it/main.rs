@@ -18,6 +18,7 @@ mod instances;
 mod mail;
 mod media;
 mod operating;
+mod pg_scale;
 mod reading;
 mod redirects;
 mod search;

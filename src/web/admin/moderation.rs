@@ -571,26 +571,22 @@ pub async fn bulk(
             };
             let (admin_id, admin_name) = (coach.id, coach.name.clone());
             let n = db::run(&state.pool, move |conn| {
-                db::transaction(conn, |conn| {
-                    let mut n = 0;
-                    for id in &ids {
-                        let changed = db::comments::moderate(conn, &[*id], action)?;
-                        if changed > 0 {
-                            n += changed;
-                            db::admins::audit(
-                                conn,
-                                &db::admins::AuditEntry {
-                                    admin_id,
-                                    admin_name: &admin_name,
-                                    action: recorded,
-                                    comment_id: Some(*id),
-                                    detail: "",
-                                    now,
-                                },
-                            )?;
-                        }
+                db::transaction_retrying(conn, |conn| {
+                    let changed = db::comments::moderate(conn, &ids, action)?;
+                    for id in &changed {
+                        db::admins::audit(
+                            conn,
+                            &db::admins::AuditEntry {
+                                admin_id,
+                                admin_name: &admin_name,
+                                action: recorded,
+                                comment_id: Some(*id),
+                                detail: "",
+                                now,
+                            },
+                        )?;
                     }
-                    Ok(n)
+                    Ok(changed.len())
                 })
             })
             .await?;
@@ -602,7 +598,7 @@ pub async fn bulk(
         "delete" => {
             let (admin_id, admin_name) = (coach.id, coach.name.clone());
             let n = db::run(&state.pool, move |conn| {
-                db::transaction(conn, |conn| {
+                db::transaction_retrying(conn, |conn| {
                     for id in &ids {
                         db::admins::audit(
                             conn,

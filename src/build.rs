@@ -26,6 +26,9 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-env-changed=KINTSUGI_BUILD_COMMIT");
     println!("cargo:rerun-if-changed=src/build.rs");
+    // The migrations are embedded (diesel_migrations), so a new folder in
+    // migrations/ must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     if let Some(commit) = std::env::var("KINTSUGI_BUILD_COMMIT")
         .ok()
         .filter(|c| !c.trim().is_empty())

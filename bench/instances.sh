@@ -14,8 +14,8 @@
 #   DIRECT=1         also run wrk straight at the instances (no nginx), to
 #                    see what nginx itself costs on a small machine
 #   KINTSUGI_BIN     a binary to use instead of building one
-# The release binary is built with thin LTO and 16 codegen units (shorter
-# build than the shipped fat-LTO profile; figures are a little lower).
+# It uses the release profile (thin LTO; `PROFILE=production` is not wired
+# here: pass KINTSUGI_BIN=target/production/kintsugi for the server build).
 # Needs PostgreSQL's initdb/pg_ctl on PATH; installs wrk and nginx (Debian)
 # when missing. Run as root (PostgreSQL then runs as `postgres`) or as a
 # normal user.
@@ -44,8 +44,7 @@ done
 if [ -n "${KINTSUGI_BIN:-}" ]; then
   BIN=$KINTSUGI_BIN
 else
-  CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo build --release --bin kintsugi >/dev/null
+  cargo build --release --bin kintsugi >/dev/null
   BIN=./target/release/kintsugi
 fi
 

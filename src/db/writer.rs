@@ -311,8 +311,9 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
 
 /// Opens a batch's transaction, waiting at most `wait` for locks: on
 /// SQLite the write lock at `BEGIN IMMEDIATE` (the busy timeout goes back
-/// to [`LOCK_WAIT`] for whoever uses the connection next); on PostgreSQL
-/// every row and table lock of the batch (`SET LOCAL lock_timeout`).
+/// to [`LOCK_WAIT`] for whoever uses the connection next). On PostgreSQL
+/// `BEGIN` takes no lock, and [`bound_lock_wait`] sets each write's own
+/// `lock_timeout` before it runs, so `wait` is not needed there.
 fn begin_batch(conn: &mut Db, wait: Duration) -> QueryResult<()> {
     match conn {
         Db::Sqlite(sqlite) => {
@@ -322,15 +323,7 @@ fn begin_batch(conn: &mut Db, wait: Duration) -> QueryResult<()> {
             let reset = set_busy_timeout(sqlite, LOCK_WAIT);
             began.and(reset)
         }
-        Db::Pg(pg) => {
-            use diesel::connection::SimpleConnection;
-            AnsiTransactionManager::begin_transaction(pg)?;
-            let set = pg.batch_execute(&format!("SET LOCAL lock_timeout = {}", wait.as_millis()));
-            if set.is_err() {
-                let _ = AnsiTransactionManager::rollback_transaction(pg);
-            }
-            set
-        }
+        Db::Pg(pg) => AnsiTransactionManager::begin_transaction(pg),
     }
 }
 

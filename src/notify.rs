@@ -195,7 +195,19 @@ pub async fn after_urgent_edit(state: &AppState, id: i64) {
 /// Queues what a newly stored comment causes: the double opt-in message,
 /// the coach's alert, and (when published at once) the reply notification.
 /// Failures are logged, never shown to the reader: the comment is stored.
-pub async fn after_post(state: &AppState, id: i64) {
+/// `status` and `notify_replies` are the stored comment's.
+pub async fn after_post(state: &AppState, id: i64, status: &str, notify_replies: bool) {
+    // Most posts on a busy site are first comments with no reply
+    // notifications asked for and, without a coach address, no mail at
+    // all: they cost neither a read nor a wake of the mail worker.
+    let may_mail = match status {
+        db::comments::SPAM => false,
+        db::comments::PENDING => notify_replies || state.settings.mail.coach_email.is_some(),
+        _ => true,
+    };
+    if !may_mail {
+        return;
+    }
     let ctx = MailContext::new(state);
     let result = db::run(&state.pool, move |conn| {
         let Some((row, markdown)) = db::comments::find(conn, id)? else {

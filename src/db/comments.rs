@@ -98,97 +98,131 @@ pub enum PostRefused {
 
 const RATE_BUCKET: &str = "comment-post";
 
-/// Stores a comment in one immediate transaction: on
-/// SQLite the transaction holds the write lock from its start (no lock
-/// upgrade, no SQLITE_BUSY mid-way); on PostgreSQL an advisory lock per
-/// address serialises concurrent posts from it. Either way the limits hold
-/// under concurrency and across app instances.
+/// A comment row as inserted: the one place the `comments` columns are
+/// written (a reader's post, the coach's reply, an import).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = comments)]
+pub(super) struct NewCommentRow<'a> {
+    pub article_slug: &'a str,
+    pub parent_id: Option<i64>,
+    pub root_id: Option<i64>,
+    pub reply_to_id: Option<i64>,
+    pub depth: i32,
+    pub reply_to_name: Option<String>,
+    pub author_name: &'a str,
+    pub author_email: &'a str,
+    pub body_markdown: &'a str,
+    pub body_html: &'a str,
+    pub status: &'a str,
+    pub is_private: bool,
+    pub is_urgent: bool,
+    pub is_coach: bool,
+    pub held_reasons: String,
+    pub notify_replies: bool,
+    pub owner_token_hash: Option<&'a str>,
+    pub ip_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub previous_status: Option<&'a str>,
+}
+
+/// Stores a comment in one immediate transaction: on SQLite the
+/// transaction holds the write lock from its start (no lock upgrade, no
+/// SQLITE_BUSY mid-way); on PostgreSQL an advisory lock per address
+/// serialises concurrent posts from it. Either way the limits hold under
+/// concurrency and across app instances.
 pub fn post(
     conn: &mut Db,
     record: &NewCommentRecord,
     limits: PostLimits,
 ) -> Result<StoredComment, PostRefused> {
-    use crate::domain::moderation::{reasons_to_text, HoldReason};
-    super::transaction(conn, |conn| -> Result<_, PostRefused> {
-        // PostgreSQL keeps microseconds: store and compare the same value.
-        let now = record
-            .now
-            .with_nanosecond(record.now.nanosecond() / 1000 * 1000)
-            .unwrap_or(record.now);
-        if let Err(wait) =
-            super::rate_limits::take(conn, RATE_BUCKET, &record.ip_hash, limits, now)?
-        {
-            return Err(PostRefused::RateLimited(wait));
+    super::transaction(conn, |conn| post_within(conn, record, limits))
+}
+
+/// As [`post`], inside the caller's transaction (the writer's batch): every
+/// check that can refuse the post runs before anything is written, so a
+/// refused post leaves nothing behind and needs no savepoint of its own.
+pub fn post_within(
+    conn: &mut Db,
+    record: &NewCommentRecord,
+    limits: PostLimits,
+) -> Result<StoredComment, PostRefused> {
+    use crate::domain::moderation::{decide, reasons_to_text, Verdict};
+    use diesel::dsl::exists;
+    // PostgreSQL keeps microseconds: store and compare the same value.
+    let now = record
+        .now
+        .with_nanosecond(record.now.nanosecond() / 1000 * 1000)
+        .unwrap_or(record.now);
+    if let Err(wait) = super::rate_limits::check(conn, RATE_BUCKET, &record.ip_hash, limits, now)? {
+        return Err(PostRefused::RateLimited(wait));
+    }
+    // One round trip: the same text from this email within the hour, and
+    // whether this email has a published comment (the moderation policy's
+    // one question to the database).
+    let by_email = comments::table.filter(comments::author_email.eq(&record.author_email));
+    let (duplicate, known_writer): (bool, bool) = diesel::select((
+        exists(
+            by_email
+                .filter(comments::body_markdown.eq(&record.body_markdown))
+                .filter(comments::created_at.gt(now - Duration::hours(1))),
+        ),
+        exists(by_email.filter(comments::status.eq(APPROVED))),
+    ))
+    .get_result(conn)?;
+    if duplicate {
+        return Err(PostRefused::Duplicate);
+    }
+    let (parent_id, root_id, depth, reply_to_name) = match record.reply_to {
+        None => (None, None, 0, None),
+        Some(reply_to) => {
+            let parent: CommentRow = comments::table
+                .filter(comments::id.eq(reply_to))
+                .filter(comments::article_slug.eq(&record.article_slug))
+                .filter(comments::status.eq(APPROVED))
+                .filter(comments::is_private.eq(false))
+                .select(CommentRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(PostRefused::BadParent)?;
+            placement(&parent)
         }
-        let duplicate: i64 = comments::table
-            .filter(comments::author_email.eq(&record.author_email))
-            .filter(comments::body_markdown.eq(&record.body_markdown))
-            .filter(comments::created_at.gt(now - Duration::hours(1)))
-            .count()
-            .get_result(conn)?;
-        if duplicate > 0 {
-            return Err(PostRefused::Duplicate);
-        }
-        let (parent_id, root_id, depth, reply_to_name) = match record.reply_to {
-            None => (None, None, 0, None),
-            Some(reply_to) => {
-                let parent: CommentRow = comments::table
-                    .filter(comments::id.eq(reply_to))
-                    .filter(comments::article_slug.eq(&record.article_slug))
-                    .filter(comments::status.eq(APPROVED))
-                    .filter(comments::is_private.eq(false))
-                    .select(CommentRow::as_select())
-                    .first(conn)
-                    .optional()?
-                    .ok_or(PostRefused::BadParent)?;
-                placement(&parent)
-            }
-        };
-        let mut reasons = record.held_reasons.clone();
-        let known: i64 = comments::table
-            .filter(comments::author_email.eq(&record.author_email))
-            .filter(comments::status.eq(APPROVED))
-            .count()
-            .get_result(conn)?;
-        if known == 0 {
-            reasons.insert(0, HoldReason::FirstComment);
-        }
-        let status = if record.spam {
-            SPAM
-        } else if reasons.iter().any(|r| *r != HoldReason::FirstComment) || known == 0 {
-            PENDING
-        } else {
-            APPROVED
-        };
-        let id: i64 = diesel::insert_into(comments::table)
-            .values((
-                comments::article_slug.eq(&record.article_slug),
-                comments::parent_id.eq(parent_id),
-                comments::root_id.eq(root_id),
-                comments::reply_to_id.eq(record.reply_to),
-                comments::depth.eq(depth),
-                comments::reply_to_name.eq(reply_to_name),
-                comments::author_name.eq(&record.author_name),
-                comments::author_email.eq(&record.author_email),
-                comments::body_markdown.eq(&record.body_markdown),
-                comments::body_html.eq(&record.body_html),
-                comments::status.eq(status),
-                comments::is_private.eq(record.is_private),
-                comments::is_urgent.eq(record.is_urgent),
-                comments::is_coach.eq(false),
-                comments::held_reasons.eq(reasons_to_text(&reasons)),
-                comments::notify_replies.eq(record.notify_replies),
-                comments::owner_token_hash.eq(&record.owner_token_hash),
-                comments::ip_hash.eq(&record.ip_hash),
-                comments::created_at.eq(now),
-            ))
-            .returning(comments::id)
-            .get_result(conn)?;
-        Ok(StoredComment {
-            id,
-            status: status.to_string(),
-            held_reasons: reasons,
+    };
+    let (verdict, reasons) = decide(record.held_reasons.clone(), record.spam, known_writer);
+    let status = match verdict {
+        Verdict::Publish => APPROVED,
+        Verdict::Hold => PENDING,
+        Verdict::Spam => SPAM,
+    };
+    super::rate_limits::record(conn, RATE_BUCKET, &record.ip_hash, now)?;
+    let id: i64 = diesel::insert_into(comments::table)
+        .values(NewCommentRow {
+            article_slug: &record.article_slug,
+            parent_id,
+            root_id,
+            reply_to_id: record.reply_to,
+            depth,
+            reply_to_name,
+            author_name: &record.author_name,
+            author_email: &record.author_email,
+            body_markdown: &record.body_markdown,
+            body_html: &record.body_html,
+            status,
+            is_private: record.is_private,
+            is_urgent: record.is_urgent,
+            is_coach: false,
+            held_reasons: reasons_to_text(&reasons),
+            notify_replies: record.notify_replies,
+            owner_token_hash: Some(&record.owner_token_hash),
+            ip_hash: &record.ip_hash,
+            created_at: now,
+            previous_status: None,
         })
+        .returning(comments::id)
+        .get_result(conn)?;
+    Ok(StoredComment {
+        id,
+        status: status.to_string(),
+        held_reasons: reasons,
     })
 }
 
@@ -932,26 +966,28 @@ pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRe
             .ok_or(PostRefused::BadParent)?;
         let (parent_id, root_id, depth, reply_to_name) = placement(&parent);
         Ok(diesel::insert_into(comments::table)
-            .values((
-                comments::article_slug.eq(&parent.article_slug),
-                comments::parent_id.eq(parent_id),
-                comments::root_id.eq(root_id),
-                comments::reply_to_id.eq(Some(parent.id)),
-                comments::depth.eq(depth),
-                comments::reply_to_name.eq(reply_to_name),
-                comments::author_name.eq(reply.author_name),
-                comments::author_email.eq(reply.author_email),
-                comments::body_markdown.eq(reply.body_markdown),
-                comments::body_html.eq(reply.body_html),
-                comments::status.eq(APPROVED),
-                comments::is_private.eq(false),
-                comments::is_urgent.eq(false),
-                comments::is_coach.eq(true),
-                comments::held_reasons.eq(""),
-                comments::notify_replies.eq(false),
-                comments::ip_hash.eq(""),
-                comments::created_at.eq(reply.now),
-            ))
+            .values(NewCommentRow {
+                article_slug: &parent.article_slug,
+                parent_id,
+                root_id,
+                reply_to_id: Some(parent.id),
+                depth,
+                reply_to_name,
+                author_name: reply.author_name,
+                author_email: reply.author_email,
+                body_markdown: reply.body_markdown,
+                body_html: reply.body_html,
+                status: APPROVED,
+                is_private: false,
+                is_urgent: false,
+                is_coach: true,
+                held_reasons: String::new(),
+                notify_replies: false,
+                owner_token_hash: None,
+                ip_hash: "",
+                created_at: reply.now,
+                previous_status: None,
+            })
             .returning(comments::id)
             .get_result(conn)?)
     })

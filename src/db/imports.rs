@@ -195,35 +195,36 @@ pub fn import_thread(
             if !keep_number {
                 done.renumbered.push(c.old_id);
             }
-            let values = (
-                comments::article_slug.eq(&c.article_slug),
-                comments::parent_id.eq(parent_id),
-                comments::root_id.eq(root_id),
-                comments::reply_to_id.eq(parent.as_ref().map(|p| p.id)),
-                comments::depth.eq(depth),
-                comments::reply_to_name.eq(reply_to_name),
-                comments::author_name.eq(&c.author_name),
-                comments::author_email.eq(&c.author_email),
-                comments::body_markdown.eq(&c.body_markdown),
-                comments::body_html.eq(&c.body_html),
-                comments::status.eq(c.status),
-                comments::is_private.eq(false),
-                comments::is_urgent.eq(false),
-                comments::is_coach.eq(c.is_coach),
-                comments::held_reasons.eq(""),
-                comments::notify_replies.eq(false),
-                comments::ip_hash.eq(""),
-                comments::created_at.eq(c.created_at),
-                comments::previous_status.eq(c.previous_status),
-            );
+            let row = super::comments::NewCommentRow {
+                article_slug: &c.article_slug,
+                parent_id,
+                root_id,
+                reply_to_id: parent.as_ref().map(|p| p.id),
+                depth,
+                reply_to_name,
+                author_name: &c.author_name,
+                author_email: &c.author_email,
+                body_markdown: &c.body_markdown,
+                body_html: &c.body_html,
+                status: c.status,
+                is_private: false,
+                is_urgent: false,
+                is_coach: c.is_coach,
+                held_reasons: String::new(),
+                notify_replies: false,
+                owner_token_hash: None,
+                ip_hash: "",
+                created_at: c.created_at,
+                previous_status: c.previous_status,
+            };
             let id: i64 = if keep_number {
                 diesel::insert_into(comments::table)
-                    .values((comments::id.eq(c.old_id), values))
+                    .values((comments::id.eq(c.old_id), &row))
                     .returning(comments::id)
                     .get_result(conn)?
             } else {
                 diesel::insert_into(comments::table)
-                    .values(values)
+                    .values(&row)
                     .returning(comments::id)
                     .get_result(conn)?
             };

@@ -23,10 +23,31 @@ impl Default for PostLimits {
 }
 
 /// Records a post by `key_hash` in `bucket` and checks the limits, inside
-/// the caller's transaction. On PostgreSQL an advisory lock per key
-/// serialises concurrent posts from one address (on SQLite the immediate
-/// transaction already does). `Ok(Err(seconds))`: refused, retry after.
+/// the caller's transaction: [`check`], then [`record`] when allowed.
+/// `Ok(Err(seconds))`: refused (nothing recorded), retry after.
 pub fn take(
+    conn: &mut Db,
+    bucket: &str,
+    key_hash: &str,
+    limits: PostLimits,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), i64>> {
+    if let Err(wait) = check(conn, bucket, key_hash, limits, now)? {
+        return Ok(Err(wait));
+    }
+    record(conn, bucket, key_hash, now)?;
+    Ok(Ok(()))
+}
+
+/// Whether `key_hash` may post in `bucket` now, inside the caller's
+/// transaction, writing nothing: a caller with more checks to make records
+/// the post ([`record`]) only once they all pass, so a refused post needs
+/// no rollback. On PostgreSQL an advisory lock per key, held to the end of
+/// the transaction, serialises concurrent posts from one address (on
+/// SQLite the immediate transaction already does). Old events are left to
+/// [`purge_before`] (the hourly maintenance). `Ok(Err(seconds))`: refused,
+/// retry after.
+pub fn check(
     conn: &mut Db,
     bucket: &str,
     key_hash: &str,
@@ -38,26 +59,11 @@ pub fn take(
             .bind::<diesel::sql_types::BigInt, _>(lock_key(key_hash))
             .execute(pg)?;
     }
-    let event_id: i64 = diesel::insert_into(rate_limit_events::table)
-        .values((
-            rate_limit_events::bucket.eq(bucket),
-            rate_limit_events::key_hash.eq(key_hash),
-            rate_limit_events::created_at.eq(now),
-        ))
-        .returning(rate_limit_events::id)
-        .get_result(conn)?;
-    // Old events of this address are no longer needed.
-    diesel::delete(rate_limit_events::table)
-        .filter(rate_limit_events::bucket.eq(bucket))
-        .filter(rate_limit_events::key_hash.eq(key_hash))
-        .filter(rate_limit_events::created_at.lt(now - Duration::hours(1)))
-        .execute(conn)?;
     // Earlier posts from this address in the last minute.
     let earlier: Vec<NaiveDateTime> = rate_limit_events::table
         .filter(rate_limit_events::bucket.eq(bucket))
         .filter(rate_limit_events::key_hash.eq(key_hash))
         .filter(rate_limit_events::created_at.gt(now - Duration::seconds(60)))
-        .filter(rate_limit_events::id.ne(event_id))
         .select(rate_limit_events::created_at)
         .order(rate_limit_events::created_at.asc())
         .load(conn)?;
@@ -73,6 +79,19 @@ pub fn take(
         return Ok(Err(wait.max(1)));
     }
     Ok(Ok(()))
+}
+
+/// Records a post by `key_hash` in `bucket` (after [`check`] allowed it,
+/// in the same transaction).
+pub fn record(conn: &mut Db, bucket: &str, key_hash: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(rate_limit_events::table)
+        .values((
+            rate_limit_events::bucket.eq(bucket),
+            rate_limit_events::key_hash.eq(key_hash),
+            rate_limit_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 fn lock_key(ip_hash: &str) -> i64 {

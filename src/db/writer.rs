@@ -265,10 +265,11 @@ fn run(pool: Pool, jobs: mpsc::Receiver<Job>, on_batch: OnBatch) {
             continue;
         }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut lock_timeout = None;
             batch
                 .into_iter()
                 .filter_map(|job| {
-                    bound_lock_wait(&mut conn, job)
+                    bound_lock_wait(&mut conn, &mut lock_timeout, job)
                         .map(|job| job.work.run(&mut conn))
                         .ok()
                 })
@@ -327,14 +328,20 @@ fn begin_batch(conn: &mut Db, wait: Duration) -> QueryResult<()> {
     }
 }
 
+/// How far a write's lock wait may stray from its own budget before the
+/// writer sets `lock_timeout` again: one statement saved per write in a
+/// steady batch, a reader answered at most this much late or early.
+const LOCK_WAIT_SLACK: Duration = Duration::from_millis(LOCK_WAIT.as_millis() as u64 / 20);
+
 /// On PostgreSQL every statement waits for locks on its own, so before
 /// each write the wait is bounded by what is left of that write's own
-/// budget: a batch stuck behind a lock answers each of its writes about
-/// [`LOCK_WAIT`] after it was sent, not one wait after another. A write
-/// whose budget is spent is answered "not now" without running (it wrote
-/// nothing, so it need not wait for the commit). On SQLite the wait was
-/// taken at `BEGIN IMMEDIATE`.
-fn bound_lock_wait(conn: &mut Db, job: Job) -> Result<Job, ()> {
+/// budget (`lock_timeout`, set again only when the one in force, `set`,
+/// is more than [`LOCK_WAIT_SLACK`] away from it): a batch stuck behind a
+/// lock answers each of its writes about [`LOCK_WAIT`] after it was sent,
+/// not one wait after another. A write whose budget is spent is answered
+/// "not now" without running (it wrote nothing, so it need not wait for
+/// the commit). On SQLite the wait was taken at `BEGIN IMMEDIATE`.
+fn bound_lock_wait(conn: &mut Db, set: &mut Option<Duration>, job: Job) -> Result<Job, ()> {
     use diesel::connection::SimpleConnection;
     let Db::Pg(pg) = conn else {
         return Ok(job);
@@ -347,11 +354,17 @@ fn bound_lock_wait(conn: &mut Db, job: Job) -> Result<Job, ()> {
         )));
         return Err(());
     }
-    match pg.batch_execute(&format!(
-        "SET LOCAL lock_timeout = {}",
-        left.as_millis().max(1)
-    )) {
-        Ok(()) => Ok(job),
+    if let Some(current) = *set {
+        if current.abs_diff(left) <= LOCK_WAIT_SLACK {
+            return Ok(job);
+        }
+    }
+    let left = left.max(Duration::from_millis(1));
+    match pg.batch_execute(&format!("SET LOCAL lock_timeout = {}", left.as_millis())) {
+        Ok(()) => {
+            *set = Some(left);
+            Ok(job)
+        }
         Err(e) => {
             job.work.fail(DbError::from_commit(&e));
             Err(())

@@ -185,6 +185,41 @@ impl ModerationRules {
     }
 }
 
+/// Where a reader's new comment goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Shown at once.
+    Publish,
+    /// Waits for the coach.
+    Hold,
+    /// Kept out of sight as spam (a bot-like post).
+    Spam,
+}
+
+/// The moderation policy for a new comment, from the `reasons` its text
+/// gave ([`ModerationRules::assess`]), whether it was sent like a bot, and
+/// whether its writer already has a published comment: a writer's first
+/// comment waits for the coach ([`HoldReason::FirstComment`] goes first
+/// among the reasons), as does any comment with a reason. Returns the
+/// verdict and the reasons to store.
+pub fn decide(
+    mut reasons: Vec<HoldReason>,
+    bot_like: bool,
+    known_writer: bool,
+) -> (Verdict, Vec<HoldReason>) {
+    if !known_writer && !reasons.contains(&HoldReason::FirstComment) {
+        reasons.insert(0, HoldReason::FirstComment);
+    }
+    let verdict = if bot_like {
+        Verdict::Spam
+    } else if reasons.is_empty() {
+        Verdict::Publish
+    } else {
+        Verdict::Hold
+    };
+    (verdict, reasons)
+}
+
 /// Counts URLs and Markdown/autolinks in a lower-cased text.
 pub fn count_links(lower: &str) -> usize {
     let mut count = 0;
@@ -292,6 +327,29 @@ fn has_handle(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_comment_waits_and_a_known_writer_is_published() {
+        use HoldReason::*;
+        assert_eq!(decide(vec![], false, true), (Verdict::Publish, vec![]));
+        assert_eq!(
+            decide(vec![], false, false),
+            (Verdict::Hold, vec![FirstComment])
+        );
+        assert_eq!(
+            decide(vec![Links], false, false),
+            (Verdict::Hold, vec![FirstComment, Links])
+        );
+        assert_eq!(
+            decide(vec![Crisis], false, true),
+            (Verdict::Hold, vec![Crisis])
+        );
+        assert_eq!(decide(vec![], true, true), (Verdict::Spam, vec![]));
+        assert_eq!(
+            decide(vec![], true, false),
+            (Verdict::Spam, vec![FirstComment])
+        );
+    }
 
     #[test]
     fn reasons_read_as_words() {

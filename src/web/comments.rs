@@ -571,7 +571,7 @@ pub async fn post(
     let outcome = state
         .writer
         .write(&state.pool, move |conn| {
-            match db::comments::post(conn, &record, db::comments::PostLimits::default()) {
+            match db::comments::post_within(conn, &record, db::comments::PostLimits::default()) {
                 Ok(stored) => Ok(Ok(stored)),
                 Err(db::comments::PostRefused::Db(e)) => Err(e),
                 Err(refused) => Ok(Err(refused)),
@@ -652,7 +652,7 @@ pub async fn post(
     if stored.status == db::comments::APPROVED {
         state.pages.comments_changed(&article.slug);
     }
-    crate::notify::after_post(&state, stored.id).await;
+    crate::notify::after_post(&state, stored.id, &stored.status, new.notify_replies).await;
 
     let mut own: Vec<String> = vec![format!("{}.{}", stored.id, owner_token)];
     own.extend(

@@ -860,7 +860,7 @@ pub async fn reply(
     };
     tracing::info!(admin = coach.id, comment = reply_id, "coach replied");
     state.pages.comments_changed(&parent.article_slug);
-    crate::notify::after_post(&state, reply_id).await;
+    crate::notify::after_post(&state, reply_id, crate::db::comments::APPROVED, false).await;
     if form.back.starts_with("/articles/") {
         return Ok(see_other(&format!(
             "/articles/{}#comment-{reply_id}",

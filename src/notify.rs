@@ -278,14 +278,13 @@ pub async fn approve_comment(
             if let Some((admin_id, admin_name)) = &by {
                 db::admins::audit(
                     conn,
-                    &db::admins::AuditEntry {
-                        admin_id: *admin_id,
+                    &db::admins::AuditEntry::new(
+                        *admin_id,
                         admin_name,
-                        action: "approved a comment",
-                        comment_id: Some(id),
-                        detail: "",
+                        crate::web::admin::audit_log::APPROVED,
                         now,
-                    },
+                    )
+                    .on_comment(id),
                 )?;
             }
             let Some((row, markdown)) = db::comments::find(conn, id)? else {

@@ -41,16 +41,33 @@ pub fn create(
         if find_by_email(conn, email)?.is_some() {
             return Err(CreateRefused::EmailTaken);
         }
-        Ok(diesel::insert_into(admins::table)
-            .values((
-                admins::email.eq(email),
-                admins::display_name.eq(display_name),
-                admins::password_hash.eq(password_hash),
-                admins::created_at.eq(now),
-            ))
-            .returning(admins::id)
-            .get_result(conn)?)
+        Ok(insert_admin(
+            conn,
+            &NewAdminRow {
+                email,
+                display_name,
+                password_hash,
+                created_at: now,
+            },
+        )?)
     })
+}
+
+/// A new account as stored, by the CLI and by the first-run setup alike.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = admins)]
+struct NewAdminRow<'a> {
+    email: &'a str,
+    display_name: &'a str,
+    password_hash: &'a str,
+    created_at: NaiveDateTime,
+}
+
+fn insert_admin(conn: &mut Db, row: &NewAdminRow) -> QueryResult<i64> {
+    diesel::insert_into(admins::table)
+        .values(row)
+        .returning(admins::id)
+        .get_result(conn)
 }
 
 /// The account for an email (compared case-insensitively: emails are
@@ -323,15 +340,15 @@ pub fn create_first_admin(
         )
         .set(admin_setup_tokens::used_at.eq(Some(now)))
         .execute(conn)?;
-        let id = diesel::insert_into(admins::table)
-            .values((
-                admins::email.eq(email),
-                admins::display_name.eq(display_name),
-                admins::password_hash.eq(password_hash),
-                admins::created_at.eq(now),
-            ))
-            .returning(admins::id)
-            .get_result(conn)?;
+        let id = insert_admin(
+            conn,
+            &NewAdminRow {
+                email,
+                display_name,
+                password_hash,
+                created_at: now,
+            },
+        )?;
         Ok(Some(id))
     })
 }
@@ -441,26 +458,51 @@ pub struct AuditRow {
     pub created_at: NaiveDateTime,
 }
 
-/// Who did what; `detail` may hold the text an edit replaced.
+/// Who did what; `detail` may hold the text an edit replaced. Built by
+/// [`AuditEntry::new`] (and `on_comment` / `replacing`), stored as is by
+/// [`audit`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = admin_audit)]
 pub struct AuditEntry<'a> {
-    pub admin_id: i64,
-    pub admin_name: &'a str,
-    pub action: &'a str,
-    pub comment_id: Option<i64>,
-    pub detail: &'a str,
-    pub now: NaiveDateTime,
+    admin_id: Option<i64>,
+    admin_name: &'a str,
+    action: &'a str,
+    comment_id: Option<i64>,
+    detail: &'a str,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// `action` by the coach `admin_id` (named `admin_name`) at `now`, on
+    /// no comment and with no detail.
+    pub fn new(admin_id: i64, admin_name: &'a str, action: &'a str, now: NaiveDateTime) -> Self {
+        Self {
+            admin_id: Some(admin_id),
+            admin_name,
+            action,
+            comment_id: None,
+            detail: "",
+            created_at: now,
+        }
+    }
+
+    /// The comment the action was on.
+    pub fn on_comment(self, comment_id: i64) -> Self {
+        Self {
+            comment_id: Some(comment_id),
+            ..self
+        }
+    }
+
+    /// The text the action replaced (an edit keeps the original here).
+    pub fn replacing(self, detail: &'a str) -> Self {
+        Self { detail, ..self }
+    }
 }
 
 pub fn audit(conn: &mut Db, entry: &AuditEntry) -> QueryResult<()> {
     diesel::insert_into(admin_audit::table)
-        .values((
-            admin_audit::admin_id.eq(Some(entry.admin_id)),
-            admin_audit::admin_name.eq(entry.admin_name),
-            admin_audit::action.eq(entry.action),
-            admin_audit::comment_id.eq(entry.comment_id),
-            admin_audit::detail.eq(entry.detail),
-            admin_audit::created_at.eq(entry.now),
-        ))
+        .values(entry)
         .execute(conn)
         .map(|_| ())
 }

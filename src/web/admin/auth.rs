@@ -521,14 +521,12 @@ pub async fn setup(
         if let Some(id) = id {
             db::admins::audit(
                 conn,
-                &db::admins::AuditEntry {
-                    admin_id: id,
-                    admin_name: name.as_str(),
-                    action: super::audit_log::ACCOUNT_CREATED,
-                    comment_id: None,
-                    detail: "",
+                &db::admins::AuditEntry::new(
+                    id,
+                    name.as_str(),
+                    super::audit_log::ACCOUNT_CREATED,
                     now,
-                },
+                ),
             )?;
         }
         Ok(id)

@@ -576,14 +576,8 @@ pub async fn bulk(
                     for id in &changed {
                         db::admins::audit(
                             conn,
-                            &db::admins::AuditEntry {
-                                admin_id,
-                                admin_name: &admin_name,
-                                action: recorded,
-                                comment_id: Some(*id),
-                                detail: "",
-                                now,
-                            },
+                            &db::admins::AuditEntry::new(admin_id, &admin_name, recorded, now)
+                                .on_comment(*id),
                         )?;
                     }
                     Ok(changed.len())
@@ -602,14 +596,13 @@ pub async fn bulk(
                     for id in &ids {
                         db::admins::audit(
                             conn,
-                            &db::admins::AuditEntry {
+                            &db::admins::AuditEntry::new(
                                 admin_id,
-                                admin_name: &admin_name,
-                                action: audit_log::DELETED,
-                                comment_id: Some(*id),
-                                detail: "",
+                                &admin_name,
+                                audit_log::DELETED,
                                 now,
-                            },
+                            )
+                            .on_comment(*id),
                         )?;
                     }
                     db::comments::delete_forever(conn, &ids)
@@ -815,14 +808,8 @@ pub async fn reply(
             };
             db::admins::audit(
                 conn,
-                &db::admins::AuditEntry {
-                    admin_id,
-                    admin_name: &name,
-                    action: audit_log::REPLIED,
-                    comment_id: Some(reply_id),
-                    detail: "",
-                    now,
-                },
+                &db::admins::AuditEntry::new(admin_id, &name, audit_log::REPLIED, now)
+                    .on_comment(reply_id),
             )?;
             Ok(Some(reply_id))
         })
@@ -951,14 +938,9 @@ pub async fn edit(
             if original != markdown {
                 db::admins::audit(
                     conn,
-                    &db::admins::AuditEntry {
-                        admin_id,
-                        admin_name: &admin_name,
-                        action: audit_log::EDITED,
-                        comment_id: Some(id),
-                        detail: &original,
-                        now,
-                    },
+                    &db::admins::AuditEntry::new(admin_id, &admin_name, audit_log::EDITED, now)
+                        .on_comment(id)
+                        .replacing(&original),
                 )?;
             }
             Ok(())

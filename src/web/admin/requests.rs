@@ -366,21 +366,6 @@ pub struct CoachForm {
     status: String,
 }
 
-fn audit_entry<'a>(
-    coach: &'a Coach,
-    action: &'a str,
-    now: chrono::NaiveDateTime,
-) -> db::admins::AuditEntry<'a> {
-    db::admins::AuditEntry {
-        admin_id: coach.id,
-        admin_name: &coach.name,
-        action,
-        comment_id: None,
-        detail: "",
-        now,
-    }
-}
-
 /// POST /admin/requests/{id}/status
 pub async fn set_status(
     req: HttpRequest,
@@ -403,7 +388,10 @@ pub async fn set_status(
         db::transaction(conn, |conn| {
             let changed = db::coaching::set_status(conn, id, status, now)?;
             if changed.is_some() {
-                db::admins::audit(conn, &audit_entry(&who, &action, now))?;
+                db::admins::audit(
+                    conn,
+                    &db::admins::AuditEntry::new(who.id, &who.name, &action, now),
+                )?;
             }
             Ok(changed)
         })
@@ -472,7 +460,10 @@ pub async fn reply(
                 &html,
                 now,
             )?;
-            db::admins::audit(conn, &audit_entry(&who, &action, now))
+            db::admins::audit(
+                conn,
+                &db::admins::AuditEntry::new(who.id, &who.name, &action, now),
+            )
         })
         .await;
     if let Err(e) = saved {
@@ -556,7 +547,10 @@ pub async fn delete(
     db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             db::coaching::delete(conn, id)?;
-            db::admins::audit(conn, &audit_entry(&who, &action, now))
+            db::admins::audit(
+                conn,
+                &db::admins::AuditEntry::new(who.id, &who.name, &action, now),
+            )
         })
     })
     .await?;

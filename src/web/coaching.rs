@@ -1,12 +1,11 @@
 //! The coaching request form (`/coaching`), the thank-you page, and the
 //! reader's private status page (`/requests/{token}`).
-use std::net::IpAddr;
-
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
+use super::reader_form::{self, Stamp};
 use super::{render_html, AppState, Caching};
 use crate::content::comment_markdown::{render_message, SafeHtml};
 use crate::db::{self, coaching::RequestRow};
@@ -14,7 +13,7 @@ use crate::domain::coaching::{
     self as domain, CoachingForm, NewCoachingRequest, RequestErrors, RequestStatus,
 };
 use crate::error::AppError;
-use crate::keys::{self, FormToken, TokenCheck};
+use crate::keys::{self, FormToken};
 use crate::pages::coaching::{
     AnswerView, ChoiceGroup, CoachingPage, ConfirmRequestPage, MessageView, RequestFormView,
     StatusPage, ThanksPage,
@@ -184,13 +183,17 @@ pub async fn send(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: CoachingForm = super::parse_form(&req, &body)?;
-    if !super::same_origin(&req, &state) {
-        tracing::warn!("refused a cross-site coaching request");
-        return Err(AppError::Forbidden(
-            state.strings.s("coaching.problem.cross_site").to_string(),
-        ));
-    }
-    if !form.website.is_empty() {
+    let checked = reader_form::check(
+        &req,
+        &state,
+        &reader_form::COACHING_REQUEST,
+        reader_form::Fields {
+            scope: FORM_SCOPE,
+            token: &form.token,
+            honeypot: &form.website,
+        },
+    )?;
+    if checked.bot {
         tracing::info!("coaching honeypot filled; discarded");
         return Ok(super::see_other("/coaching/thanks"));
     }
@@ -206,23 +209,14 @@ pub async fn send(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
-    match FormToken::check(&state.key, FORM_SCOPE, &form.token, now.timestamp()) {
-        TokenCheck::Valid { age_seconds }
-            if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
-        {
-            return unprocessable(form, RequestErrors::default(), "coaching.problem.expired");
-        }
-        TokenCheck::Valid { age_seconds } if age_seconds < settings.min_seconds_to_post as i64 => {
-            return unprocessable(form, RequestErrors::default(), "coaching.problem.too_quick");
-        }
-        TokenCheck::Valid { .. } => {}
-        TokenCheck::Invalid => {
-            return unprocessable(
-                form,
-                RequestErrors::default(),
-                "coaching.problem.unverified",
-            );
-        }
+    let problem = match checked.stamp {
+        Stamp::Fresh => None,
+        Stamp::Expired => Some("coaching.problem.expired"),
+        Stamp::TooQuick => Some("coaching.problem.too_quick"),
+        Stamp::Unverified => Some("coaching.problem.unverified"),
+    };
+    if let Some(problem) = problem {
+        return unprocessable(form, RequestErrors::default(), problem);
     }
     let library = state.content.library();
     let slugs: Vec<&str> = library
@@ -278,9 +272,7 @@ pub async fn send(
         .page("privacy")
         .map_or_else(|| "none".to_string(), |p| p.version.clone());
     let urgent = settings.rules.assess(&request.situation, false).urgent;
-    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let ip_hash = state.key.ip_hash(&ip);
+    let ip_hash = checked.ip_hash;
     let nonce = keys::random_hex(32).map_err(AppError::internal)?;
     let token_hash = keys::token_hash(&crate::notify::request_token(&state.key, &nonce));
     let form_token_hash = keys::token_hash(&form.token);
@@ -337,7 +329,7 @@ pub async fn send(
             id
         }
         Err(wait) => {
-            let mut res = form_page(
+            let res = form_page(
                 &req,
                 &state,
                 form,
@@ -345,9 +337,7 @@ pub async fn send(
                 Some(state.strings.n("coaching.problem.too_many_requests", &wait)),
                 StatusCode::TOO_MANY_REQUESTS,
             )?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.max(1)));
-            return Ok(res);
+            return Ok(reader_form::retry_after(res, wait));
         }
     };
     let mut res = super::see_other("/coaching/thanks");
@@ -473,19 +463,17 @@ pub async fn resend(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: ResendForm = super::parse_form(&req, &body)?;
+    let checked = reader_form::check(
+        &req,
+        &state,
+        &reader_form::LINK_AGAIN,
+        reader_form::Fields {
+            scope: RESEND_SCOPE,
+            token: &form.form_token,
+            honeypot: "",
+        },
+    )?;
     let now = Utc::now();
-    let fresh = matches!(
-        FormToken::check(&state.key, RESEND_SCOPE, &form.form_token, now.timestamp()),
-        TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
-    );
-    if !super::same_origin(&req, &state) || !fresh {
-        return Err(AppError::Forbidden(
-            state
-                .strings
-                .s("coaching.problem.not_verified_sent")
-                .to_string(),
-        ));
-    }
     let email = match crate::domain::comment::Email::parse(&form.email) {
         Ok(email) => email,
         Err(message) => {
@@ -497,10 +485,7 @@ pub async fn resend(
             return thanks_page(&req, &state, view, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let settings = &state.settings.comments;
-    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let ip_hash = state.key.ip_hash(&ip);
+    let ip_hash = checked.ip_hash;
     let email_hash = keys::token_hash(&email.as_str().to_lowercase());
     let now_naive = now.naive_utc();
     let limited = db::run(&state.pool, move |conn| {
@@ -538,10 +523,8 @@ pub async fn resend(
                 resend_error: Some(state.strings.n("coaching.problem.too_many_links", &wait)),
                 resent: false,
             };
-            let mut res = thanks_page(&req, &state, view, StatusCode::TOO_MANY_REQUESTS).await?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-            return Ok(res);
+            let res = thanks_page(&req, &state, view, StatusCode::TOO_MANY_REQUESTS).await?;
+            return Ok(reader_form::retry_after(res, wait));
         }
         Some(_) => tracing::info!("a request link was asked for again too soon; not sent"),
         None => {
@@ -751,20 +734,17 @@ fn check_reader_form(
     state: &AppState,
     row: &RequestRow,
     form_token: &str,
-) -> Result<(), AppError> {
-    let valid = matches!(
-        FormToken::check(&state.key, &form_scope(row), form_token, Utc::now().timestamp()),
-        TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
-    );
-    if !super::same_origin(req, state) || !valid {
-        return Err(AppError::Forbidden(
-            state
-                .strings
-                .s("coaching.problem.not_verified_changed")
-                .to_string(),
-        ));
-    }
-    Ok(())
+) -> Result<reader_form::Checked, AppError> {
+    reader_form::check(
+        req,
+        state,
+        &reader_form::REQUEST_PAGE,
+        reader_form::Fields {
+            scope: &form_scope(row),
+            token: form_token,
+            honeypot: "",
+        },
+    )
 }
 
 /// POST /requests/{token}/messages
@@ -776,7 +756,7 @@ pub async fn add_message(
 ) -> Result<HttpResponse, AppError> {
     let form: ReaderForm = super::parse_form(&req, &body)?;
     let row = by_token(&state, &token).await?;
-    check_reader_form(&req, &state, &row, &form.form_token)?;
+    let checked = check_reader_form(&req, &state, &row, &form.form_token)?;
     if status_of(&row).is_finished() {
         return Err(AppError::Forbidden(
             state.strings.s("coaching.problem.closed").to_string(),
@@ -799,9 +779,7 @@ pub async fn add_message(
         }
     };
     let html = render_message(&text).into_string();
-    let ip = super::comments::client_ip(&req, &state.settings.comments.trusted_proxies)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let ip_hash = state.key.ip_hash(&ip);
+    let ip_hash = checked.ip_hash;
     let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
     // A message in crisis words makes the request urgent: its page shows the
     // crisis resources first, and the coach's alert says URGENT.
@@ -851,7 +829,7 @@ pub async fn add_message(
     if let Some(wait) = limited {
         let wait = wait.max(1);
         let message = state.strings.n("coaching.problem.too_many_messages", &wait);
-        let mut res = status_page(
+        let res = status_page(
             &req,
             &state,
             &token,
@@ -862,9 +840,7 @@ pub async fn add_message(
             StatusCode::TOO_MANY_REQUESTS,
         )
         .await?;
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-        return Ok(res);
+        return Ok(reader_form::retry_after(res, wait));
     }
     crate::notify::request_event(&state, id, crate::notify::NEW_MESSAGE_EVENT).await;
     Ok(super::see_other(&format!(

@@ -3,11 +3,12 @@
 use std::net::IpAddr;
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 
 use super::articles::{article_response, ArticleView};
+use super::reader_form::{self, Stamp};
 use super::AppState;
 use crate::content::comment_markdown::{render_comment, SafeHtml};
 use crate::db::{self, comments::CommentRow};
@@ -15,7 +16,7 @@ use crate::domain::comment::{CommentForm, NewComment};
 use crate::domain::moderation::{reasons_from_text, HoldReason};
 use crate::domain::thread;
 use crate::error::AppError;
-use crate::keys::{self, FormToken, TokenCheck};
+use crate::keys::{self, FormToken};
 use crate::pages::{relative_time, CommentFormView, CommentView, Date, Pagination, PostNotice};
 
 /// Cookie listing the reader's own comments as `id.token` pairs
@@ -480,7 +481,16 @@ pub async fn post(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: CommentForm = super::parse_form(&req, &body)?;
-    refuse_cross_site(&req, &state)?;
+    let checked = reader_form::check(
+        &req,
+        &state,
+        &reader_form::COMMENT,
+        reader_form::Fields {
+            scope: &form_scope(&slug),
+            token: &form.token,
+            honeypot: &form.website,
+        },
+    )?;
     let library = state.content.library();
     let now = Utc::now();
     let article = library
@@ -488,7 +498,7 @@ pub async fn post(
         .ok_or(AppError::NotFound)?
         .clone();
     let article_url = article.url();
-    if !form.website.is_empty() {
+    if checked.bot {
         // The honeypot: only bots fill it. Not stored, nothing to tell.
         tracing::info!("comment honeypot filled; discarded");
         return Ok(super::see_other(&format!("{article_url}#comments")));
@@ -508,29 +518,22 @@ pub async fn post(
         .parent
         .as_deref()
         .and_then(|p| p.trim().parse::<i64>().ok());
-    let too_fast = match FormToken::check(
-        &state.key,
-        &form_scope(&article.slug),
-        &form.token,
-        now.timestamp(),
-    ) {
-        TokenCheck::Valid { age_seconds }
-            if age_seconds > (settings.max_form_age_hours * 3600) as i64 =>
-        {
+    match checked.stamp {
+        Stamp::Expired => {
             view.problem = Some(state.strings.s("comment_form.problem.expired").to_string());
-            false
         }
-        TokenCheck::Valid { age_seconds } => age_seconds < settings.min_seconds_to_post as i64,
-        TokenCheck::Invalid => {
+        Stamp::Unverified => {
             view.problem = Some(
                 state
                     .strings
                     .s("comment_form.problem.unverified")
                     .to_string(),
             );
-            false
         }
-    };
+        Stamp::Fresh | Stamp::TooQuick => {}
+    }
+    // Too quick for a person: kept, but as spam.
+    let too_fast = checked.stamp == Stamp::TooQuick;
     let new = NewComment::try_from(&form);
     if let Err(errors) = &new {
         view.errors = errors.clone();
@@ -550,7 +553,6 @@ pub async fn post(
         }
     };
     let assessment = settings.rules.assess(new.body.as_str(), new.private);
-    let ip = client_ip(&req, &settings.trusted_proxies).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let owner_token = keys::random_hex(32).map_err(AppError::internal)?;
     let record = db::comments::NewCommentRecord {
         article_slug: article.slug.clone(),
@@ -565,7 +567,7 @@ pub async fn post(
         spam: too_fast,
         notify_replies: new.notify_replies,
         owner_token_hash: keys::token_hash(&owner_token),
-        ip_hash: state.key.ip_hash(&ip),
+        ip_hash: checked.ip_hash,
         now: now.naive_utc(),
     };
     let outcome = state
@@ -599,7 +601,7 @@ pub async fn post(
         Ok(stored) => stored,
         Err(db::comments::PostRefused::RateLimited(wait)) => {
             view.problem = Some(state.strings.n("comment_form.problem.too_fast", &wait));
-            let mut res = form_again(
+            let res = form_again(
                 &req,
                 &state,
                 &article,
@@ -608,9 +610,7 @@ pub async fn post(
                 StatusCode::TOO_MANY_REQUESTS,
             )
             .await?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.max(1)));
-            return Ok(res);
+            return Ok(reader_form::retry_after(res, wait));
         }
         Err(db::comments::PostRefused::Duplicate) => {
             view.problem = Some(
@@ -699,22 +699,6 @@ const CRISIS_PURPOSE: &str = "crisis-help";
 /// Whether `help` is the signature [`posted_url`] gave comment `id`.
 pub fn crisis_signed(state: &AppState, id: i64, help: &str) -> bool {
     state.key.verify(CRISIS_PURPOSE, &id.to_string(), help)
-}
-
-/// A comment form sent from another site (the browser says so) is
-/// refused before anything is read or stored.
-fn refuse_cross_site(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
-    if super::same_origin(req, state) {
-        Ok(())
-    } else {
-        tracing::warn!("refused a cross-site comment form");
-        Err(AppError::Forbidden(
-            state
-                .strings
-                .s("comment_form.problem.cross_site")
-                .to_string(),
-        ))
-    }
 }
 
 /// The article again, with the reader's input and what needs fixing.
@@ -849,7 +833,12 @@ pub async fn edit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: EditForm = super::parse_form(&req, &body)?;
-    refuse_cross_site(&req, &state)?;
+    reader_form::check(
+        &req,
+        &state,
+        &reader_form::OWN_COMMENT,
+        reader_form::Fields::NONE,
+    )?;
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let text = match crate::domain::comment::CommentBody::parse(&form.body) {
         Ok(text) => text,
@@ -921,7 +910,12 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    refuse_cross_site(&req, &state)?;
+    reader_form::check(
+        &req,
+        &state,
+        &reader_form::OWN_COMMENT,
+        reader_form::Fields::NONE,
+    )?;
     let (row, _, hash) = own_editable(&req, &state, *id).await?;
     let id = row.id;
     state

@@ -24,6 +24,7 @@ pub mod health;
 pub mod metrics;
 pub mod notifications;
 pub mod page_cache;
+pub mod reader_form;
 pub mod redirects;
 pub mod search;
 pub mod static_files;

@@ -637,6 +637,60 @@ async fn the_private_status_page_messages_withdrawal_and_deletion() {
 }
 
 #[actix_web::test]
+async fn the_private_pages_forms_and_the_link_again_refuse_other_sites() {
+    let app = spawn_coaching_app().await;
+    let path = app
+        .request_and_status_path("sam@example.com", "203.0.113.1")
+        .await;
+    let reader = client();
+    let (_, page) = get(&reader, &app, &path).await;
+    let form_token = field_value(&page, "form_token");
+    for action in ["messages", "withdraw", "delete"] {
+        let res = reader
+            .post(format!("{}{path}/{action}", app.address))
+            .header("Sec-Fetch-Site", "cross-site")
+            .form(&[
+                ("form_token", form_token.as_str()),
+                ("body", "From elsewhere"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{action}");
+    }
+    let rows = app.requests().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "received");
+    let (_, page) = get(&reader, &app, &path).await;
+    assert!(!page.contains("From elsewhere"));
+    // The link sent again: the thank-you page's token, from another site.
+    let (_, thanks) = get(&reader, &app, "/coaching/thanks").await;
+    let resend_token = field_value(&thanks, "form_token");
+    let res = reader
+        .post(format!("{}/coaching/resend", app.address))
+        .header("Origin", "https://evil.example")
+        .form(&[
+            ("form_token", resend_token.as_str()),
+            ("email", "sam@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // The same from the site itself is answered.
+    let res = reader
+        .post(format!("{}/coaching/resend", app.address))
+        .form(&[
+            ("form_token", resend_token.as_str()),
+            ("email", "sam@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
 async fn the_coach_works_a_request_statuses_replies_notes_templates_and_deletion() {
     let app = spawn_coaching_app().await;
     let path = app

@@ -1002,6 +1002,24 @@ async fn a_comment_form_sent_from_another_site_is_refused_and_nothing_stored() {
         .post_comment(Post::new("Hello from the page itself").with("token", token))
         .await;
     assert_eq!(res.status(), 303);
+    // Changing or deleting one's own comment from another site: the same
+    // refusal (the owner cookie alone proves nothing about the page).
+    let id = posted_id(&res);
+    for action in ["edit", "delete"] {
+        let res = app
+            .client
+            .post(format!("{}/comments/{id}/{action}", app.address))
+            .header("Sec-Fetch-Site", "cross-site")
+            .form(&[("body", "Changed from elsewhere")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{action}");
+        assert!(res.text().await.unwrap().contains("nothing was stored"));
+    }
+    let (_, page) = app.page(&format!("/articles/{SLUG}")).await;
+    assert!(page.contains("Hello from the page itself"));
+    assert!(!page.contains("Changed from elsewhere"));
 }
 
 /// Page by page, the threads read a page at a time are exactly the

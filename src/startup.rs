@@ -441,6 +441,54 @@ fn security_headers(state: &AppState) -> DefaultHeaders {
     }
 }
 
+/// Every route under `/admin`, in one table: registered on the one scope
+/// its guard protects ([`admin::session::guard`]: no session, no handler),
+/// and listed in [`ADMIN_ROUTES`] for the test that asks each without one.
+macro_rules! admin_routes {
+    (@get) => {
+        handlers::get()
+    };
+    (@post) => {
+        web::post()
+    };
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// (method, path) of every route under `/admin`.
+        pub const ADMIN_ROUTES: &[(&str, &str)] =
+            &[$((stringify!($method), concat!("/admin", $path))),*];
+
+        fn admin_scope() -> impl actix_web::dev::HttpServiceFactory {
+            web::scope("/admin")
+                .wrap(from_fn(admin::session::guard))
+                $(.route($path, admin_routes!(@$method).to($handler)))*
+        }
+    };
+}
+
+admin_routes! {
+    get "" => admin::moderation::dashboard;
+    get "/login" => admin::auth::sign_in_form;
+    post "/login" => admin::auth::sign_in;
+    post "/logout" => admin::auth::sign_out;
+    get "/setup" => admin::auth::setup_form;
+    post "/setup" => admin::auth::setup;
+    get "/comments" => admin::moderation::queue;
+    post "/comments/bulk" => admin::moderation::bulk;
+    get "/comments/{id}" => admin::moderation::show;
+    post "/comments/{id}/reply" => admin::moderation::reply;
+    get "/comments/{id}/edit" => admin::moderation::edit_form;
+    post "/comments/{id}/edit" => admin::moderation::edit;
+    get "/comments/{id}/delete" => admin::moderation::delete_form;
+    get "/audit" => admin::moderation::audit;
+    get "/requests" => admin::requests::inbox;
+    get "/requests/export.{format}" => admin::requests::export_all;
+    get "/requests/{id}" => admin::requests::show;
+    get "/requests/{id}/export.{format}" => admin::requests::export_one;
+    post "/requests/{id}/status" => admin::requests::set_status;
+    post "/requests/{id}/reply" => admin::requests::reply;
+    post "/requests/{id}/notes" => admin::requests::add_note;
+    post "/requests/{id}/delete" => admin::requests::delete;
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let workers = state.settings.workers;
     let worker_count = workers.unwrap_or_else(|| {
@@ -531,76 +579,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/notifications/unsubscribe/{token}",
                 web::post().to(handlers::notifications::unsubscribe),
             )
-            .route("/admin", handlers::get().to(admin::moderation::dashboard))
-            .route(
-                "/admin/login",
-                handlers::get().to(admin::auth::sign_in_form),
-            )
-            .route("/admin/login", web::post().to(admin::auth::sign_in))
-            .route("/admin/logout", web::post().to(admin::auth::sign_out))
-            .route("/admin/setup", handlers::get().to(admin::auth::setup_form))
-            .route("/admin/setup", web::post().to(admin::auth::setup))
-            .route(
-                "/admin/comments",
-                handlers::get().to(admin::moderation::queue),
-            )
-            .route(
-                "/admin/comments/bulk",
-                web::post().to(admin::moderation::bulk),
-            )
-            .route(
-                "/admin/comments/{id}",
-                handlers::get().to(admin::moderation::show),
-            )
-            .route(
-                "/admin/comments/{id}/reply",
-                web::post().to(admin::moderation::reply),
-            )
-            .route(
-                "/admin/comments/{id}/edit",
-                handlers::get().to(admin::moderation::edit_form),
-            )
-            .route(
-                "/admin/comments/{id}/edit",
-                web::post().to(admin::moderation::edit),
-            )
-            .route(
-                "/admin/comments/{id}/delete",
-                handlers::get().to(admin::moderation::delete_form),
-            )
-            .route("/admin/audit", handlers::get().to(admin::moderation::audit))
-            .route(
-                "/admin/requests",
-                handlers::get().to(admin::requests::inbox),
-            )
-            .route(
-                "/admin/requests/export.{format}",
-                handlers::get().to(admin::requests::export_all),
-            )
-            .route(
-                "/admin/requests/{id}",
-                handlers::get().to(admin::requests::show),
-            )
-            .route(
-                "/admin/requests/{id}/export.{format}",
-                handlers::get().to(admin::requests::export_one),
-            )
-            .route(
-                "/admin/requests/{id}/status",
-                web::post().to(admin::requests::set_status),
-            )
-            .route(
-                "/admin/requests/{id}/reply",
-                web::post().to(admin::requests::reply),
-            )
-            .route(
-                "/admin/requests/{id}/notes",
-                web::post().to(admin::requests::add_note),
-            )
-            .route(
-                "/admin/requests/{id}/delete",
-                web::post().to(admin::requests::delete),
-            )
+            .service(admin_scope())
             .route("/coaching", handlers::get().to(handlers::coaching::form))
             .route("/coaching", web::post().to(handlers::coaching::send))
             .route(

@@ -1709,3 +1709,68 @@ async fn addresses_the_mailer_refuses_are_refused_by_the_comment_form() {
         assert_eq!(res.status(), 422, "{bad}");
     }
 }
+
+#[actix_web::test]
+async fn every_admin_route_but_sign_in_and_setup_needs_a_session() {
+    let app = spawn_admin_app(&[]).await;
+    create_admin(&app, EMAIL, "Maya", PASSWORD).await;
+    let public = kintsugi::web::admin::session::PUBLIC;
+    let routes = kintsugi::startup::ADMIN_ROUTES;
+    assert!(routes.len() > 20, "the table lists the admin routes");
+    // Each route of the app's own table, asked without a session (and a
+    // path under /admin that no handler serves: the scope's guard answers
+    // before any handler could forget to).
+    let unserved = [
+        ("get", "/admin/no-handler-here"),
+        ("post", "/admin/no-handler-here"),
+    ];
+    for &(method, route) in routes.iter().chain(unserved.iter()) {
+        if public.contains(&route) {
+            continue;
+        }
+        let path = route.replace("{id}", "7").replace("{format}", "csv");
+        let url = format!("{}{path}", app.address);
+        let stranger = client();
+        let res = match method {
+            "get" => stranger.get(&url).send().await.unwrap(),
+            "post" => stranger
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", &app.address)
+                .body("csrf=forged&status=closed&body=hello")
+                .send()
+                .await
+                .unwrap(),
+            other => panic!("an admin route with method {other}"),
+        };
+        assert_eq!(res.status(), 303, "{method} {path}");
+        let next = if method == "get" {
+            path.as_str()
+        } else {
+            "/admin"
+        };
+        assert_eq!(
+            res.headers()["location"].to_str().unwrap(),
+            format!(
+                "/admin/login?{}",
+                serde_urlencoded::to_string([("next", next)]).unwrap()
+            ),
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+    }
+    // The public ones stay reachable without a session.
+    for path in public {
+        assert!(routes.contains(&("get", *path)), "{path} is an admin route");
+        let res = client()
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 303, "{path} must be public");
+    }
+    // Signed in, the unserved path is a plain 404.
+    let coach = app.signed_in_client().await;
+    let (status, _) = app.admin_page(&coach, "/admin/no-handler-here").await;
+    assert_eq!(status, 404);
+}

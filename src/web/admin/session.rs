@@ -5,8 +5,11 @@ use std::collections::HashMap;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::time::Duration as CookieDuration;
-use actix_web::HttpRequest;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
 use chrono::Duration;
 
 use crate::clock::Clock;
@@ -169,8 +172,13 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Coach
 }
 
 /// The signed-in coach, or a redirect to the sign-in page that comes back
-/// here afterwards.
+/// here afterwards. Under `/admin` the [`guard`] has already found them:
+/// its answer is reused, not read again.
 pub async fn require(req: &HttpRequest, state: &AppState) -> Result<Coach, AppError> {
+    let found = req.extensions().get::<Coach>().cloned();
+    if let Some(coach) = found {
+        return Ok(coach);
+    }
     match current(req, state).await? {
         Some(coach) => Ok(coach),
         None => {
@@ -180,6 +188,37 @@ pub async fn require(req: &HttpRequest, state: &AppState) -> Result<Coach, AppEr
             };
             Err(AppError::SignInRequired(next))
         }
+    }
+}
+
+/// The only pages under `/admin` a signed-out visitor may reach: signing
+/// in and the first-run setup. Signing out needs a session like the rest
+/// (its handler answers a stranger with the sign-in page too).
+pub const PUBLIC: &[&str] = &["/admin/login", "/admin/setup"];
+
+/// The `/admin` scope's guard (`startup`): every request under it, but
+/// for [`PUBLIC`], needs a signed-in coach, or is answered with the
+/// sign-in redirect before any handler runs, so a route added to the
+/// scope is protected even if its handler forgot to ask. Handlers still
+/// take the coach with [`require`] or [`verified_form`] (which finds them
+/// here, and checks CSRF on forms).
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if PUBLIC.contains(&req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let Some(state) = req.app_data::<actix_web::web::Data<AppState>>().cloned() else {
+        let missing = AppError::internal(anyhow::anyhow!("the app state is missing"));
+        return Ok(req.error_response(missing).map_into_right_body());
+    };
+    match require(req.request(), &state).await {
+        Ok(coach) => {
+            req.extensions_mut().insert(coach);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refused) => Ok(req.error_response(refused).map_into_right_body()),
     }
 }
 

@@ -53,7 +53,7 @@ fn form_page(
     );
     layout.description = page.map_or(String::new(), |p| p.summary_text.clone());
     let source_title = library
-        .article(values.article.trim(), Utc::now())
+        .article(values.article.trim(), state.clock.now())
         .map(|a| a.title.clone());
     let mut choose_query = String::new();
     for (key, value) in [("article", &values.article), ("comment", &values.comment)] {
@@ -64,7 +64,7 @@ fn form_page(
         }
     }
     let form = RequestFormView {
-        token: FormToken::issue(&state.key, FORM_SCOPE, Utc::now().timestamp()),
+        token: FormToken::issue(&state.key, FORM_SCOPE, state.clock.now().timestamp()),
         values,
         errors,
         problem,
@@ -141,7 +141,9 @@ fn form_page(
             choose_query,
             form,
             error_links,
-            today: latest_today(Utc::now()).format("%Y-%m-%d").to_string(),
+            today: latest_today(state.clock.now())
+                .format("%Y-%m-%d")
+                .to_string(),
             groups_before,
             hope,
             talk_via,
@@ -194,7 +196,7 @@ pub async fn send(
         tracing::info!("coaching honeypot filled; discarded");
         return Ok(super::see_other("/coaching/thanks"));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let settings = &state.settings.comments;
     let unprocessable = |form: CoachingForm, errors, problem: &str| {
         form_page(
@@ -388,7 +390,7 @@ fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
     let (message, signature) = cookie.value().rsplit_once('.')?;
     let (id, at) = message.split_once('.')?;
     let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);
-    let age = Utc::now().timestamp() - at;
+    let age = state.clock.now().timestamp() - at;
     ((0..=SENT_COOKIE_SECONDS).contains(&age) && state.key.verify(SENT_PURPOSE, message, signature))
         .then_some(id)
 }
@@ -436,7 +438,7 @@ async fn thanks_page(
             view.resend_email
         },
         sent_to: sent.map(|row| row.email),
-        resend_token: FormToken::issue(&state.key, RESEND_SCOPE, Utc::now().timestamp()),
+        resend_token: FormToken::issue(&state.key, RESEND_SCOPE, state.clock.now().timestamp()),
         resend_error: view.resend_error,
         resent: view.resent,
     };
@@ -473,7 +475,7 @@ pub async fn resend(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form: ResendForm = super::parse_form(&req, &body)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let fresh = matches!(
         FormToken::check(&state.key, RESEND_SCOPE, &form.form_token, now.timestamp()),
         TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
@@ -703,7 +705,11 @@ async fn status_page(
             answers: answers_in(&row, t),
             situation: row.situation.clone(),
             messages: message_views(messages, &state.strings, row.time_zone.as_deref()),
-            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            form_token: FormToken::issue(
+                &state.key,
+                &form_scope(&row),
+                state.clock.now().timestamp(),
+            ),
             message_body,
             message_error,
             done: done_notice(t, done),
@@ -753,7 +759,7 @@ fn check_reader_form(
     form_token: &str,
 ) -> Result<(), AppError> {
     let valid = matches!(
-        FormToken::check(&state.key, &form_scope(row), form_token, Utc::now().timestamp()),
+        FormToken::check(&state.key, &form_scope(row), form_token, state.clock.now().timestamp()),
         TokenCheck::Valid { age_seconds } if age_seconds <= 24 * 3600
     );
     if !super::same_origin(req, state) || !valid {
@@ -802,7 +808,7 @@ pub async fn add_message(
     let ip = super::comments::client_ip(&req, &state.settings.comments.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip_hash = state.key.ip_hash(&ip);
-    let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
+    let (id, name, now) = (row.id, row.name.clone(), state.clock.now_naive());
     // A message in crisis words makes the request urgent: its page shows the
     // crisis resources first, and the coach's alert says URGENT.
     let urgent = state.settings.comments.rules.assess(&text, false).urgent;
@@ -885,7 +891,7 @@ pub async fn withdraw(
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
     let id = row.id;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now_naive();
     let changed = db::run(&state.pool, move |conn| {
         db::coaching::set_status(conn, id, RequestStatus::Withdrawn, now)
     })
@@ -920,7 +926,11 @@ async fn confirm_page(
         &ConfirmRequestPage {
             layout,
             token: token.to_string(),
-            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            form_token: FormToken::issue(
+                &state.key,
+                &form_scope(&row),
+                state.clock.now().timestamp(),
+            ),
             withdraw,
         },
         Caching::NoStore,
@@ -956,8 +966,8 @@ pub async fn delete(
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
     crate::notify::request_event(&state, row.id, "emails.request_alert.event.deleted").await;
-    let id = row.id;
-    db::run(&state.pool, move |conn| db::coaching::delete(conn, id)).await?;
+    let (id, now) = (row.id, state.clock.now_naive());
+    db::run(&state.pool, move |conn| db::coaching::delete(conn, id, now)).await?;
     tracing::info!(request = id, "coaching request deleted by the reader");
     let t = &state.strings;
     let mut layout = state.layout(

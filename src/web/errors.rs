@@ -6,7 +6,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::Utc;
 
 use super::AppState;
 use crate::error::AppError;
@@ -43,7 +42,7 @@ pub fn render_error_page(
     let not_found = status == StatusCode::NOT_FOUND;
     let latest: Vec<ArticleLink> = if not_found {
         library
-            .published(Utc::now())
+            .published(state.clock.now())
             .take(5)
             .map(|a| ArticleLink::new(a))
             .collect()

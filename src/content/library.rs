@@ -669,7 +669,7 @@ impl Library {
                 continue;
             }
             let (summary_html, summary_text) = match fm.summary {
-                Some(text) => (format!("<p>{}</p>", escape(&text)), text),
+                Some(text) => (format!("<p>{}</p>", crate::html::escape(&text)), text),
                 None => (rendered.summary_html, rendered.summary_text),
             };
             let mut tags: Vec<Tag> = Vec::new();
@@ -937,13 +937,6 @@ impl Library {
             .map(|a| a.date)
             .min()
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

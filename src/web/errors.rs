@@ -9,6 +9,7 @@ use askama::Template;
 
 use super::AppState;
 use crate::error::AppError;
+use crate::html;
 use crate::pages::{ArticleLink, ErrorPage, Nav};
 
 /// The strings (`errors.{name}.heading` and `.text`) for `status`.
@@ -106,9 +107,9 @@ pub async fn error_pages(
             let t = &state.strings;
             format!(
                 "<!doctype html><html lang=\"{}\"><title>{}</title><p>{}</p>",
-                escape(t.tag()),
-                escape(t.s("errors.fallback_title")),
-                escape(t.s("errors.fallback"))
+                html::escape(t.tag()),
+                html::escape(t.s("errors.fallback_title")),
+                html::escape(t.s("errors.fallback"))
             )
         }
     };
@@ -124,12 +125,4 @@ pub async fn error_pages(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body);
     Ok(ServiceResponse::new(req, new).map_into_right_body())
-}
-
-/// Text made safe to put into HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

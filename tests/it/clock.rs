@@ -107,3 +107,66 @@ async fn a_scheduled_article_is_published_when_the_clock_reaches_its_date() {
         .1
         .contains("/articles/tomorrow"));
 }
+
+/// The token of the coaching form served now.
+async fn coaching_form_token(app: &TestApp) -> String {
+    let (status, page) = app.page("/coaching").await;
+    assert_eq!(status, 200);
+    page.split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a coaching form")
+        .to_string()
+}
+
+/// Sends a complete coaching request with `token`.
+async fn send_coaching_request(app: &TestApp, token: &str) -> reqwest::Response {
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("name", "Sam"),
+        ("email", "sam@example.com"),
+        ("option", "written-plan"),
+        ("ended_by", "they-did"),
+        ("together_for", "1-to-3-years"),
+        ("ended_ago", "under-a-month"),
+        ("contact_now", "no-contact"),
+        ("hope", "not-sure"),
+        (
+            "situation",
+            "We were together three years; he left in October.",
+        ),
+        ("talk_via", "email"),
+        ("time_zone", "Europe/Berlin"),
+        ("adult", "1"),
+        ("consent", "1"),
+    ];
+    let since = (chrono::Utc::now() - Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    fields.push(("no_contact_since", &since));
+    fields.push(("token", token));
+    client()
+        .post(format!("{}/coaching", app.address))
+        .header("X-Forwarded-For", "10.9.0.3")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_coaching_form_expires_when_the_clock_passes_its_age_limit() {
+    let app = spawn_app().await;
+    let old = coaching_form_token(&app).await;
+    app.state.clock.advance(Duration::hours(25));
+    let res = send_coaching_request(&app, &old).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("the form expired"), "{page}");
+    assert!(
+        page.contains("he left in October"),
+        "the reader's text is kept"
+    );
+    let fresh = coaching_form_token(&app).await;
+    let res = send_coaching_request(&app, &fresh).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+}

@@ -7,6 +7,7 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod i18n;
 pub mod import;
 pub mod keys;

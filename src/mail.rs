@@ -215,20 +215,22 @@ impl lettre::message::header::Header for ListUnsubscribePost {
 }
 
 /// Sends due mail until the process ends: every `interval`, or at once
-/// when woken through the returned handle.
+/// when woken through the returned handle. `clock` decides what is due
+/// (retries wait longer each time).
 pub fn spawn_worker(
     pool: Pool,
     transport: Transport,
     from: String,
     interval: Duration,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    clock: crate::clock::Clock,
 ) -> std::sync::Arc<tokio::sync::Notify> {
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let woken = wake.clone();
     actix_web::rt::spawn(async move {
         loop {
             let _ = tokio::time::timeout(interval, woken.notified()).await;
-            let now = Utc::now().naive_utc();
+            let now = clock.now_naive();
             let due =
                 match db::run(&pool, move |conn| db::mail::claim_due(conn, now, 20, 120)).await {
                     Ok(due) => due,
@@ -240,7 +242,7 @@ pub fn spawn_worker(
             for mail in due {
                 let result = transport.send(&from, &mail).await;
                 let (id, attempts) = (mail.id, mail.attempts);
-                let now = Utc::now().naive_utc();
+                let now = clock.now_naive();
                 let marked = match result {
                     Ok(()) => {
                         metrics.mail_sent();

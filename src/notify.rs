@@ -1,7 +1,6 @@
 //! Which emails a comment causes, queued in the database after the
 //! comment is stored (the mail worker sends them).
 use askama::Template;
-use chrono::Utc;
 
 use crate::config::BaseUrl;
 use crate::db::{self, comments::CommentRow, mail::NewMail, Db, QueryResult};
@@ -22,6 +21,8 @@ struct MailContext {
     library: std::sync::Arc<crate::content::Library>,
     /// The words of the site's language, for subjects and bodies.
     t: std::sync::Arc<crate::i18n::Strings>,
+    /// The application's time (tests move it).
+    clock: crate::clock::Clock,
 }
 
 /// Signed links: `{id}.{hmac}` per purpose.
@@ -44,12 +45,13 @@ impl MailContext {
             key: state.key.clone(),
             library: state.content.library(),
             t: state.strings.clone(),
+            clock: state.clock.clone(),
         }
     }
 
     fn title(&self, slug: &str) -> String {
         self.library
-            .article(slug, Utc::now())
+            .article(slug, self.clock.now())
             .map(|a| a.title.clone())
             .unwrap_or_else(|| slug.to_string())
     }
@@ -62,7 +64,7 @@ impl MailContext {
     }
 
     fn enqueue(&self, conn: &mut Db, mail: NewMail) -> QueryResult<()> {
-        db::mail::enqueue(conn, &mail, Utc::now().naive_utc()).map(|_| ())
+        db::mail::enqueue(conn, &mail, self.clock.now_naive()).map(|_| ())
     }
 
     /// Tells the author of the comment this one answers, if they asked and
@@ -218,7 +220,7 @@ pub async fn after_post(state: &AppState, id: i64, status: &str, notify_replies:
         }
         let title = ctx.title(&row.article_slug);
         if row.notify_replies {
-            let sub = db::mail::subscribe(conn, &row.author_email, Utc::now().naive_utc())?;
+            let sub = db::mail::subscribe(conn, &row.author_email, ctx.clock.now_naive())?;
             if sub.confirmed_at.is_none() {
                 let confirm_url = ctx.base.join(&format!(
                     "/notifications/confirm/{}",
@@ -390,7 +392,7 @@ impl MailContext {
         // waiting is taken back and sent once, after the interval since the
         // last one that went out.
         let prefix = format!("request-coach:{}:", row.id);
-        let now = Utc::now().naive_utc();
+        let now = self.clock.now_naive();
         let waiting = db::mail::take_waiting(conn, &prefix, now)?;
         let created = waiting.map_or(now, |(first, _)| first);
         let due = match db::mail::last_sent_or_sending(conn, &prefix, now)? {

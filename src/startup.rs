@@ -106,12 +106,15 @@ impl Application {
         let transport = crate::mail::Transport::from_settings(&settings.mail, &settings.data_dir)
             .map_err(|e| StartError::Database(format!("mail: {e}")))?;
         tracing::info!(transport = transport.describe(), "mail");
+        // The time of everything that decides by time (tests move it).
+        let clock = crate::clock::Clock::default();
         let mail_wake = crate::mail::spawn_worker(
             pool.clone(),
             transport,
             settings.mail.from.clone(),
             Duration::from_secs(2),
             metrics.clone(),
+            clock.clone(),
         );
         let pool_for_writer = pool.clone();
         let batch_postgres = settings.db_group_commit;
@@ -142,7 +145,7 @@ impl Application {
             assets: Assets::load(),
             key,
             mail_wake,
-            clock: crate::clock::Clock::default(),
+            clock,
             pages,
             writer: db::writer::Writer::start_observed(
                 &pool_for_writer,

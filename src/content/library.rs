@@ -1,6 +1,6 @@
 //! The loaded site: articles by slug, tags, pages and the search index,
 //! all rendered once at load and shared cheaply.
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,26 +107,6 @@ pub fn image_type(file: &str) -> Option<&'static str> {
         .find(|(e, _)| *e == ext)
         .filter(|_| plain)
         .map(|(_, t)| *t)
-}
-
-/// Checks front matter's `image` and `image_alt` (the file is in
-/// `content/images/`, and says what it shows); a problem is added to
-/// `errors` against the source's front matter.
-fn content_image(
-    content_dir: &Path,
-    media: &Media,
-    image: Option<String>,
-    alt: Option<String>,
-    src: &Source,
-    errors: &mut Vec<ContentError>,
-) -> Result<Option<ContentImage>, ()> {
-    checked_image(content_dir, media, image, alt).map_err(|message| {
-        errors.push(ContentError {
-            file: src.path.clone(),
-            line: 1,
-            message,
-        })
-    })
 }
 
 fn checked_image(
@@ -265,11 +245,55 @@ fn is_valid_slug(slug: &str) -> bool {
         && !slug.ends_with('-')
 }
 
+/// One content file as read: where it is, how `@/` links name it, and its
+/// text. Every problem found in it is reported against its path.
 struct Source {
     path: PathBuf,
     /// `articles/x.md` or `pages/x.md`, as written in `@/` links.
     key: String,
     text: String,
+}
+
+impl Source {
+    /// A problem at `line` of this file.
+    fn problem(&self, line: usize, message: impl Into<String>) -> ContentError {
+        ContentError {
+            file: self.path.clone(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// Problems the front matter or Markdown found at lines of this file.
+    fn problems(
+        &self,
+        found: Vec<front_matter::LineError>,
+    ) -> impl Iterator<Item = ContentError> + '_ {
+        found.into_iter().map(|e| self.problem(e.line, e.message))
+    }
+
+    /// Splits the file and parses its front matter as `T`.
+    fn front_matter<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<(front_matter::Split<'_>, T), ContentError> {
+        front_matter::split(&self.text)
+            .and_then(|split| front_matter::parse(split.toml).map(|fm| (split, fm)))
+            .map_err(|e| self.problem(e.line, e.message))
+    }
+
+    /// The file's name (without `.md`) when it is a valid slug; `named`
+    /// says what the name is in the problem ("file name", "page file name").
+    fn file_slug(&self, named: &str) -> Result<String, ContentError> {
+        let slug = file_stem(&self.path);
+        if is_valid_slug(&slug) {
+            Ok(slug)
+        } else {
+            Err(self.problem(
+                1,
+                format!("the {named} `{slug}` may only use lower-case letters, digits and hyphens"),
+            ))
+        }
+    }
 }
 
 fn read_folder(content_dir: &Path, sub: &str, errors: &mut Vec<ContentError>) -> Vec<Source> {
@@ -319,26 +343,6 @@ fn read_folder(content_dir: &Path, sub: &str, errors: &mut Vec<ContentError>) ->
         .collect()
 }
 
-/// Splits and parses a file's front matter, recording any problem.
-fn parse_source<'a, T: for<'de> serde::Deserialize<'de>>(
-    src: &'a Source,
-    errors: &mut Vec<ContentError>,
-) -> Option<(front_matter::Split<'a>, T)> {
-    let parsed = front_matter::split(&src.text)
-        .and_then(|split| front_matter::parse(split.toml).map(|fm| (split, fm)));
-    match parsed {
-        Ok(parsed) => Some(parsed),
-        Err(e) => {
-            errors.push(ContentError {
-                file: src.path.clone(),
-                line: e.line,
-                message: e.message,
-            });
-            None
-        }
-    }
-}
-
 /// 8 hex digits of a SHA-256: enough to tell two versions of a page apart.
 fn short_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -349,31 +353,294 @@ fn short_hash(text: &str) -> String {
         .collect()
 }
 
-fn load_coaching_options(
-    content_dir: &Path,
-    resolve: &dyn Fn(&str) -> Option<String>,
-    words: &markdown::ContentWords,
-    errors: &mut Vec<ContentError>,
-) -> Vec<Arc<CoachingOption>> {
-    let mut options = Vec::new();
-    for src in read_folder(content_dir, "coaching", errors) {
-        let Some((split, fm)) =
-            parse_source::<front_matter::CoachingOptionFrontMatter>(&src, errors)
-        else {
-            continue;
-        };
-        let slug = file_stem(&src.path);
-        let err = |message: String| ContentError {
-            file: src.path.clone(),
-            line: 1,
-            message,
-        };
-        if !is_valid_slug(&slug) {
-            errors.push(err(format!(
-                "the file name `{slug}` may only use lower-case letters, digits and hyphens"
-            )));
-            continue;
+/// What rendering a body needs from the rest of the site: where each `@/`
+/// link goes (every article and page is known before any body renders),
+/// the media library's pictures, and the markup's own words.
+struct Site<'a> {
+    content_dir: &'a Path,
+    /// `articles/x.md` (as written in `@/` links) to its address.
+    links: &'a HashMap<String, String>,
+    media: &'a Media,
+    words: &'a markdown::ContentWords,
+}
+
+impl Site<'_> {
+    /// Where an `@/` link goes: a content file's address, or a picture of
+    /// the media library.
+    fn resolve(&self, key: &str) -> Option<String> {
+        let key = key.trim_start_matches('/');
+        match key.strip_prefix("media/") {
+            Some(path) => self.media.get(path).map(|m| m.url()),
+            None => self.links.get(key).cloned(),
         }
+    }
+
+    /// Renders an article's or a page's body, pictures of the media library
+    /// included; its problems are added to `problems`. The first picture
+    /// loads at once unless the file has a featured `image` (that one is
+    /// on the first screen instead).
+    fn render(
+        &self,
+        src: &Source,
+        body: &str,
+        first_line: usize,
+        featured_image: bool,
+        problems: &mut Vec<ContentError>,
+    ) -> markdown::Rendered {
+        let resolve = |key: &str| self.resolve(key);
+        let lookup = |path: &str| self.media.lookup(path);
+        let mut rendered = markdown::render_with_media(
+            body,
+            first_line,
+            &resolve,
+            &markdown::MediaImages {
+                lookup: &lookup,
+                first_eager: !featured_image,
+            },
+            self.words,
+        );
+        problems.extend(src.problems(std::mem::take(&mut rendered.errors)));
+        rendered
+    }
+
+    /// Checks front matter's `image` and `image_alt`; a problem is
+    /// reported against the front matter.
+    fn image(
+        &self,
+        src: &Source,
+        image: Option<String>,
+        alt: Option<String>,
+    ) -> Result<Option<ContentImage>, ContentError> {
+        checked_image(self.content_dir, self.media, image, alt)
+            .map_err(|message| src.problem(1, message))
+    }
+}
+
+/// An article file with its front matter read and checked: the first of
+/// its two steps. The second, [`ArticleFile::render`], needs every
+/// article's and page's address for the links, so it waits until all
+/// files took the first.
+struct ArticleFile<'a> {
+    src: &'a Source,
+    body: &'a str,
+    body_first_line: usize,
+    front: ArticleFrontMatter,
+    slug: String,
+    /// Where a duplicate slug is reported: the `slug` line, else line 1.
+    slug_line: usize,
+    /// Problems of the front matter. Such an article is still rendered
+    /// (its links are checked too) but never published.
+    problems: Vec<ContentError>,
+}
+
+impl<'a> ArticleFile<'a> {
+    /// Reads an article's front matter; `Err` when it cannot be read at
+    /// all, else the file with the problems of its fields.
+    fn parse(src: &'a Source) -> Result<Self, ContentError> {
+        let (split, front) = src.front_matter::<ArticleFrontMatter>()?;
+        let line_of_key = |key: &str| {
+            split
+                .toml
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map_or(1, |i| i + 2)
+        };
+        let slug = front.slug.clone().unwrap_or_else(|| file_stem(&src.path));
+        let mut problems = Vec::new();
+        if !is_valid_slug(&slug) {
+            problems.push(src.problem(
+                line_of_key("slug"),
+                format!("the slug `{slug}` may only use lower-case letters, digits and single hyphens (rename the file or set `slug = \"...\"`)"),
+            ));
+        }
+        if front.title.trim().is_empty() {
+            problems.push(src.problem(line_of_key("title"), "the title is empty"));
+        }
+        for tag in &front.tags {
+            if markdown::slugify(tag).is_empty() {
+                problems.push(src.problem(
+                    line_of_key("tags"),
+                    format!("the tag `{tag}` has no letters or digits"),
+                ));
+            }
+        }
+        Ok(Self {
+            src,
+            body: split.body,
+            body_first_line: split.body_first_line,
+            slug_line: line_of_key("slug"),
+            front,
+            slug,
+            problems,
+        })
+    }
+
+    /// Renders the body and builds the article: `None` when the front
+    /// matter or its image is wrong. Every problem of the file found in
+    /// this step comes with it.
+    fn render(self, site: &Site) -> (Option<Article>, Vec<ContentError>) {
+        let Self {
+            src,
+            body,
+            body_first_line,
+            front: fm,
+            slug,
+            problems: front_matter_problems,
+            ..
+        } = self;
+        let mut problems = Vec::new();
+        let rendered = site.render(
+            src,
+            body,
+            body_first_line,
+            fm.image.is_some(),
+            &mut problems,
+        );
+        if !front_matter_problems.is_empty() {
+            return (None, problems);
+        }
+        let (summary_html, summary_text) = match fm.summary {
+            Some(text) => (format!("<p>{}</p>", crate::html::escape(&text)), text),
+            None => (rendered.summary_html, rendered.summary_text),
+        };
+        let mut tags: Vec<Tag> = Vec::new();
+        for name in fm.tags {
+            let tag = Tag {
+                slug: markdown::slugify(&name),
+                name: name.trim().to_string(),
+            };
+            if !tags.iter().any(|t| t.slug == tag.slug) {
+                tags.push(tag);
+            }
+        }
+        let image = match site.image(src, fm.image, fm.image_alt) {
+            Ok(image) => image,
+            Err(problem) => {
+                problems.push(problem);
+                return (None, problems);
+            }
+        };
+        let article = Article {
+            slug,
+            title: markdown::smart_text(&fm.title),
+            date: fm.date.0,
+            updated: fm.updated.map(|d| d.0),
+            summary_html,
+            summary_text,
+            tags,
+            draft: fm.draft,
+            author: fm.author,
+            html: rendered.html,
+            toc: rendered.toc,
+            reading_minutes: markdown::reading_minutes(rendered.word_count),
+            plain_text: rendered.plain_text,
+            source: src.path.clone(),
+            image,
+        };
+        (Some(article), problems)
+    }
+}
+
+/// Every article whose slug another article uses too, reported at each of
+/// them.
+fn duplicate_slugs(files: &[ArticleFile]) -> Vec<ContentError> {
+    let mut owners: BTreeMap<&str, Vec<&ArticleFile>> = BTreeMap::new();
+    for file in files {
+        owners.entry(&file.slug).or_default().push(file);
+    }
+    let mut problems = Vec::new();
+    for (slug, files) in owners.into_iter().filter(|(_, files)| files.len() > 1) {
+        for file in &files {
+            let others: Vec<String> = files
+                .iter()
+                .filter(|other| other.src.path != file.src.path)
+                .map(|other| other.src.path.display().to_string())
+                .collect();
+            problems.push(file.src.problem(
+                file.slug_line,
+                format!("duplicate slug `{slug}`: {} uses it too", others.join(", ")),
+            ));
+        }
+    }
+    problems
+}
+
+/// A page file (`content/pages/`) with its front matter read: the first of
+/// its two steps, as for articles.
+struct PageFile<'a> {
+    src: &'a Source,
+    body: &'a str,
+    body_first_line: usize,
+    front: PageFrontMatter,
+    slug: String,
+}
+
+impl<'a> PageFile<'a> {
+    fn parse(src: &'a Source) -> Result<Self, ContentError> {
+        let (split, front) = src.front_matter::<PageFrontMatter>()?;
+        Ok(Self {
+            slug: src.file_slug("page file name")?,
+            src,
+            body: split.body,
+            body_first_line: split.body_first_line,
+            front,
+        })
+    }
+
+    /// Renders the body and builds the page (without its image when that
+    /// is wrong), with the problems found.
+    fn render(self, site: &Site) -> (Page, Vec<ContentError>) {
+        let Self {
+            src,
+            body,
+            body_first_line,
+            front: fm,
+            slug,
+        } = self;
+        let mut problems = Vec::new();
+        let rendered = site.render(
+            src,
+            body,
+            body_first_line,
+            fm.image.is_some(),
+            &mut problems,
+        );
+        let version = match fm.updated {
+            Some(d) => d.0.format("%Y-%m-%d").to_string(),
+            None => short_hash(&src.text),
+        };
+        let image = site
+            .image(src, fm.image, fm.image_alt)
+            .unwrap_or_else(|problem| {
+                problems.push(problem);
+                None
+            });
+        let page = Page {
+            version,
+            slug,
+            title: markdown::smart_text(&fm.title),
+            summary_text: fm.summary.unwrap_or(rendered.summary_text),
+            updated: fm.updated.map(|d| d.0),
+            html: rendered.html,
+            toc: rendered.toc,
+            intro: fm
+                .intro
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty()),
+            image,
+        };
+        (page, problems)
+    }
+}
+
+impl CoachingOption {
+    /// One file of `content/coaching/`, with its `weight` (the order).
+    fn from_source(src: &Source, site: &Site) -> Result<(i64, Self), Vec<ContentError>> {
+        let (split, fm) = src
+            .front_matter::<front_matter::CoachingOptionFrontMatter>()
+            .map_err(|e| vec![e])?;
+        let slug = src.file_slug("file name").map_err(|e| vec![e])?;
+        let mut problems = Vec::new();
         for (key, value) in [
             ("title", &fm.title),
             ("summary", &fm.summary),
@@ -381,34 +648,71 @@ fn load_coaching_options(
             ("format", &fm.format),
         ] {
             if value.trim().is_empty() {
-                errors.push(err(format!("`{key}` is empty")));
+                problems.push(src.problem(1, format!("`{key}` is empty")));
             }
         }
-        let rendered = markdown::render(split.body, split.body_first_line, resolve, words);
-        errors.extend(rendered.errors.into_iter().map(|e| ContentError {
-            file: src.path.clone(),
-            line: e.line,
-            message: e.message,
-        }));
-        options.push((
-            fm.weight,
-            Arc::new(CoachingOption {
-                slug,
-                title: markdown::smart_text(&fm.title),
-                summary: markdown::smart_text(&fm.summary),
-                includes: fm
-                    .includes
-                    .iter()
-                    .map(|i| markdown::smart_text(i))
-                    .collect(),
-                price: fm.price,
-                format: markdown::smart_text(&fm.format),
-                html: rendered.html,
-            }),
-        ));
+        let resolve = |key: &str| site.resolve(key);
+        let rendered = markdown::render(split.body, split.body_first_line, &resolve, site.words);
+        problems.extend(src.problems(rendered.errors));
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let option = Self {
+            slug,
+            title: markdown::smart_text(&fm.title),
+            summary: markdown::smart_text(&fm.summary),
+            includes: fm
+                .includes
+                .iter()
+                .map(|i| markdown::smart_text(i))
+                .collect(),
+            price: fm.price,
+            format: markdown::smart_text(&fm.format),
+            html: rendered.html,
+        };
+        Ok((fm.weight, option))
+    }
+}
+
+fn load_coaching_options(
+    content_dir: &Path,
+    site: &Site,
+    errors: &mut Vec<ContentError>,
+) -> Vec<Arc<CoachingOption>> {
+    let mut options = Vec::new();
+    for src in read_folder(content_dir, "coaching", errors) {
+        match CoachingOption::from_source(&src, site) {
+            Ok((weight, option)) => options.push((weight, Arc::new(option))),
+            Err(problems) => errors.extend(problems),
+        }
     }
     options.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
     options.into_iter().map(|(_, o)| o).collect()
+}
+
+impl PlanTemplate {
+    /// One file of `content/plans/`.
+    fn from_source(src: &Source) -> Result<Self, ContentError> {
+        let (split, fm) = src.front_matter::<front_matter::PlanFrontMatter>()?;
+        Ok(Self {
+            slug: src.file_slug("file name")?,
+            title: fm.title,
+            summary: fm.summary.unwrap_or_default(),
+            markdown: split.body.trim().to_string(),
+        })
+    }
+}
+
+fn load_plans(content_dir: &Path, errors: &mut Vec<ContentError>) -> Vec<Arc<PlanTemplate>> {
+    let mut plans = Vec::new();
+    for src in read_folder(content_dir, "plans", errors) {
+        match PlanTemplate::from_source(&src) {
+            Ok(plan) => plans.push(Arc::new(plan)),
+            Err(problem) => errors.push(problem),
+        }
+    }
+    plans.sort_by(|a, b| a.title.cmp(&b.title));
+    plans
 }
 
 /// The site's own addresses as the content defines them, for checking
@@ -466,34 +770,6 @@ fn load_redirects(
     map
 }
 
-fn load_plans(content_dir: &Path, errors: &mut Vec<ContentError>) -> Vec<Arc<PlanTemplate>> {
-    let mut plans = Vec::new();
-    for src in read_folder(content_dir, "plans", errors) {
-        let Some((split, fm)) = parse_source::<front_matter::PlanFrontMatter>(&src, errors) else {
-            continue;
-        };
-        let slug = file_stem(&src.path);
-        if !is_valid_slug(&slug) {
-            errors.push(ContentError {
-                file: src.path.clone(),
-                line: 1,
-                message: format!(
-                    "the file name `{slug}` may only use lower-case letters, digits and hyphens"
-                ),
-            });
-            continue;
-        }
-        plans.push(Arc::new(PlanTemplate {
-            slug,
-            title: fm.title,
-            summary: fm.summary.unwrap_or_default(),
-            markdown: split.body.trim().to_string(),
-        }));
-    }
-    plans.sort_by(|a, b| a.title.cmp(&b.title));
-    plans
-}
-
 fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().to_string())
@@ -532,12 +808,15 @@ impl Library {
     /// start. Files of `content/media/` that are not pictures do not stop
     /// the load (they are never served; see [`Media::problems`]), but when
     /// the load fails for other problems they are listed with them.
+    ///
+    /// Each kind of file has its own steps (`ArticleFile`, `PageFile`,
+    /// `CoachingOption::from_source`, `PlanTemplate::from_source`,
+    /// `load_redirects`, [`Media::scan`]); this only puts them in order.
     pub fn load_with(
         content_dir: &Path,
         words: &markdown::ContentWords,
         media_cache: Option<&Path>,
     ) -> Result<Self, Vec<ContentError>> {
-        let mut errors = Vec::new();
         if !content_dir.is_dir() {
             return Err(vec![ContentError {
                 file: content_dir.to_path_buf(),
@@ -545,220 +824,57 @@ impl Library {
                 message: "the content folder does not exist (set KINTSUGI_CONTENT_DIR)".into(),
             }]);
         }
+        let mut errors = Vec::new();
         let media = Media::scan(content_dir, media_cache);
         let article_sources = read_folder(content_dir, "articles", &mut errors);
         let page_sources = read_folder(content_dir, "pages", &mut errors);
 
-        // Pass 1: front matter, slugs and the link map.
+        // Step 1: every file's front matter, so every address is known
+        // before any body renders.
         let mut links: HashMap<String, String> = HashMap::new();
-        let mut slug_owners: BTreeMap<String, Vec<(PathBuf, usize)>> = BTreeMap::new();
-        let mut parsed_articles = Vec::new();
+        let mut article_files = Vec::new();
         for src in &article_sources {
-            let err = |line: usize, message: String| ContentError {
-                file: src.path.clone(),
-                line,
-                message,
-            };
-            let Some((split, fm)) = parse_source::<ArticleFrontMatter>(src, &mut errors) else {
-                continue;
-            };
-            let line_of_key = |key: &str| {
-                split
-                    .toml
-                    .lines()
-                    .position(|l| l.trim_start().starts_with(key))
-                    .map_or(1, |i| i + 2)
-            };
-            let slug = fm.slug.clone().unwrap_or_else(|| file_stem(&src.path));
-            let mut ok = true;
-            if !is_valid_slug(&slug) {
-                errors.push(err(
-                    line_of_key("slug"),
-                    format!("the slug `{slug}` may only use lower-case letters, digits and single hyphens (rename the file or set `slug = \"...\"`)"),
-                ));
-                ok = false;
-            }
-            if fm.title.trim().is_empty() {
-                errors.push(err(line_of_key("title"), "the title is empty".into()));
-                ok = false;
-            }
-            for tag in &fm.tags {
-                if markdown::slugify(tag).is_empty() {
-                    errors.push(err(
-                        line_of_key("tags"),
-                        format!("the tag `{tag}` has no letters or digits"),
-                    ));
-                    ok = false;
+            match ArticleFile::parse(src) {
+                Ok(file) => {
+                    errors.extend(file.problems.iter().cloned());
+                    links.insert(src.key.clone(), format!("/articles/{}", file.slug));
+                    article_files.push(file);
                 }
-            }
-            slug_owners
-                .entry(slug.clone())
-                .or_default()
-                .push((src.path.clone(), line_of_key("slug")));
-            links.insert(src.key.clone(), format!("/articles/{slug}"));
-            // Rendered even when invalid, so its links are checked too.
-            parsed_articles.push((src, split.body, split.body_first_line, fm, slug, ok));
-        }
-        for (slug, owners) in &slug_owners {
-            if owners.len() < 2 {
-                continue;
-            }
-            for (path, line) in owners {
-                let others: Vec<String> = owners
-                    .iter()
-                    .filter(|(p, _)| p != path)
-                    .map(|(p, _)| p.display().to_string())
-                    .collect();
-                errors.push(ContentError {
-                    file: path.clone(),
-                    line: *line,
-                    message: format!("duplicate slug `{slug}`: {} uses it too", others.join(", ")),
-                });
+                Err(problem) => errors.push(problem),
             }
         }
-        let mut parsed_pages = Vec::new();
-        let mut page_slugs: HashSet<String> = HashSet::new();
+        errors.extend(duplicate_slugs(&article_files));
+        let mut page_files = Vec::new();
         for src in &page_sources {
-            let err = |line: usize, message: String| ContentError {
-                file: src.path.clone(),
-                line,
-                message,
-            };
-            let Some((split, fm)) = parse_source::<PageFrontMatter>(src, &mut errors) else {
-                continue;
-            };
-            let slug = file_stem(&src.path);
-            if !is_valid_slug(&slug) {
-                errors.push(err(1, format!("the page file name `{slug}` may only use lower-case letters, digits and hyphens")));
-                continue;
+            match PageFile::parse(src) {
+                Ok(file) => {
+                    links.insert(src.key.clone(), format!("/{}", file.slug));
+                    page_files.push(file);
+                }
+                Err(problem) => errors.push(problem),
             }
-            page_slugs.insert(slug.clone());
-            links.insert(src.key.clone(), format!("/{slug}"));
-            parsed_pages.push((src, split.body, split.body_first_line, fm, slug));
         }
 
-        // Pass 2: render, checking internal links.
-        let resolve = |key: &str| {
-            let key = key.trim_start_matches('/');
-            match key.strip_prefix("media/") {
-                Some(path) => media.get(path).map(|m| m.url()),
-                None => links.get(key).cloned(),
-            }
+        // Step 2: render, checking internal links.
+        let site = Site {
+            content_dir,
+            links: &links,
+            media: &media,
+            words,
         };
-        let lookup = |path: &str| media.lookup(path);
         let mut articles = Vec::new();
-        for (src, body, first_line, fm, slug, valid) in parsed_articles {
-            let rendered = markdown::render_with_media(
-                body,
-                first_line,
-                &resolve,
-                &markdown::MediaImages {
-                    lookup: &lookup,
-                    // The featured image is on the first screen; without
-                    // one, the first picture of the text likely is.
-                    first_eager: fm.image.is_none(),
-                },
-                words,
-            );
-            errors.extend(rendered.errors.into_iter().map(|e| ContentError {
-                file: src.path.clone(),
-                line: e.line,
-                message: e.message,
-            }));
-            if !valid {
-                continue;
-            }
-            let (summary_html, summary_text) = match fm.summary {
-                Some(text) => (format!("<p>{}</p>", escape(&text)), text),
-                None => (rendered.summary_html, rendered.summary_text),
-            };
-            let mut tags: Vec<Tag> = Vec::new();
-            for name in fm.tags {
-                let tag = Tag {
-                    slug: markdown::slugify(&name),
-                    name: name.trim().to_string(),
-                };
-                if !tags.iter().any(|t| t.slug == tag.slug) {
-                    tags.push(tag);
-                }
-            }
-            let Ok(image) = content_image(
-                content_dir,
-                &media,
-                fm.image,
-                fm.image_alt,
-                src,
-                &mut errors,
-            ) else {
-                continue;
-            };
-            articles.push(Arc::new(Article {
-                slug,
-                title: markdown::smart_text(&fm.title),
-                date: fm.date.0,
-                updated: fm.updated.map(|d| d.0),
-                summary_html,
-                summary_text,
-                tags,
-                draft: fm.draft,
-                author: fm.author,
-                html: rendered.html,
-                toc: rendered.toc,
-                reading_minutes: markdown::reading_minutes(rendered.word_count),
-                plain_text: rendered.plain_text,
-                source: src.path.clone(),
-                image,
-            }));
+        for file in article_files {
+            let (article, problems) = file.render(&site);
+            errors.extend(problems);
+            articles.extend(article.map(Arc::new));
         }
         let mut pages = HashMap::new();
-        for (src, body, first_line, fm, slug) in parsed_pages {
-            let rendered = markdown::render_with_media(
-                body,
-                first_line,
-                &resolve,
-                &markdown::MediaImages {
-                    lookup: &lookup,
-                    first_eager: fm.image.is_none(),
-                },
-                words,
-            );
-            errors.extend(rendered.errors.into_iter().map(|e| ContentError {
-                file: src.path.clone(),
-                line: e.line,
-                message: e.message,
-            }));
-            let version = match fm.updated {
-                Some(d) => d.0.format("%Y-%m-%d").to_string(),
-                None => short_hash(&src.text),
-            };
-            let image = content_image(
-                content_dir,
-                &media,
-                fm.image,
-                fm.image_alt,
-                src,
-                &mut errors,
-            )
-            .unwrap_or_default();
-            pages.insert(
-                slug.clone(),
-                Arc::new(Page {
-                    version,
-                    slug,
-                    title: markdown::smart_text(&fm.title),
-                    summary_text: fm.summary.unwrap_or(rendered.summary_text),
-                    updated: fm.updated.map(|d| d.0),
-                    html: rendered.html,
-                    toc: rendered.toc,
-                    intro: fm
-                        .intro
-                        .map(|i| i.trim().to_string())
-                        .filter(|i| !i.is_empty()),
-                    image,
-                }),
-            );
+        for file in page_files {
+            let (page, problems) = file.render(&site);
+            errors.extend(problems);
+            pages.insert(page.slug.clone(), Arc::new(page));
         }
-        let coaching = load_coaching_options(content_dir, &resolve, words, &mut errors);
+        let coaching = load_coaching_options(content_dir, &site, &mut errors);
         let plans = load_plans(content_dir, &mut errors);
         let redirects = load_redirects(content_dir, &articles, &pages, &mut errors);
         if !errors.is_empty() {
@@ -939,13 +1055,6 @@ impl Library {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1001,6 +1110,126 @@ mod tests {
                 .any(|l| l.contains("articles/d.md:4:") && l.contains("colour")),
             "{lines:#?}"
         );
+    }
+
+    /// A file as read from `content/<key>`.
+    fn source(key: &str, text: &str) -> Source {
+        Source {
+            path: Path::new("content").join(key),
+            key: key.into(),
+            text: text.into(),
+        }
+    }
+
+    /// Renders with no other content, no media and English words.
+    fn alone<T>(render: impl FnOnce(&Site) -> T) -> T {
+        let (links, media, words) = (
+            HashMap::new(),
+            Media::default(),
+            markdown::ContentWords::default(),
+        );
+        render(&Site {
+            content_dir: Path::new("content"),
+            links: &links,
+            media: &media,
+            words: &words,
+        })
+    }
+
+    fn lines(problems: &[ContentError]) -> Vec<String> {
+        problems.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn an_article_file_names_each_front_matter_problem_at_its_line() {
+        let src = source(
+            "articles/Bad Name.md",
+            "+++\ntitle = \" \"\ndate = 2026-01-01\ntags = [\"ok\", \"!!\"]\n+++\nSee [x](@/articles/gone.md).\n",
+        );
+        let file = ArticleFile::parse(&src).unwrap();
+        assert_eq!(
+            lines(&file.problems),
+            [
+                "content/articles/Bad Name.md:1: the slug `Bad Name` may only use lower-case letters, digits and single hyphens (rename the file or set `slug = \"...\"`)",
+                "content/articles/Bad Name.md:2: the title is empty",
+                "content/articles/Bad Name.md:4: the tag `!!` has no letters or digits",
+            ]
+        );
+        // Still rendered, so its links are checked too; no article comes of it.
+        let (article, problems) = alone(|site| file.render(site));
+        assert!(article.is_none());
+        assert_eq!(
+            lines(&problems),
+            ["content/articles/Bad Name.md:6: broken internal link `@/articles/gone.md`: there is no content file `articles/gone.md`"]
+        );
+        // Front matter that cannot be read at all.
+        let unreadable = source("articles/x.md", "title = \"X\"\n");
+        let problem = ArticleFile::parse(&unreadable).err().unwrap();
+        assert_eq!(
+            (problem.line, problem.file.as_path()),
+            (1, unreadable.path.as_path())
+        );
+    }
+
+    #[test]
+    fn a_valid_article_file_becomes_an_article() {
+        let src = source(
+            "articles/mended.md",
+            "+++\ntitle = \"Mended\"\ndate = 2026-01-01\nsummary = \"Gold & <glue>\"\ntags = [\"No contact\", \"no contact\"]\n+++\nBody.\n",
+        );
+        let file = ArticleFile::parse(&src).unwrap();
+        assert!(file.problems.is_empty());
+        let (article, problems) = alone(|site| file.render(site));
+        assert!(problems.is_empty(), "{problems:?}");
+        let article = article.unwrap();
+        assert_eq!(article.slug, "mended");
+        assert_eq!(article.summary_html, "<p>Gold &amp; &lt;glue&gt;</p>");
+        assert_eq!(article.tags.len(), 1, "one tag per slug");
+    }
+
+    #[test]
+    fn a_page_file_needs_a_plain_file_name() {
+        let src = source("pages/About_Us.md", "+++\ntitle = \"About\"\n+++\nHi\n");
+        let problem = PageFile::parse(&src).err().unwrap();
+        assert_eq!(
+            problem.to_string(),
+            "content/pages/About_Us.md:1: the page file name `About_Us` may only use lower-case letters, digits and hyphens"
+        );
+    }
+
+    #[test]
+    fn a_coaching_option_reports_every_empty_field_and_broken_link() {
+        let src = source(
+            "coaching/call.md",
+            "+++\ntitle = \"Call\"\nsummary = \"\"\nprice = \" \"\nformat = \"Video\"\n+++\n\nSee [x](@/pages/gone.md).\n",
+        );
+        let problems = alone(|site| CoachingOption::from_source(&src, site))
+            .err()
+            .unwrap();
+        assert_eq!(
+            lines(&problems),
+            [
+                "content/coaching/call.md:1: `summary` is empty",
+                "content/coaching/call.md:1: `price` is empty",
+                "content/coaching/call.md:8: broken internal link `@/pages/gone.md`: there is no content file `pages/gone.md`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_names_an_unknown_field_at_its_line() {
+        let src = source(
+            "plans/thirty-days.md",
+            "+++\ntitle = \"30 days\"\ncolour = \"red\"\n+++\nDay one.\n",
+        );
+        let problem = PlanTemplate::from_source(&src).err().unwrap();
+        assert_eq!(problem.line, 3, "{problem}");
+        assert!(problem.message.contains("colour"), "{problem}");
+        let ok = source(
+            "plans/thirty-days.md",
+            "+++\ntitle = \"30 days\"\n+++\nDay one.\n",
+        );
+        assert_eq!(PlanTemplate::from_source(&ok).unwrap().markdown, "Day one.");
     }
 
     #[test]

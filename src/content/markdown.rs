@@ -7,6 +7,7 @@ use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::front_matter::LineError;
 use super::media::{ImageKind, MediaFile};
+use crate::html;
 
 /// One heading of an article's table of contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,21 +80,6 @@ fn level_number(level: HeadingLevel) -> u8 {
     }
 }
 
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 struct OpenHeading<'a> {
     level: u8,
     id: Option<String>,
@@ -149,8 +135,8 @@ const IMAGE_SIZES: &str = "(min-width: 42rem) 40rem, 100vw";
 fn media_img(file: &MediaFile, alt: &str, eager: bool) -> String {
     let mut img = format!(
         "<img src=\"{src}\" alt=\"{alt}\" width=\"{w}\" height=\"{h}\" loading=\"{loading}\" decoding=\"async\"",
-        src = escape_html(&file.url()),
-        alt = escape_html(alt),
+        src = html::escape(&file.url()),
+        alt = html::escape(alt),
         w = file.width,
         h = file.height,
         loading = if eager { "eager" } else { "lazy" },
@@ -158,7 +144,7 @@ fn media_img(file: &MediaFile, alt: &str, eager: bool) -> String {
     if let Some(srcset) = file.srcset() {
         img.push_str(&format!(
             " srcset=\"{}\" sizes=\"{IMAGE_SIZES}\"",
-            escape_html(&srcset)
+            html::escape(&srcset)
         ));
     }
     img.push('>');
@@ -166,7 +152,7 @@ fn media_img(file: &MediaFile, alt: &str, eager: bool) -> String {
         Some(webp) => format!(
             "<picture><source type=\"{}\" srcset=\"{}\" sizes=\"{IMAGE_SIZES}\">{img}</picture>",
             ImageKind::Webp.mime(),
-            escape_html(&webp)
+            html::escape(&webp)
         ),
         None => img,
     }
@@ -328,7 +314,7 @@ pub fn render_with_media(
                         events.len(),
                         format!(
                             "<figure>{img}<figcaption>{}</figcaption></figure>\n",
-                            escape_html(title)
+                            html::escape(title)
                         ),
                     ));
                 }
@@ -371,12 +357,12 @@ pub fn render_with_media(
             }
             Event::FootnoteReference(label) => {
                 let (n, id, first) = footnote(&label, &mut used_ids);
-                let id = escape_html(&id);
+                let id = html::escape(&id);
                 let back_target = if first { format!(" id=\"fnref-{id}\"") } else { String::new() };
                 Event::InlineHtml(
                     format!(
                         "<sup class=\"footnote-reference\"{back_target}><a href=\"#fn-{id}\" aria-label=\"{label}\">{n}</a></sup>",
-                        label = escape_html(&words.footnote.replace("{n}", &n.to_string())),
+                        label = html::escape(&words.footnote.replace("{n}", &n.to_string())),
                     )
                     .into(),
                 )
@@ -384,7 +370,7 @@ pub fn render_with_media(
             Event::Start(Tag::FootnoteDefinition(label)) => {
                 let (n, id, _) = footnote(&label, &mut used_ids);
                 if defined_footnotes.insert(label.to_string()) {
-                    let id = escape_html(&id);
+                    let id = html::escape(&id);
                     open_footnote = Some(Some(id.clone()));
                     Event::Html(
                         format!("<div class=\"footnote-definition\" id=\"fn-{id}\"><span class=\"footnote-definition-label\">{n}</span>\n").into(),
@@ -406,7 +392,7 @@ pub fn render_with_media(
                 Some(id) => Event::Html(
                     format!(
                         "<a class=\"footnote-backref\" href=\"#fnref-{id}\" aria-label=\"{back}\">↩</a></div>\n",
-                        back = escape_html(&words.back_to_text),
+                        back = html::escape(&words.back_to_text),
                     )
                     .into(),
                 ),
@@ -416,7 +402,7 @@ pub fn render_with_media(
                 format!(
                     "<span class=\"task-box\" aria-hidden=\"true\">{box}</span><span class=\"visually-hidden\">{said} </span>",
                     box = if done { "☑" } else { "☐" },
-                    said = escape_html(if done { &words.done } else { &words.to_do }),
+                    said = html::escape(if done { &words.done } else { &words.to_do }),
                 )
                 .into(),
             ),
@@ -475,7 +461,7 @@ pub fn render_with_media(
                 } else {
                     format!(
                         " class=\"{}\"",
-                        escape_html(
+                        html::escape(
                             &open
                                 .classes
                                 .iter()
@@ -485,12 +471,12 @@ pub fn render_with_media(
                         )
                     )
                 };
-                let id_attr = escape_html(&id);
+                let id_attr = html::escape(&id);
                 events.push(Event::Html(
                     format!(
                         "<h{level} id=\"{id_attr}\"{class}>{inner} <a class=\"heading-anchor\" href=\"#{id_attr}\" aria-label=\"{label}\">#</a></h{level}>\n",
                         level = open.level,
-                        label = escape_html(&words.section_link.replace("{title}", &title)),
+                        label = html::escape(&words.section_link.replace("{title}", &title)),
                     )
                     .into(),
                 ));

@@ -242,18 +242,15 @@ pub fn set_status(
     })
 }
 
-/// Deletes a request and all its messages and notes.
-pub fn delete(conn: &mut Db, id: i64) -> QueryResult<usize> {
+/// Deletes a request and all its messages and notes; `now` decides which
+/// of its waiting emails no worker holds any more.
+pub fn delete(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     super::transaction(conn, |conn| {
         diesel::delete(request_messages::table.filter(request_messages::request_id.eq(id)))
             .execute(conn)?;
         // An update email still waiting to merge changes carries the
         // coach's words: it goes with the request.
-        super::mail::take_waiting(
-            conn,
-            &format!("request-update:{id}:"),
-            chrono::Utc::now().naive_utc(),
-        )?;
+        super::mail::take_waiting(conn, &format!("request-update:{id}:"), now)?;
         diesel::delete(coaching_requests::table.filter(coaching_requests::id.eq(id))).execute(conn)
     })
 }

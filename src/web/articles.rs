@@ -1,7 +1,6 @@
 //! The home page, article pages and standalone pages.
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::comments::{Listed, OwnPart};
@@ -58,7 +57,7 @@ pub async fn home(
         super::HTML,
         || async {
             let library = state.content.library();
-            let now = Utc::now();
+            let now = state.clock.now();
             let (articles, total_pages) =
                 paginate(library.published(now).collect(), page, PAGE_SIZE)?;
             let counts = comments::counts(&state).await;
@@ -398,7 +397,7 @@ pub async fn show(
     let key = format!("/articles/{slug}?cpage={comment_page}");
     let entry = match state
         .pages
-        .lookup(&key, state.content.generation(), Utc::now())
+        .lookup(&key, state.content.generation(), state.clock.now())
     {
         Lookup::Hit(entry) | Lookup::Refresh(entry) => entry,
         Lookup::Miss => {
@@ -475,7 +474,7 @@ async fn build_page(
 ) -> Result<Built, AppError> {
     let generation = state.content.generation();
     let library = state.content.library();
-    let now = Utc::now();
+    let now = state.clock.now();
     let article = library.article(slug, now).ok_or(AppError::NotFound)?;
     // The shared page never shows anyone's own comments.
     let own = match view.cache_key {

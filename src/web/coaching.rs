@@ -52,7 +52,7 @@ fn form_page(
     );
     layout.description = page.map_or(String::new(), |p| p.summary_text.clone());
     let source_title = library
-        .article(values.article.trim(), Utc::now())
+        .article(values.article.trim(), state.clock.now())
         .map(|a| a.title.clone());
     let mut choose_query = String::new();
     for (key, value) in [("article", &values.article), ("comment", &values.comment)] {
@@ -63,7 +63,7 @@ fn form_page(
         }
     }
     let form = RequestFormView {
-        token: FormToken::issue(&state.key, FORM_SCOPE, Utc::now().timestamp()),
+        token: FormToken::issue(&state.key, FORM_SCOPE, state.clock.now().timestamp()),
         values,
         errors,
         problem,
@@ -140,7 +140,9 @@ fn form_page(
             choose_query,
             form,
             error_links,
-            today: latest_today(Utc::now()).format("%Y-%m-%d").to_string(),
+            today: latest_today(state.clock.now())
+                .format("%Y-%m-%d")
+                .to_string(),
             groups_before,
             hope,
             talk_via,
@@ -197,7 +199,7 @@ pub async fn send(
         tracing::info!("coaching honeypot filled; discarded");
         return Ok(super::see_other("/coaching/thanks"));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let settings = &state.settings.comments;
     let unprocessable = |form: CoachingForm, errors, problem: &str| {
         form_page(
@@ -378,7 +380,7 @@ fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
     let (message, signature) = cookie.value().rsplit_once('.')?;
     let (id, at) = message.split_once('.')?;
     let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);
-    let age = Utc::now().timestamp() - at;
+    let age = state.clock.now().timestamp() - at;
     ((0..=SENT_COOKIE_SECONDS).contains(&age) && state.key.verify(SENT_PURPOSE, message, signature))
         .then_some(id)
 }
@@ -426,7 +428,7 @@ async fn thanks_page(
             view.resend_email
         },
         sent_to: sent.map(|row| row.email),
-        resend_token: FormToken::issue(&state.key, RESEND_SCOPE, Utc::now().timestamp()),
+        resend_token: FormToken::issue(&state.key, RESEND_SCOPE, state.clock.now().timestamp()),
         resend_error: view.resend_error,
         resent: view.resent,
     };
@@ -473,7 +475,7 @@ pub async fn resend(
             honeypot: "",
         },
     )?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let email = match crate::domain::comment::Email::parse(&form.email) {
         Ok(email) => email,
         Err(message) => {
@@ -686,7 +688,11 @@ async fn status_page(
             answers: answers_in(&row, t),
             situation: row.situation.clone(),
             messages: message_views(messages, &state.strings, row.time_zone.as_deref()),
-            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            form_token: FormToken::issue(
+                &state.key,
+                &form_scope(&row),
+                state.clock.now().timestamp(),
+            ),
             message_body,
             message_error,
             done: done_notice(t, done),
@@ -780,7 +786,7 @@ pub async fn add_message(
     };
     let html = render_message(&text).into_string();
     let ip_hash = checked.ip_hash;
-    let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());
+    let (id, name, now) = (row.id, row.name.clone(), state.clock.now_naive());
     // A message in crisis words makes the request urgent: its page shows the
     // crisis resources first, and the coach's alert says URGENT.
     let urgent = state.settings.comments.rules.assess(&text, false).urgent;
@@ -861,7 +867,7 @@ pub async fn withdraw(
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
     let id = row.id;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now_naive();
     let changed = db::run(&state.pool, move |conn| {
         db::coaching::set_status(conn, id, RequestStatus::Withdrawn, now)
     })
@@ -896,7 +902,11 @@ async fn confirm_page(
         &ConfirmRequestPage {
             layout,
             token: token.to_string(),
-            form_token: FormToken::issue(&state.key, &form_scope(&row), Utc::now().timestamp()),
+            form_token: FormToken::issue(
+                &state.key,
+                &form_scope(&row),
+                state.clock.now().timestamp(),
+            ),
             withdraw,
         },
         Caching::NoStore,
@@ -932,8 +942,8 @@ pub async fn delete(
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
     crate::notify::request_event(&state, row.id, "emails.request_alert.event.deleted").await;
-    let id = row.id;
-    db::run(&state.pool, move |conn| db::coaching::delete(conn, id)).await?;
+    let (id, now) = (row.id, state.clock.now_naive());
+    db::run(&state.pool, move |conn| db::coaching::delete(conn, id, now)).await?;
     tracing::info!(request = id, "coaching request deleted by the reader");
     let t = &state.strings;
     let mut layout = state.layout(

@@ -120,7 +120,7 @@ pub fn remembered(req: &HttpRequest) -> Option<(String, String)> {
 /// A fresh, empty comment form, the same for every reader.
 pub fn shared_form(state: &AppState, slug: &str) -> CommentFormView {
     CommentFormView {
-        token: FormToken::issue(&state.key, &form_scope(slug), Utc::now().timestamp()),
+        token: FormToken::issue(&state.key, &form_scope(slug), state.clock.now().timestamp()),
         ..CommentFormView::default()
     }
 }
@@ -260,7 +260,7 @@ pub async fn load_section(
             refused: false,
         },
     });
-    let now = Utc::now();
+    let now = state.clock.now();
     let article_url = format!("/articles/{slug}");
     // Threads of this page only: rows of other threads of the same trees
     // (and a posted comment shown elsewhere) start threads not listed.
@@ -446,7 +446,7 @@ pub async fn own_part(
         .map(|(id, parent)| Node::Shared(*id, *parent))
         .collect();
     nodes.extend(here.rows.into_iter().map(|row| Node::Theirs(Box::new(row))));
-    let now = Utc::now();
+    let now = state.clock.now();
     let article_url = format!("/articles/{slug}");
     let list: Vec<Listed> = thread::threads(nodes)
         .into_iter()
@@ -492,7 +492,7 @@ pub async fn post(
         },
     )?;
     let library = state.content.library();
-    let now = Utc::now();
+    let now = state.clock.now();
     let article = library
         .article(&slug, now)
         .ok_or(AppError::NotFound)?
@@ -761,7 +761,9 @@ async fn own_editable(
             state.strings.s("edit.not_yours").to_string(),
         ));
     }
-    if Utc::now() - row.created_at.and_utc() >= chrono::Duration::minutes(EDIT_WINDOW_MINUTES) {
+    if state.clock.now() - row.created_at.and_utc()
+        >= chrono::Duration::minutes(EDIT_WINDOW_MINUTES)
+    {
         return Err(AppError::Forbidden(state.strings.f(
             "edit.too_late",
             "minutes",
@@ -781,7 +783,7 @@ fn edit_page(
 ) -> Result<HttpResponse, AppError> {
     let library = state.content.library();
     let article = library
-        .article(&row.article_slug, Utc::now())
+        .article(&row.article_slug, state.clock.now())
         .ok_or(AppError::NotFound)?;
     let path = format!("/comments/{}/edit", row.id);
     let mut layout = state.layout(
@@ -791,7 +793,7 @@ fn edit_page(
         crate::pages::Nav::None,
     );
     layout.noindex = true;
-    let left = EDIT_WINDOW_MINUTES - (Utc::now() - row.created_at.and_utc()).num_minutes();
+    let left = EDIT_WINDOW_MINUTES - (state.clock.now() - row.created_at.and_utc()).num_minutes();
     let mut res = super::render_html(
         req,
         &crate::pages::EditCommentPage {
@@ -861,7 +863,7 @@ pub async fn edit(
     let html = render_comment(text.as_str()).into_string();
     let id = row.id;
     let markdown = text.as_str().to_string();
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now_naive();
     let saved = state
         .writer
         .write(&state.pool, move |conn| {

@@ -6,10 +6,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::Utc;
 
 use super::AppState;
 use crate::error::AppError;
+use crate::html;
 use crate::pages::{ArticleLink, ErrorPage, Nav};
 
 /// The strings (`errors.{name}.heading` and `.text`) for `status`.
@@ -43,7 +43,7 @@ pub fn render_error_page(
     let not_found = status == StatusCode::NOT_FOUND;
     let latest: Vec<ArticleLink> = if not_found {
         library
-            .published(Utc::now())
+            .published(state.clock.now())
             .take(5)
             .map(|a| ArticleLink::new(a))
             .collect()
@@ -107,9 +107,9 @@ pub async fn error_pages(
             let t = &state.strings;
             format!(
                 "<!doctype html><html lang=\"{}\"><title>{}</title><p>{}</p>",
-                escape(t.tag()),
-                escape(t.s("errors.fallback_title")),
-                escape(t.s("errors.fallback"))
+                html::escape(t.tag()),
+                html::escape(t.s("errors.fallback_title")),
+                html::escape(t.s("errors.fallback"))
             )
         }
     };
@@ -125,12 +125,4 @@ pub async fn error_pages(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body);
     Ok(ServiceResponse::new(req, new).map_into_right_body())
-}
-
-/// Text made safe to put into HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

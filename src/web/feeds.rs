@@ -32,7 +32,7 @@ pub async fn atom(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         super::ATOM,
         || async {
             let library = state.content.library();
-            let now = Utc::now();
+            let now = state.clock.now();
             let base = &state.settings.base_url;
             let entries = library
                 .published(now)
@@ -78,7 +78,7 @@ pub async fn sitemap(
         "application/xml; charset=utf-8",
         || async {
             let library = state.content.library();
-            let now = Utc::now();
+            let now = state.clock.now();
             let base = &state.settings.base_url;
             let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
             let mut urls = vec![SitemapUrl {
@@ -181,7 +181,7 @@ pub async fn article_comments(
         || async {
             let library = state.content.library();
             let article = library
-                .article(&slug, Utc::now())
+                .article(&slug, state.clock.now())
                 .ok_or(AppError::NotFound)?;
             let owned_slug = article.slug.clone();
             let rows = db::run(&state.pool, move |conn| {
@@ -212,7 +212,7 @@ fn comments_feed(
     rows: Vec<CommentRow>,
 ) -> Result<String, AppError> {
     let library = state.content.library();
-    let now = Utc::now();
+    let now = state.clock.now();
     let base = &state.settings.base_url;
     let entries: Vec<CommentFeedEntry> = rows
         .into_iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 
 use crate::assets::Assets;
 use crate::config::Settings;
@@ -39,7 +39,9 @@ pub struct AppState {
     pub key: crate::keys::SiteKey,
     /// Wakes the mail worker when mail was queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
-    /// The time for sessions, sign-in limits and setup links (tests move it).
+    /// The time of everything that decides by time: sessions, links and
+    /// form tokens that expire, rate limits, edit windows, what is
+    /// published, page freshness, mail retries (tests move it).
     pub clock: crate::clock::Clock,
     /// Public pages as bytes, plain and precompressed.
     pub pages: std::sync::Arc<page_cache::PageCache>,
@@ -94,7 +96,7 @@ impl AppState {
             noindex: false,
             admin: false,
             header_search: true,
-            year: Utc::now().year(),
+            year: self.clock.now().year(),
         }
     }
 }
@@ -120,7 +122,7 @@ where
 {
     use page_cache::Lookup;
     let generation = state.content.generation();
-    let now = Utc::now();
+    let now = state.clock.now();
     match state.pages.lookup(key, generation, now) {
         Lookup::Hit(entry) | Lookup::Refresh(entry) => return Ok(entry.respond(req)),
         Lookup::Miss => {}

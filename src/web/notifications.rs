@@ -1,7 +1,6 @@
 //! Reply notifications: confirming an address (double opt-in) and the
 //! one-click unsubscribe.
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::{render_html, AppState, Caching};
 use crate::db;
@@ -43,7 +42,7 @@ pub async fn confirm(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = verify_signed_id(&state.key, "confirm", &token).ok_or_else(|| bad_link(&state))?;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now_naive();
     db::run(&state.pool, move |conn| db::mail::confirm(conn, id, now)).await?;
     page(&req, &state, "notifications.confirmed", None)
 }
@@ -72,7 +71,7 @@ pub async fn unsubscribe(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = verify_signed_id(&state.key, "unsubscribe", &token).ok_or_else(|| bad_link(&state))?;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now_naive();
     db::run(&state.pool, move |conn| {
         db::mail::unsubscribe(conn, id, now)
     })

@@ -16,7 +16,6 @@ use std::net::IpAddr;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::AppState;
 use crate::error::AppError;
@@ -132,7 +131,7 @@ pub fn check(
     kind: &FormKind,
     form: Fields,
 ) -> Result<Checked, AppError> {
-    let now = Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     let refused = || {
         tracing::warn!(
             form = kind.name,

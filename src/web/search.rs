@@ -1,6 +1,5 @@
 //! Full-text search over the published articles.
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::articles::paginate;
@@ -50,7 +49,7 @@ pub async fn search(
         || async {
             let query = Query::parse(&raw);
             let library = state.content.library();
-            let now = Utc::now();
+            let now = state.clock.now();
             let hits = if query.is_empty() {
                 Vec::new()
             } else {

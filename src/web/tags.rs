@@ -1,6 +1,5 @@
 //! Topic pages.
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::articles::{paginate, ListQuery};
 use super::page_cache::Depends;
@@ -22,7 +21,7 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         &req,
         &TagsPage {
             layout,
-            tags: library.tags(Utc::now()),
+            tags: library.tags(state.clock.now()),
         },
         Caching::Revalidate,
     )
@@ -45,7 +44,7 @@ pub async fn show(
         Caching::Revalidate,
         super::HTML,
         || async {
-            let now = Utc::now();
+            let now = state.clock.now();
             let tag = library.tag(&slug, now).ok_or(AppError::NotFound)?;
             let matching = library
                 .published(now)

@@ -4,6 +4,7 @@ mod admin;
 mod backup;
 mod caching;
 mod cli;
+mod clock;
 mod coaching;
 mod comments;
 mod content_reload;

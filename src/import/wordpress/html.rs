@@ -14,8 +14,6 @@
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
 
-use crate::content::markdown::escape_html;
-
 pub const NOTE_START: char = '\u{E000}';
 pub const NOTE_END: char = '\u{E001}';
 
@@ -249,7 +247,7 @@ impl<'r> Converter<'r> {
 
     fn text(&mut self, text: &str, out: &mut Out) {
         if !self.autop {
-            out.para.push_str(&escape_text(&collapse(text)));
+            out.para.push_str(&escape_markdown_text(&collapse(text)));
             return;
         }
         // Blank lines end a paragraph; a single newline is a line break;
@@ -278,7 +276,7 @@ impl<'r> Converter<'r> {
                     }
                     out.para.push_str(&link);
                 } else {
-                    out.para.push_str(&escape_text(&collapse(line)));
+                    out.para.push_str(&escape_markdown_text(&collapse(line)));
                 }
             }
         }
@@ -409,7 +407,7 @@ impl<'r> Converter<'r> {
         let marker = self.note(format!("{provider} embed kept as a link"));
         format!(
             "[{}]({}){marker}",
-            escape_text(&text),
+            escape_markdown_text(&text),
             link_destination(&self.resolver.link(url))
         )
     }
@@ -523,7 +521,7 @@ impl<'r> Converter<'r> {
                 };
                 format!(
                     "![{}]({}{title})",
-                    escape_text(&alt),
+                    escape_markdown_text(&alt),
                     link_destination(&path)
                 )
             }
@@ -539,7 +537,7 @@ impl<'r> Converter<'r> {
                 // Text between items (whitespace, or a stray word).
                 if let Node::Text(t) = child.value() {
                     if !t.trim().is_empty() {
-                        items.push(format!("- {}", escape_text(&collapse(t))));
+                        items.push(format!("- {}", escape_markdown_text(&collapse(t))));
                     }
                 }
                 continue;
@@ -640,7 +638,7 @@ impl<'r> Converter<'r> {
 
     fn inline_node(&mut self, node: NodeRef<Node>) -> String {
         match node.value() {
-            Node::Text(t) => escape_text(&collapse(t)),
+            Node::Text(t) => escape_markdown_text(&collapse(t)),
             Node::Element(e) if DROPPED.contains(&e.name()) => {
                 let what = describe_dropped(node);
                 self.note(what)
@@ -863,8 +861,10 @@ fn longest_run(s: &str, c: char) -> usize {
     best
 }
 
-/// Escapes what Markdown would read as markup in running text.
-pub fn escape_text(text: &str) -> String {
+/// Escapes what Markdown would read as markup in running text (a
+/// Markdown escape, with backslashes; HTML is escaped by
+/// [`crate::html::escape`]).
+pub fn escape_markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let chars: Vec<char> = text.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -1178,7 +1178,7 @@ fn shortcodes(html: &str) -> String {
                 let mut inner = inner.unwrap_or("").to_string();
                 if let Some(caption) = attr_value(tag.attrs, "caption") {
                     inner.push(' ');
-                    inner.push_str(&escape_html(&caption));
+                    inner.push_str(&crate::html::escape(&caption));
                 }
                 out.push_str(&format!("<figure class=\"wp-caption\">{inner}</figure>"));
             }
@@ -1188,14 +1188,14 @@ fn shortcodes(html: &str) -> String {
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "<figure class=\"kintsugi-gallery\" data-ids=\"{}\"></figure>",
-                    escape_html(&ids)
+                    crate::html::escape(&ids)
                 ));
             }
             "embed" => {
                 let url = inner.unwrap_or("").trim().to_string();
                 out.push_str(&format!(
                     "<figure class=\"wp-block-embed\"><div>{}</div></figure>",
-                    escape_html(&url)
+                    crate::html::escape(&url)
                 ));
             }
             _ => {
@@ -1209,7 +1209,7 @@ fn shortcodes(html: &str) -> String {
                 };
                 out.push_str(&format!(
                     "<kintsugi-dropped data-what=\"{}\"></kintsugi-dropped>",
-                    escape_html(&what)
+                    crate::html::escape(&what)
                 ));
                 if let Some(inner) = inner {
                     // Content between an unknown shortcode's tags is the

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::audit_log;
 use super::session::{self, Coach};
@@ -131,7 +130,7 @@ fn items(
     context: &HashMap<i64, CommentRow>,
 ) -> Vec<QueueItem> {
     let library = state.content.library();
-    let now = Utc::now();
+    let now = state.clock.now();
     let t = &state.strings;
     rows.into_iter()
         .map(|(row, _markdown)| {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Datelike, Duration, Utc};
+use chrono::{Datelike, Duration};
 
 use super::audit_log::{self, status_key};
 use super::session::{self, Coach};
@@ -100,7 +100,7 @@ pub async fn inbox(
         return Err(AppError::NotFound);
     }
     let library = state.content.library();
-    let now = Utc::now();
+    let now = state.clock.now();
     let title_of = |slug: &str| {
         library
             .article(slug, now)
@@ -267,7 +267,7 @@ async fn detail_page(
     let source_article =
         row.source_article
             .as_deref()
-            .map(|slug| match library.article(slug, Utc::now()) {
+            .map(|slug| match library.article(slug, state.clock.now()) {
                 Some(a) => (a.url(), a.title.clone()),
                 None => (format!("/articles/{slug}"), slug.to_string()),
             });
@@ -546,7 +546,7 @@ pub async fn delete(
     let action = audit_log::request_deleted(id);
     db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
-            db::coaching::delete(conn, id)?;
+            db::coaching::delete(conn, id, now)?;
             db::admins::audit(
                 conn,
                 &db::admins::AuditEntry::new(who.id, &who.name, &action, now),
@@ -701,7 +701,7 @@ async fn export(
     );
     let stem = match id {
         Some(id) => format!("coaching-request-{id}"),
-        None => format!("coaching-requests-{}", Utc::now().format("%Y-%m-%d")),
+        None => format!("coaching-requests-{}", state.clock.now().format("%Y-%m-%d")),
     };
     Ok(match format {
         "csv" => download(

@@ -326,7 +326,7 @@ pub async fn send(
         Ok((id, true)) => {
             tracing::info!(request = id, urgent, "coaching request stored");
             state.metrics.coaching_request_created();
-            crate::notify::after_request(&state, id).await;
+            crate::notify::after_request(&state.mail(), id).await;
             id
         }
         Ok((id, false)) => {
@@ -546,7 +546,8 @@ pub async fn resend(
         Some(_) => tracing::info!("a request link was asked for again too soon; not sent"),
         None => {
             let queued =
-                crate::notify::resend_request_link(&state, email.as_str().to_string()).await?;
+                crate::notify::resend_request_link(&state.mail(), email.as_str().to_string())
+                    .await?;
             tracing::info!(queued, "a request link was asked for again");
         }
     }
@@ -866,7 +867,7 @@ pub async fn add_message(
             .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
         return Ok(res);
     }
-    crate::notify::request_event(&state, id, crate::notify::NEW_MESSAGE_EVENT).await;
+    crate::notify::request_event(&state.mail(), id, crate::notify::NEW_MESSAGE_EVENT).await;
     Ok(super::see_other(&format!(
         "/requests/{}?done=message-sent#{}",
         token.as_str(),
@@ -892,7 +893,8 @@ pub async fn withdraw(
     .await?;
     if changed.is_some() {
         tracing::info!(request = id, "coaching request withdrawn by the reader");
-        crate::notify::request_event(&state, id, "emails.request_alert.event.withdrawn").await;
+        crate::notify::request_event(&state.mail(), id, "emails.request_alert.event.withdrawn")
+            .await;
     }
     Ok(super::see_other(&format!(
         "/requests/{}?done=withdrawn",
@@ -955,7 +957,7 @@ pub async fn delete(
     let form: ReaderForm = super::parse_form(&req, &body)?;
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
-    crate::notify::request_event(&state, row.id, "emails.request_alert.event.deleted").await;
+    crate::notify::request_event(&state.mail(), row.id, "emails.request_alert.event.deleted").await;
     let id = row.id;
     db::run(&state.pool, move |conn| db::coaching::delete(conn, id)).await?;
     tracing::info!(request = id, "coaching request deleted by the reader");

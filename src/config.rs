@@ -208,7 +208,7 @@ impl CacheSettings {
 impl Default for CacheSettings {
     fn default() -> Self {
         Self {
-            pages_mb: crate::web::page_cache::DEFAULT_MAX_BYTES / (1024 * 1024),
+            pages_mb: DEFAULT_PAGE_CACHE_BYTES / (1024 * 1024),
         }
     }
 }
@@ -625,17 +625,8 @@ const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
 /// ended by PostgreSQL, so its row locks cannot hold up every instance.
 const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 
-impl Settings {
-    /// What each PostgreSQL connection is set up with.
-    pub fn pg_session(&self) -> crate::db::PgSession {
-        crate::db::PgSession {
-            statement_timeout: std::time::Duration::from_millis(self.db_statement_timeout_ms),
-            idle_in_transaction_timeout: std::time::Duration::from_millis(
-                self.db_idle_in_transaction_timeout_ms,
-            ),
-        }
-    }
-}
+/// The page cache's size unless `[cache] pages_mb` says otherwise.
+pub const DEFAULT_PAGE_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// A year: what HSTS preload lists ask for.
 const DEFAULT_HSTS_MAX_AGE: u64 = 31_536_000;
@@ -1386,7 +1377,7 @@ mod tests {
         assert_eq!(s.db_statement_timeout_ms, 30_000);
         assert_eq!(s.db_idle_in_transaction_timeout_ms, 60_000);
         assert!(s.db_group_commit);
-        let session = s.pg_session();
+        let session = crate::db::PgSession::of(&s);
         assert_eq!(session.statement_timeout.as_millis(), 30_000);
         assert_eq!(session.idle_in_transaction_timeout.as_millis(), 60_000);
 

@@ -290,17 +290,6 @@ impl Strings {
         self.s(&format!("{key}.{form}")).replace("{n}", &count)
     }
 
-    /// The words the article markup itself carries, for screen readers.
-    pub fn content_words(&self) -> crate::content::markdown::ContentWords {
-        crate::content::markdown::ContentWords {
-            footnote: self.s("article_markup.footnote").to_string(),
-            back_to_text: self.s("article_markup.back_to_text").to_string(),
-            done: self.s("article_markup.done").to_string(),
-            to_do: self.s("article_markup.to_do").to_string(),
-            section_link: self.s("article_markup.section_link").to_string(),
-        }
-    }
-
     /// A date as this language writes it: "November 30, 2026" (English in
     /// the US), "30 November 2026" (English elsewhere), "30. November 2026".
     pub fn date(&self, at: DateTime<Utc>) -> String {

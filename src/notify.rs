@@ -8,21 +8,28 @@ use crate::domain::moderation::{reasons_from_text, HoldReason};
 use crate::error::AppError;
 use crate::keys::SiteKey;
 use crate::pages::{ApprovedEmail, CoachAlertEmail, ConfirmEmail, ReplyEmail};
-use crate::web::AppState;
 
-/// What composing mail needs, owned so it can move to the blocking pool.
+/// What queueing mail needs (the database, the mail worker's bell, the
+/// site's address, title, key, words and clock), owned so it can move to
+/// the blocking pool; the web layer builds it from its state
+/// (`AppState::mail`), so this module never sees the whole app.
 #[derive(Clone)]
-struct MailContext {
-    base: BaseUrl,
-    site_title: String,
-    coach_email: Option<String>,
-    key: SiteKey,
+pub struct MailContext {
+    pub pool: db::Pool,
+    /// Rung when mail was queued: wakes the mail worker.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+    pub clock: crate::clock::Clock,
+    /// Seconds a coaching-request update waits before it is mailed (a
+    /// second change within it is folded in).
+    pub update_delay_seconds: i64,
+    pub base: BaseUrl,
+    pub site_title: String,
+    pub coach_email: Option<String>,
+    pub key: SiteKey,
     /// Article titles by slug (published ones).
-    library: std::sync::Arc<crate::content::Library>,
+    pub library: std::sync::Arc<crate::content::Library>,
     /// The words of the site's language, for subjects and bodies.
-    t: std::sync::Arc<crate::i18n::Strings>,
-    /// The application's time (tests move it).
-    clock: crate::clock::Clock,
+    pub t: std::sync::Arc<crate::i18n::Strings>,
 }
 
 /// Signed links: `{id}.{hmac}` per purpose.
@@ -37,18 +44,6 @@ pub fn verify_signed_id(key: &SiteKey, purpose: &str, token: &str) -> Option<i64
 }
 
 impl MailContext {
-    fn new(state: &AppState) -> Self {
-        Self {
-            base: state.settings.base_url.clone(),
-            site_title: state.settings.site.title.clone(),
-            coach_email: state.settings.mail.coach_email.clone(),
-            key: state.key.clone(),
-            library: state.content.library(),
-            t: state.strings.clone(),
-            clock: state.clock.clone(),
-        }
-    }
-
     fn title(&self, slug: &str) -> String {
         self.library
             .article(slug, self.clock.now())
@@ -178,9 +173,9 @@ impl MailContext {
 
 /// A writer changed their comment so that it now matches the crisis
 /// phrases: the coach hears of it at once, as of a new urgent comment.
-pub async fn after_urgent_edit(state: &AppState, id: i64) {
-    let ctx = MailContext::new(state);
-    let result = db::run(&state.pool, move |conn| {
+pub async fn after_urgent_edit(mail: &MailContext, id: i64) {
+    let ctx = mail.clone();
+    let result = db::run(&mail.pool, move |conn| {
         let Some((row, markdown)) = db::comments::find(conn, id)? else {
             return Ok(());
         };
@@ -189,7 +184,7 @@ pub async fn after_urgent_edit(state: &AppState, id: i64) {
     })
     .await;
     match result {
-        Ok(()) => state.mail_wake.notify_one(),
+        Ok(()) => mail.wake.notify_one(),
         Err(e) => tracing::error!(comment = id, error = %e, "could not queue the coach's alert"),
     }
 }
@@ -198,20 +193,20 @@ pub async fn after_urgent_edit(state: &AppState, id: i64) {
 /// the coach's alert, and (when published at once) the reply notification.
 /// Failures are logged, never shown to the reader: the comment is stored.
 /// `status` and `notify_replies` are the stored comment's.
-pub async fn after_post(state: &AppState, id: i64, status: &str, notify_replies: bool) {
+pub async fn after_post(mail: &MailContext, id: i64, status: &str, notify_replies: bool) {
     // Most posts on a busy site are first comments with no reply
     // notifications asked for and, without a coach address, no mail at
     // all: they cost neither a read nor a wake of the mail worker.
     let may_mail = match status {
         db::comments::SPAM => false,
-        db::comments::PENDING => notify_replies || state.settings.mail.coach_email.is_some(),
+        db::comments::PENDING => notify_replies || mail.coach_email.is_some(),
         _ => true,
     };
     if !may_mail {
         return;
     }
-    let ctx = MailContext::new(state);
-    let result = db::run(&state.pool, move |conn| {
+    let ctx = mail.clone();
+    let result = db::run(&mail.pool, move |conn| {
         let Some((row, markdown)) = db::comments::find(conn, id)? else {
             return Ok(());
         };
@@ -257,22 +252,24 @@ pub async fn after_post(state: &AppState, id: i64, status: &str, notify_replies:
     })
     .await;
     match result {
-        Ok(()) => state.mail_wake.notify_one(),
+        Ok(()) => mail.wake.notify_one(),
         Err(e) => tracing::error!(comment = id, error = %e, "could not queue the comment's emails"),
     }
 }
 
 /// Publishes a held comment and queues its emails: the writer hears it is
 /// published, and the author it answers hears of the reply.
-/// `by` is the admin who approved it (for the audit log).
+/// `by` is the admin who approved it (for the audit log). Returns the
+/// article whose comments changed (the caller drops its cached pages), or
+/// None when there was nothing to approve.
 pub async fn approve_comment(
-    state: &AppState,
+    mail: &MailContext,
     id: i64,
     by: Option<(i64, String)>,
-) -> Result<bool, AppError> {
-    let ctx = MailContext::new(state);
-    let now = state.clock.now_naive();
-    let changed = db::run(&state.pool, move |conn| {
+) -> Result<Option<String>, AppError> {
+    let ctx = mail.clone();
+    let now = mail.clock.now_naive();
+    let changed = db::run(&mail.pool, move |conn| {
         db::transaction_retrying(conn, |conn| {
             if db::comments::approve(conn, id)? == 0 {
                 return Ok(None);
@@ -320,11 +317,8 @@ pub async fn approve_comment(
         })
     })
     .await?;
-    state.mail_wake.notify_one();
-    if let Some(slug) = &changed {
-        state.pages.comments_changed(slug);
-    }
-    Ok(changed.is_some())
+    mail.wake.notify_one();
+    Ok(changed)
 }
 
 // ---- Coaching requests ------------------------------------------------------
@@ -448,9 +442,9 @@ fn request_received(
 /// Queues what a new request causes: the reader's confirmation with the
 /// private link, and the coach's alert (urgent when the crisis list
 /// matched). Logged, never shown: the request is stored either way.
-pub async fn after_request(state: &AppState, id: i64) {
-    let ctx = MailContext::new(state);
-    let result = db::run(&state.pool, move |conn| {
+pub async fn after_request(mail: &MailContext, id: i64) {
+    let ctx = mail.clone();
+    let result = db::run(&mail.pool, move |conn| {
         let Some(row) = db::coaching::find(conn, id)? else {
             return Ok(());
         };
@@ -461,7 +455,7 @@ pub async fn after_request(state: &AppState, id: i64) {
     })
     .await;
     match result {
-        Ok(()) => state.mail_wake.notify_one(),
+        Ok(()) => mail.wake.notify_one(),
         Err(e) => tracing::error!(request = id, error = %e, "could not queue the request's emails"),
     }
 }
@@ -469,10 +463,10 @@ pub async fn after_request(state: &AppState, id: i64) {
 /// Sends the private link of the newest request from `email` again, when
 /// there is one (the reader asked: the first email never arrived).
 /// Returns whether a mail was queued; the reader is never told.
-pub async fn resend_request_link(state: &AppState, email: String) -> Result<bool, AppError> {
-    let ctx = MailContext::new(state);
+pub async fn resend_request_link(mail: &MailContext, email: String) -> Result<bool, AppError> {
+    let ctx = mail.clone();
     let queued = db::run(
-        &state.pool,
+        &mail.pool,
         move |conn| match db::coaching::newest_for_email(conn, &email)? {
             Some(row) => request_received(&ctx, conn, &row, true).map(|()| true),
             None => Ok(false),
@@ -480,7 +474,7 @@ pub async fn resend_request_link(state: &AppState, email: String) -> Result<bool
     )
     .await?;
     if queued {
-        state.mail_wake.notify_one();
+        mail.wake.notify_one();
     }
     Ok(queued)
 }
@@ -491,7 +485,7 @@ pub async fn resend_request_link(state: &AppState, email: String) -> Result<bool
 /// reaches the reader as one email, with every message since the first.
 /// `at` is when the change was stored (a message's own time).
 pub async fn request_update(
-    state: &AppState,
+    mail: &MailContext,
     id: i64,
     message: Option<String>,
     status: Option<crate::domain::coaching::RequestStatus>,
@@ -500,10 +494,10 @@ pub async fn request_update(
     if message.is_none() && status.is_none() {
         return;
     }
-    let ctx = MailContext::new(state);
+    let ctx = mail.clone();
     let now = at;
-    let delay = chrono::Duration::seconds(state.settings.mail.update_delay_seconds);
-    let result = db::run(&state.pool, move |conn| {
+    let delay = chrono::Duration::seconds(mail.update_delay_seconds);
+    let result = db::run(&mail.pool, move |conn| {
         db::transaction(conn, |conn| {
             let Some(row) = db::coaching::find(conn, id)? else {
                 return Ok(());
@@ -581,7 +575,7 @@ pub async fn request_update(
     })
     .await;
     match result {
-        Ok(()) => state.mail_wake.notify_one(),
+        Ok(()) => mail.wake.notify_one(),
         Err(e) => {
             tracing::error!(request = id, error = %e, "could not queue the request update email")
         }
@@ -594,9 +588,9 @@ pub async fn request_update(
 /// The event of a reader's message: its alerts are batched per request.
 pub const NEW_MESSAGE_EVENT: &str = "emails.request_alert.event.new_message";
 
-pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
-    let ctx = MailContext::new(state);
-    let result = db::run(&state.pool, move |conn| {
+pub async fn request_event(mail: &MailContext, id: i64, what: &'static str) {
+    let ctx = mail.clone();
+    let result = db::run(&mail.pool, move |conn| {
         match db::coaching::find(conn, id)? {
             Some(row) => db::transaction(conn, |conn| {
                 ctx.request_alert(conn, &row, what, what == NEW_MESSAGE_EVENT)
@@ -606,7 +600,7 @@ pub async fn request_event(state: &AppState, id: i64, what: &'static str) {
     })
     .await;
     match result {
-        Ok(()) => state.mail_wake.notify_one(),
+        Ok(()) => mail.wake.notify_one(),
         Err(e) => tracing::error!(request = id, error = %e, "could not queue the coach's email"),
     }
 }

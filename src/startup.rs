@@ -67,7 +67,7 @@ impl Application {
             &settings.content_dir,
         )?);
         let content_dir = settings.content_dir.clone();
-        let words = strings.content_words();
+        let words = crate::content::markdown::ContentWords::in_language(&strings);
         let media_cache = settings.data_dir.join(crate::content::media::CACHE_DIR);
         let content =
             web::block(move || ContentStore::load_serving(&content_dir, words, Some(media_cache)))
@@ -205,11 +205,11 @@ async fn open_database_observed(
         &settings.database_url,
         settings.db_pool_size,
         Duration::from_millis(settings.db_connect_timeout_ms),
-        settings.pg_session(),
+        crate::db::PgSession::of(settings),
         events,
     )
     .map_err(|e| StartError::Database(e.to_string()))?;
-    let applied = db::migrate(&pool).await.map_err(|e| {
+    let applied = db::migrations::migrate(&pool).await.map_err(|e| {
         StartError::Database(format!("{} ({})", e, settings.database_url.describe()))
     })?;
     if applied > 0 {
@@ -540,7 +540,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                     ))
                     .add(("Cross-Origin-Opener-Policy", "same-origin")),
             )
-            .wrap(from_fn(crate::telemetry::log_requests))
+            .wrap(from_fn(crate::web::request_log::log_requests))
             .route("/", handlers::get().to(handlers::articles::home))
             .route(
                 "/articles/{slug}",

@@ -92,7 +92,7 @@ struct OpenHeading<'a> {
 /// such as `articles/other.md` to its URL; `first_line` is the file line the
 /// body starts on, so errors point into the file.
 /// The few words the article markup itself carries (for screen readers),
-/// in the site's language (`i18n::Strings::content_words`).
+/// in the site's language (`ContentWords::in_language`).
 #[derive(Debug, Clone)]
 pub struct ContentWords {
     /// `{n}`: the footnote's number.
@@ -102,6 +102,19 @@ pub struct ContentWords {
     pub to_do: String,
     /// `{title}`: the heading's text.
     pub section_link: String,
+}
+
+impl ContentWords {
+    /// The words in the language of `t`.
+    pub fn in_language(t: &crate::i18n::Strings) -> Self {
+        Self {
+            footnote: t.s("article_markup.footnote").to_string(),
+            back_to_text: t.s("article_markup.back_to_text").to_string(),
+            done: t.s("article_markup.done").to_string(),
+            to_do: t.s("article_markup.to_do").to_string(),
+            section_link: t.s("article_markup.section_link").to_string(),
+        }
+    }
 }
 
 impl Default for ContentWords {

@@ -35,3 +35,14 @@ pub fn run_pending(conn: &mut Db) -> Result<usize, MigrationError> {
     super::site_meta::record_installation(conn)?;
     Ok(applied)
 }
+
+/// Applies pending migrations (on the blocking pool); returns how many ran.
+pub async fn migrate(pool: &super::Pool) -> Result<usize, super::DbError> {
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        run_pending(&mut conn).map_err(|e| super::DbError::Migration(e.to_string()))
+    })
+    .await
+    .map_err(|_| super::DbError::Canceled)?
+}

@@ -81,6 +81,18 @@ pub struct PgSession {
     pub idle_in_transaction_timeout: Duration,
 }
 
+impl PgSession {
+    /// What `settings` ask each PostgreSQL connection to be set up with.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            statement_timeout: Duration::from_millis(settings.db_statement_timeout_ms),
+            idle_in_transaction_timeout: Duration::from_millis(
+                settings.db_idle_in_transaction_timeout_ms,
+            ),
+        }
+    }
+}
+
 impl Default for PgSession {
     fn default() -> Self {
         Self {
@@ -407,22 +419,6 @@ pub fn mark_broken(conn: &mut Db) {
         Db::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error(),
         Db::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error(),
     }
-}
-
-/// Applies pending migrations (on the blocking pool); returns how many ran.
-pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        migrations::run_pending(&mut conn).map_err(|e| DbError::Migration(e.to_string()))
-    })
-    .await
-    .map_err(|_| DbError::Canceled)?
-}
-
-/// True when a trivial query answers (for `/readyz`).
-pub fn ping(conn: &mut Db) -> QueryResult<()> {
-    site_meta::installed_at(conn).map(|_| ())
 }
 
 /// The SQLite settings a connection runs with (None on PostgreSQL).

@@ -320,7 +320,7 @@ pub async fn send(
         Ok((id, true)) => {
             tracing::info!(request = id, urgent, "coaching request stored");
             state.metrics.coaching_request_created();
-            crate::notify::after_request(&state, id).await;
+            crate::notify::after_request(&state.mail(), id).await;
             id
         }
         Ok((id, false)) => {
@@ -531,7 +531,8 @@ pub async fn resend(
         Some(_) => tracing::info!("a request link was asked for again too soon; not sent"),
         None => {
             let queued =
-                crate::notify::resend_request_link(&state, email.as_str().to_string()).await?;
+                crate::notify::resend_request_link(&state.mail(), email.as_str().to_string())
+                    .await?;
             tracing::info!(queued, "a request link was asked for again");
         }
     }
@@ -848,7 +849,7 @@ pub async fn add_message(
         .await?;
         return Ok(reader_form::retry_after(res, wait));
     }
-    crate::notify::request_event(&state, id, crate::notify::NEW_MESSAGE_EVENT).await;
+    crate::notify::request_event(&state.mail(), id, crate::notify::NEW_MESSAGE_EVENT).await;
     Ok(super::see_other(&format!(
         "/requests/{}?done=message-sent#{}",
         token.as_str(),
@@ -874,7 +875,8 @@ pub async fn withdraw(
     .await?;
     if changed.is_some() {
         tracing::info!(request = id, "coaching request withdrawn by the reader");
-        crate::notify::request_event(&state, id, "emails.request_alert.event.withdrawn").await;
+        crate::notify::request_event(&state.mail(), id, "emails.request_alert.event.withdrawn")
+            .await;
     }
     Ok(super::see_other(&format!(
         "/requests/{}?done=withdrawn",
@@ -941,7 +943,7 @@ pub async fn delete(
     let form: ReaderForm = super::parse_form(&req, &body)?;
     let row = by_token(&state, &token).await?;
     check_reader_form(&req, &state, &row, &form.form_token)?;
-    crate::notify::request_event(&state, row.id, "emails.request_alert.event.deleted").await;
+    crate::notify::request_event(&state.mail(), row.id, "emails.request_alert.event.deleted").await;
     let (id, now) = (row.id, state.clock.now_naive());
     db::run(&state.pool, move |conn| db::coaching::delete(conn, id, now)).await?;
     tracing::info!(request = id, "coaching request deleted by the reader");

@@ -652,7 +652,7 @@ pub async fn post(
     if stored.status == db::comments::APPROVED {
         state.pages.comments_changed(&article.slug);
     }
-    crate::notify::after_post(&state, stored.id, &stored.status, new.notify_replies).await;
+    crate::notify::after_post(&state.mail(), stored.id, &stored.status, new.notify_replies).await;
 
     let mut own: Vec<String> = vec![format!("{}.{}", stored.id, owner_token)];
     own.extend(
@@ -896,7 +896,7 @@ pub async fn edit(
     state.pages.comments_changed(&row.article_slug);
     if assessment.urgent && !row.is_urgent {
         // Words of crisis added by the change: the coach hears at once.
-        crate::notify::after_urgent_edit(&state, id).await;
+        crate::notify::after_urgent_edit(&state.mail(), id).await;
     }
     Ok(super::see_other(&posted_url(
         &state,

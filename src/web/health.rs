@@ -19,7 +19,7 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let articles = state.content.library().len();
-    let database = db::run(&state.pool, db::ping).await;
+    let database = db::run(&state.pool, db::site_meta::ping).await;
     if let Err(e) = &database {
         tracing::warn!(error = %e, "readiness check: database unreachable");
     }

@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod page_cache;
 pub mod reader_form;
 pub mod redirects;
+pub mod request_log;
 pub mod search;
 pub mod static_files;
 pub mod tags;
@@ -57,6 +58,22 @@ pub struct AppState {
 pub const PAGE_SIZE: usize = 10;
 
 impl AppState {
+    /// What the mail code needs to queue mail (`crate::notify`).
+    pub fn mail(&self) -> crate::notify::MailContext {
+        crate::notify::MailContext {
+            pool: self.pool.clone(),
+            wake: self.mail_wake.clone(),
+            clock: self.clock.clone(),
+            update_delay_seconds: self.settings.mail.update_delay_seconds,
+            base: self.settings.base_url.clone(),
+            site_title: self.settings.site.title.clone(),
+            coach_email: self.settings.mail.coach_email.clone(),
+            key: self.key.clone(),
+            library: self.content.library(),
+            t: self.strings.clone(),
+        }
+    }
+
     /// The frame of a page at `path` titled `title` (None: the home page).
     pub fn layout(
         &self,

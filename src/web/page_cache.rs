@@ -76,7 +76,7 @@ pub struct CachedPage {
 /// Seconds an entry is served before it is rendered again.
 const MAX_AGE_SECONDS: i64 = 1;
 /// The default bound of the entries' bytes (`[cache] pages_mb`).
-pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: usize = crate::config::DEFAULT_PAGE_CACHE_BYTES;
 /// What an entry costs besides its bytes and key: the entry itself, its
 /// header values, the map's slot, the allocator's rounding.
 const ENTRY_OVERHEAD: usize = 512;

@@ -153,7 +153,7 @@ async fn every_change_is_visible_on_the_very_next_request() {
     // on the article and in the counts.
     let id = post_comment(&app, "sam@example.com", "First words.", "203.0.113.1").await;
     assert!(!page(article.clone()).await.contains("First words."));
-    kintsugi::notify::approve_comment(&app.state, id, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, id, None)
         .await
         .unwrap();
     assert!(page(article.clone()).await.contains("First words."));
@@ -270,11 +270,11 @@ async fn a_writers_own_comments_are_put_into_the_cached_page() {
     let app = spawn_app().await;
     let article = format!("/articles/{SLUG}");
     let first = post_comment(&app, "pat@example.com", "A public question.", "203.0.113.7").await;
-    kintsugi::notify::approve_comment(&app.state, first, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, first, None)
         .await
         .unwrap();
     let second = post_comment(&app, "lee@example.com", "Another one.", "203.0.113.8").await;
-    kintsugi::notify::approve_comment(&app.state, second, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, second, None)
         .await
         .unwrap();
     // The writer: a held reply to the first comment (their first comment
@@ -477,7 +477,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
     use diesel::prelude::*;
     let app = spawn_app().await;
     let public = post_comment(&app, "pat@example.com", "A public question.", "203.0.113.7").await;
-    kintsugi::notify::approve_comment(&app.state, public, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, public, None)
         .await
         .unwrap();
     let writer = client();
@@ -543,7 +543,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
     compare("a held reply", true, 1).await;
     let question = post("My held question.", None).await;
     compare("a held question, one page of threads", true, 1).await;
-    kintsugi::notify::approve_comment(&app.state, reply, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, reply, None)
         .await
         .unwrap();
     compare("a published comment of theirs", true, 1).await;

@@ -1692,7 +1692,8 @@ async fn reader_messages_are_rate_limited_and_alert_the_coach_at_most_once_in_a_
     .await;
     // Further alerts within a few minutes wait, merged into one.
     for _ in 0..5 {
-        kintsugi::notify::request_event(&app.state, id, kintsugi::notify::NEW_MESSAGE_EVENT).await;
+        kintsugi::notify::request_event(&app.state.mail(), id, kintsugi::notify::NEW_MESSAGE_EVENT)
+            .await;
     }
     actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
     let alerts = app
@@ -1742,7 +1743,7 @@ async fn deleting_a_request_takes_its_waiting_update_email_with_it() {
         .await;
     let id = app.requests().await[0].id;
     kintsugi::notify::request_update(
-        &app.state,
+        &app.state.mail(),
         id,
         Some("Private words from the coach.".into()),
         None,

@@ -91,7 +91,7 @@ impl TestApp {
 
     /// Approves as the coach would (the page cache hears of it).
     async fn approve(&self, id: i64) {
-        kintsugi::notify::approve_comment(&self.state, id, None)
+        kintsugi::web::admin::moderation::approve_comment(&self.state, id, None)
             .await
             .unwrap();
     }

@@ -27,9 +27,9 @@ async fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .count();
-    assert_eq!(db::migrate(&pool).await.unwrap(), migrations);
+    assert_eq!(db::migrations::migrate(&pool).await.unwrap(), migrations);
     assert_eq!(
-        db::migrate(&pool).await.unwrap(),
+        db::migrations::migrate(&pool).await.unwrap(),
         0,
         "nothing left to apply"
     );

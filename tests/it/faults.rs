@@ -55,7 +55,7 @@ async fn connections_opened_while_the_database_was_read_only_are_replaced() {
         Duration::from_secs(2),
     )
     .unwrap();
-    db::migrate(&pool).await.unwrap();
+    db::migrations::migrate(&pool).await.unwrap();
     let writer = db::writer::Writer::start(&pool, true);
     let write_direct = || {
         db::run(&pool, |conn| {
@@ -85,7 +85,7 @@ async fn connections_opened_while_the_database_was_read_only_are_replaced() {
     }
     assert!(failed >= 10, "writes fail while read-only ({failed} of 12)");
     // Reads still work, so several read-only connections sit in the pool.
-    let readers: Vec<_> = (0..3).map(|_| db::run(&pool, db::ping)).collect();
+    let readers: Vec<_> = (0..3).map(|_| db::run(&pool, db::site_meta::ping)).collect();
     for r in futures_util::future::join_all(readers).await {
         r.unwrap();
     }

@@ -115,7 +115,7 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
     assert!(cached >= 2, "b keeps the article and the home page");
 
     let approved = Instant::now();
-    kintsugi::notify::approve_comment(&a.state, id, None)
+    kintsugi::web::admin::moderation::approve_comment(&a.state, id, None)
         .await
         .unwrap();
     let mut dropped = None;

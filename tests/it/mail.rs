@@ -109,7 +109,7 @@ async fn the_whole_reply_notification_journey() {
 
     // The coach approves it: Sam hears it is published.
     assert!(
-        kintsugi::notify::approve_comment(&app.state, question, None)
+        kintsugi::web::admin::moderation::approve_comment(&app.state, question, None)
             .await
             .unwrap()
     );
@@ -133,7 +133,7 @@ async fn the_whole_reply_notification_journey() {
     )
     .await;
     assert!(
-        kintsugi::notify::approve_comment(&app.state, first_reply, None)
+        kintsugi::web::admin::moderation::approve_comment(&app.state, first_reply, None)
             .await
             .unwrap()
     );

@@ -16,6 +16,7 @@ mod fuzz_corpus;
 mod helpers;
 mod import;
 mod instances;
+mod layout;
 mod mail;
 mod media;
 mod operating;

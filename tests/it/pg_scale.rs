@@ -67,7 +67,7 @@ async fn a_statement_over_the_timeout_is_cancelled_with_a_503() {
     assert_eq!(answer.status_code().as_u16(), 503);
 
     // The connection is fine afterwards, and so is the site.
-    db::run(&app.pool, db::ping).await.unwrap();
+    db::run(&app.pool, db::site_meta::ping).await.unwrap();
     let (status, body) = app.page("/readyz").await;
     assert_eq!(status, 200, "{body}");
 }

@@ -162,7 +162,7 @@ async fn a_coaching_request_attaches_only_a_published_or_own_comment() {
         "198.51.100.2",
     )
     .await;
-    kintsugi::notify::approve_comment(&app.state, public, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, public, None)
         .await
         .unwrap();
 
@@ -536,7 +536,7 @@ async fn an_encoded_word_in_a_name_reaches_subjects_as_literal_text() {
         "198.51.100.30",
     )
     .await;
-    kintsugi::notify::approve_comment(&app.state, question, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, question, None)
         .await
         .unwrap();
     // Sam confirms the reply emails.
@@ -595,7 +595,7 @@ async fn an_encoded_word_in_a_name_reaches_subjects_as_literal_text() {
         "198.51.100.31",
     )
     .await;
-    kintsugi::notify::approve_comment(&app.state, reply, None)
+    kintsugi::web::admin::moderation::approve_comment(&app.state, reply, None)
         .await
         .unwrap();
     let reply_mail = outbox("reply");

@@ -14,7 +14,6 @@
 //! WordPress ids are kept in the `import_map` table, so running it again
 //! (or on a newer export of the same site) adds only what is new.
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
@@ -24,55 +23,14 @@ use crate::content::media::{self, ImageKind};
 use crate::content::redirects::RedirectMap;
 use crate::db::{self, comments as stored, imports, Pool};
 
+mod error;
 pub mod html;
 pub mod wxr;
 
+pub use error::ImportError;
+
 use html::{Resolver, NOTE_END, NOTE_START};
 use wxr::{Channel, Item};
-
-/// A problem that stops the import (nothing written when found in the
-/// first pass).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportError {
-    pub line: Option<usize>,
-    pub message: String,
-    /// Found after writing began: what was written is whole (files and
-    /// threads), and running the import again finishes it.
-    pub part_way: bool,
-}
-
-impl ImportError {
-    pub fn at(line: usize, message: String) -> Self {
-        Self {
-            line: Some(line),
-            message,
-            part_way: false,
-        }
-    }
-    pub fn plain(message: String) -> Self {
-        Self {
-            line: None,
-            message,
-            part_way: false,
-        }
-    }
-    pub fn part_way(message: String) -> Self {
-        Self {
-            line: None,
-            message,
-            part_way: true,
-        }
-    }
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
 
 /// How to run an import.
 #[derive(Debug, Clone)]

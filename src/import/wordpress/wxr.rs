@@ -13,7 +13,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::ImportError;
+use super::error::ImportError;
 
 /// What the file says about the site, read before (and around) its items.
 #[derive(Debug, Default, Clone)]

@@ -550,9 +550,7 @@ pub async fn bulk(
         "approve" => {
             let mut n = 0;
             for id in &ids {
-                if crate::notify::approve_comment(&state, *id, Some((coach.id, coach.name.clone())))
-                    .await?
-                {
+                if approve_comment(&state, *id, Some((coach.id, coach.name.clone()))).await? {
                     n += 1;
                 }
             }
@@ -779,8 +777,7 @@ pub async fn reply(
         .await;
     }
     if parent.status == db::comments::PENDING {
-        crate::notify::approve_comment(&state, parent_id, Some((coach.id, coach.name.clone())))
-            .await?;
+        approve_comment(&state, parent_id, Some((coach.id, coach.name.clone()))).await?;
     }
     let html = render_comment(text.as_str()).into_string();
     let now = state.clock.now_naive();
@@ -846,7 +843,13 @@ pub async fn reply(
     };
     tracing::info!(admin = coach.id, comment = reply_id, "coach replied");
     state.pages.comments_changed(&parent.article_slug);
-    crate::notify::after_post(&state, reply_id, crate::db::comments::APPROVED, false).await;
+    crate::notify::after_post(
+        &state.mail(),
+        reply_id,
+        crate::db::comments::APPROVED,
+        false,
+    )
+    .await;
     if form.back.starts_with("/articles/") {
         return Ok(see_other(&format!(
             "/articles/{}#comment-{reply_id}",
@@ -992,4 +995,18 @@ pub async fn audit(
         },
         Caching::NoStore,
     )
+}
+
+/// Publishes a held comment (`notify::approve_comment`: its emails are
+/// queued) and drops the cached pages of its article; whether it was held.
+pub async fn approve_comment(
+    state: &AppState,
+    id: i64,
+    by: Option<(i64, String)>,
+) -> Result<bool, AppError> {
+    let changed = crate::notify::approve_comment(&state.mail(), id, by).await?;
+    if let Some(slug) = &changed {
+        state.pages.comments_changed(slug);
+    }
+    Ok(changed.is_some())
 }

@@ -398,7 +398,7 @@ pub async fn set_status(
     })
     .await?;
     if changed.is_some() {
-        crate::notify::request_update(&state, id, None, Some(status), now).await;
+        crate::notify::request_update(&state.mail(), id, None, Some(status), now).await;
     }
     let done = if changed.is_some() {
         "admin.request.done.status_changed"
@@ -483,7 +483,7 @@ pub async fn reply(
         .await?;
         return Ok(crate::web::unsaved_page(page));
     }
-    crate::notify::request_update(&state, rid, Some(text), None, now).await;
+    crate::notify::request_update(&state.mail(), rid, Some(text), None, now).await;
     Ok(see_other(&with_done(
         &format!("/admin/requests/{rid}"),
         state.strings.s("admin.request.done.reply_sent"),

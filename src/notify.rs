@@ -280,7 +280,7 @@ pub async fn approve_comment(
                     &db::admins::AuditEntry::new(
                         *admin_id,
                         admin_name,
-                        crate::web::admin::audit_log::APPROVED,
+                        crate::domain::audit::APPROVED,
                         now,
                     )
                     .on_comment(id),

@@ -1,5 +1,6 @@
 //! Plain types with validating constructors: no actix, no diesel.
 pub mod admin;
+pub mod audit;
 pub mod coaching;
 pub mod comment;
 pub mod moderation;

@@ -85,7 +85,9 @@ async fn connections_opened_while_the_database_was_read_only_are_replaced() {
     }
     assert!(failed >= 10, "writes fail while read-only ({failed} of 12)");
     // Reads still work, so several read-only connections sit in the pool.
-    let readers: Vec<_> = (0..3).map(|_| db::run(&pool, db::site_meta::ping)).collect();
+    let readers: Vec<_> = (0..3)
+        .map(|_| db::run(&pool, db::site_meta::ping))
+        .collect();
     for r in futures_util::future::join_all(readers).await {
         r.unwrap();
     }

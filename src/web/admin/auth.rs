@@ -524,7 +524,7 @@ pub async fn setup(
                 &db::admins::AuditEntry::new(
                     id,
                     name.as_str(),
-                    super::audit_log::ACCOUNT_CREATED,
+                    crate::domain::audit::ACCOUNT_CREATED,
                     now,
                 ),
             )?;

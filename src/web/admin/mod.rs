@@ -5,7 +5,6 @@ use crate::pages::admin::AdminNav;
 use crate::pages::{Layout, Nav};
 use crate::web::AppState;
 
-pub mod audit_log;
 pub mod auth;
 pub mod device;
 pub mod moderation;

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::audit_log;
 use super::session::{self, Coach};
 use super::{admin_layout, nav, see_other, Say};
 use crate::content::comment_markdown::{render_comment, SafeHtml};
 use crate::db::{self, comments::CommentRow, comments::Moderation, comments::Queue};
+use crate::domain::audit as audit_log;
 use crate::domain::comment::CommentBody;
 use crate::domain::moderation::reasons_from_text;
 use crate::error::AppError;

@@ -6,11 +6,11 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, Duration};
 
-use super::audit_log::{self, status_key};
 use super::session::{self, Coach};
 use super::{admin_layout, nav, see_other, Say};
 use crate::content::comment_markdown::{render_message, SafeHtml};
 use crate::db::{self, coaching::RequestRow};
+use crate::domain::audit::{self as audit_log, status_key};
 use crate::domain::coaching::{check_message, RequestStatus};
 use crate::error::AppError;
 use crate::pages::coaching::{InboxPage, InboxRow, RequestPage, StatLine, StatTable};

@@ -1,7 +1,6 @@
 //! The loaded site: articles by slug, tags, pages and the search index,
 //! all rendered once at load and shared cheaply.
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,19 +12,7 @@ use super::media::{Media, MediaFile};
 use super::redirects::{self, RedirectMap, SiteAddresses};
 use super::search::{Query, SearchIndex};
 
-/// A problem in the content, reported as `file:line: what is wrong`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ContentError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-    }
-}
+pub use super::error::ContentError;
 
 /// A tag as written by the coach and as it appears in URLs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::library::ContentError;
+use super::error::ContentError;
 
 /// The data folder's sub-folder for the smaller copies.
 pub const CACHE_DIR: &str = "media-cache";

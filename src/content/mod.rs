@@ -8,6 +8,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 pub mod comment_markdown;
+pub mod error;
 pub mod front_matter;
 pub mod library;
 pub mod markdown;

@@ -1,18 +1,20 @@
 //! The home page, article pages and standalone pages.
+pub mod comment_section;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::comments::{Listed, OwnPart};
 use super::page_cache::{CachedPage, Depends, Lookup};
-use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
+use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CoachIntro,
     CommentFields, CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination,
     ReplyTo, StandalonePage,
 };
+use comment_section::{Listed, OwnPart};
 
 /// How much of the comment a reply answers its form quotes.
 const REPLY_QUOTE_CHARS: usize = 240;
@@ -61,7 +63,7 @@ pub async fn home(
             let now = Utc::now();
             let (articles, total_pages) =
                 paginate(library.published(now).collect(), page, PAGE_SIZE)?;
-            let counts = comments::counts(&state).await;
+            let counts = comment_section::counts(&state).await;
             let path = if page == 1 {
                 "/".to_string()
             } else {
@@ -134,7 +136,7 @@ pub struct ArticleQuery {
     cpage: Option<String>,
     posted: Option<String>,
     replyto: Option<String>,
-    /// The signature a crisis post's redirect carries (`comments::posted_url`).
+    /// The signature a crisis post's redirect carries (`comment_section::posted_url`).
     help: Option<String>,
 }
 
@@ -192,8 +194,8 @@ fn personal_part(req: &HttpRequest) -> Personal {
     if req.cookie(COOKIE).is_some() || req.cookie(SECURE_COOKIE).is_some() {
         return Personal::Rendered;
     }
-    let remembered = comments::remembered(req);
-    if !comments::own_comments(req).is_empty() {
+    let remembered = comment_section::remembered(req);
+    if !comment_section::own_comments(req).is_empty() {
         // Whether they are on this article is read with the page itself.
         return Personal::OwnComments(remembered);
     }
@@ -296,7 +298,7 @@ const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
 /// The page with the reader's own comments in their places: their held
 /// comments put into the thread, their published ones with their links
 /// (change or delete, a personal plan). `theirs` is the page's comment list
-/// as this reader sees it (`comments::own_part`). None unless the shared
+/// as this reader sees it (`comment_section::own_part`). None unless the shared
 /// page lists exactly its public comments, in the same order.
 fn splice_own(
     page: &str,
@@ -376,7 +378,7 @@ pub async fn show(
         ..ArticleView::default()
     };
     view.crisis_signed = match (view.posted, query.help.as_deref()) {
-        (Some(posted), Some(help)) => comments::crisis_signed(&state, posted, help),
+        (Some(posted), Some(help)) => comment_section::crisis_signed(&state, posted, help),
         _ => false,
     };
     let personal = if query.posted.is_none() && query.replyto.is_none() {
@@ -418,8 +420,8 @@ pub async fn show(
     let list = match (own, &entry.listed) {
         (false, _) => None,
         (true, Some(listed)) => {
-            let theirs = comments::own_comments(&req);
-            match comments::own_part(&theirs, &state, &slug, listed).await? {
+            let theirs = comment_section::own_comments(&req);
+            match comment_section::own_part(&theirs, &state, &slug, listed).await? {
                 OwnPart::NotHere => None,
                 OwnPart::List(list) => Some(list),
                 OwnPart::Render => return article_response(&req, &state, &slug, for_them()).await,
@@ -480,7 +482,7 @@ async fn build_page(
     // The shared page never shows anyone's own comments.
     let own = match view.cache_key {
         Some(_) => Vec::new(),
-        None => comments::own_comments(req),
+        None => comment_section::own_comments(req),
     };
     // Replying: the page holding the comment answered, wherever it is.
     let replying = view
@@ -489,9 +491,9 @@ async fn build_page(
         .and_then(|f| f.reply_to.as_ref().map(|r| r.id))
         .or(view.reply_to);
     let loaded = if view.database_down {
-        comments::LoadedComments::unavailable()
+        comment_section::LoadedComments::unavailable()
     } else {
-        comments::load_section(
+        comment_section::load_section(
             &own,
             state,
             &article.slug,
@@ -511,8 +513,8 @@ async fn build_page(
         });
     // The shared page never carries a reader's remembered details.
     let mut form = view.form.unwrap_or_else(|| match view.cache_key {
-        Some(_) => comments::shared_form(state, &article.slug),
-        None => comments::blank_form(req, state, &article.slug),
+        Some(_) => comment_section::shared_form(state, &article.slug),
+        None => comment_section::blank_form(req, state, &article.slug),
     });
     let reply_to = form.reply_to.as_ref().map(|r| r.id).or(view.reply_to);
     form.reply_to = if loaded.unavailable {
@@ -673,6 +675,35 @@ async fn build_page(
     let mut res = render_html(req, &page, Caching::NoStore)?;
     *res.status_mut() = view.status;
     Ok(Built::Response(res))
+}
+
+/// The article again, with the reader's comment form as they sent it and
+/// what needs fixing (or that it could not be saved): the one way a form
+/// comes back on an article page, whatever refused it.
+pub async fn form_again(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    article: &crate::content::Article,
+    mut form: CommentFormView,
+    parent_id: Option<i64>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    form.reply_to = parent_id.map(|id| crate::pages::ReplyTo {
+        id,
+        ..Default::default()
+    });
+    article_response(
+        req,
+        state,
+        &article.slug,
+        ArticleView {
+            form: Some(form),
+            status,
+            database_down: status == StatusCode::SERVICE_UNAVAILABLE,
+            ..ArticleView::default()
+        },
+    )
+    .await
 }
 
 /// `/about`, `/privacy`, `/coaching` and any other `content/pages/*.md`.

@@ -247,7 +247,7 @@ pub async fn send(
     // this browser wrote (its owner token), may be attached; anything else
     // (somebody's private question, a made-up id) is left out.
     if let Some(cid) = request.source_comment {
-        let own: Vec<(i64, String)> = super::comments::own_comments(&req)
+        let own: Vec<(i64, String)> = super::articles::comment_section::own_comments(&req)
             .into_iter()
             .filter(|(id, _)| *id == cid)
             .map(|(id, token)| (id, keys::token_hash(&token)))
@@ -278,7 +278,7 @@ pub async fn send(
         .page("privacy")
         .map_or_else(|| "none".to_string(), |p| p.version.clone());
     let urgent = settings.rules.assess(&request.situation, false).urgent;
-    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
+    let ip = super::request::client_ip(&req, &settings.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip_hash = state.key.ip_hash(&ip);
     let nonce = keys::random_hex(32).map_err(AppError::internal)?;
@@ -369,7 +369,7 @@ fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
     let https = state.settings.base_url.is_https();
     // Path=/ as the `__Host-` prefix (on https) asks.
     Cookie::build(
-        super::comments::reader_cookie_name(https, SENT_COOKIE),
+        super::request::reader_cookie_name(https, SENT_COOKIE),
         value,
     )
     .path("/")
@@ -384,7 +384,7 @@ fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
 
 /// The request this browser sent in the last hour, from its cookie.
 fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
-    let cookie = super::comments::reader_cookie(req, SENT_COOKIE)?;
+    let cookie = super::request::reader_cookie(req, SENT_COOKIE)?;
     let (message, signature) = cookie.value().rsplit_once('.')?;
     let (id, at) = message.split_once('.')?;
     let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);
@@ -498,7 +498,7 @@ pub async fn resend(
         }
     };
     let settings = &state.settings.comments;
-    let ip = super::comments::client_ip(&req, &settings.trusted_proxies)
+    let ip = super::request::client_ip(&req, &settings.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip_hash = state.key.ip_hash(&ip);
     let email_hash = keys::token_hash(&email.as_str().to_lowercase());
@@ -799,7 +799,7 @@ pub async fn add_message(
         }
     };
     let html = render_message(&text).into_string();
-    let ip = super::comments::client_ip(&req, &state.settings.comments.trusted_proxies)
+    let ip = super::request::client_ip(&req, &state.settings.comments.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip_hash = state.key.ip_hash(&ip);
     let (id, name, now) = (row.id, row.name.clone(), Utc::now().naive_utc());

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod page_cache;
 pub mod redirects;
+pub mod request;
 pub mod search;
 pub mod static_files;
 pub mod tags;

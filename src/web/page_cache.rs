@@ -67,7 +67,7 @@ pub struct CachedPage {
     pub cache_control: &'static str,
     /// An article page's comments as listed, for putting a reader's own
     /// comments into it.
-    pub listed: Option<Arc<super::comments::ListedThreads>>,
+    pub listed: Option<Arc<crate::domain::thread::ListedThreads>>,
     /// The cache's use counter when this entry was last served (least
     /// recently used entries are evicted first).
     last_used: AtomicU64,
@@ -176,7 +176,7 @@ pub struct NewPage {
     pub depends: Depends,
     pub content_generation: u64,
     pub now: DateTime<Utc>,
-    pub listed: Option<super::comments::ListedThreads>,
+    pub listed: Option<crate::domain::thread::ListedThreads>,
 }
 
 /// What a lookup found.

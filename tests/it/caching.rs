@@ -588,7 +588,7 @@ async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
     use diesel::prelude::*;
     let app = spawn_app().await;
     let mut conn = app.pool.get().unwrap();
-    let threads = kintsugi::web::comments::THREADS_PER_PAGE;
+    let threads = kintsugi::web::articles::comment_section::THREADS_PER_PAGE;
     for n in 0..threads {
         diesel::sql_query(format!(
             "INSERT INTO comments (article_slug, depth, author_name, author_email, \

@@ -6,13 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::page_cache::segments::{self, Kind, Part};
 use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CoachIntro,
     CommentFields, CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination,
-    ReplyTo, StandalonePage,
+    ReplyTo, SegmentMarks, StandalonePage,
 };
 use comment_section::{Listed, OwnPart};
 
@@ -205,9 +206,10 @@ fn personal_part(req: &HttpRequest) -> Personal {
     }
 }
 
-/// The cached page as this reader gets it: as is, or with their own
-/// comments and remembered name and email put in (private to them, gzipped
-/// on the way out). None when that cannot be done exactly.
+/// The cached page as this reader gets it: as is, or made of its segments
+/// with their own parts in place (their comments among the list's, their
+/// remembered name and email in the form; private to them, see
+/// `CachedPage::respond_personal`). None when that cannot be done exactly.
 fn respond_cached(
     req: &HttpRequest,
     entry: &CachedPage,
@@ -218,150 +220,97 @@ fn respond_cached(
     if remembered.is_none() && own.is_none() {
         return Ok(Some(entry.respond(req)));
     }
-    let Ok(shared) = std::str::from_utf8(entry.plain()) else {
-        return Ok(None);
-    };
-    let mut page = std::borrow::Cow::Borrowed(shared);
-    if let Some((list, slug)) = own {
-        match splice_own(&page, list, slug, t)? {
-            Some(spliced) => page = spliced.into(),
-            None => return Ok(None),
-        }
-    }
-    if let Some((name, email)) = remembered {
-        match splice_fields(&page, name, email, t)? {
-            Some(spliced) => page = spliced.into(),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(super::respond(
-        req,
-        page.into_owned().into_bytes(),
-        entry.content_type,
-        Caching::Private,
-    )))
+    Ok(personal_parts(entry, remembered, own, t)?
+        .and_then(|parts| entry.respond_personal(req, &parts)))
 }
 
-/// The page with the comment form's blank fields swapped for the reader's
-/// remembered name and email.
-fn splice_fields(
-    page: &str,
-    name: String,
-    email: String,
+/// The parts of this reader's page: the entry's segments, with the form's
+/// fields rendered with their remembered name and email, and the list as
+/// `own` has it (`comment_section::own_part`): the shared page's comments
+/// as they are, theirs rendered. None unless the shared page lists
+/// exactly its public comments, in the same order, one segment each.
+fn personal_parts(
+    entry: &CachedPage,
+    remembered: Option<(String, String)>,
+    own: Option<(&[Listed], &str)>,
     t: &crate::i18n::Strings,
-) -> Result<Option<String>, AppError> {
-    // The same for every page of a language: rendered once.
-    type Blanks = std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<String>>>;
-    static BLANK: std::sync::OnceLock<Blanks> = std::sync::OnceLock::new();
-    let blanks = BLANK.get_or_init(Default::default);
-    let cached = blanks.lock().ok().and_then(|b| b.get(t.tag()).cloned());
-    let blank = match cached {
-        Some(blank) => blank,
-        None => {
-            let blank = std::sync::Arc::new(
-                CommentFields {
-                    form: &CommentFormView::default(),
-                    t,
-                }
-                .render()
-                .map_err(AppError::internal)?,
-            );
-            if let Ok(mut b) = blanks.lock() {
-                b.insert(t.tag().to_string(), blank.clone());
-            }
-            blank
-        }
-    };
-    let theirs = CommentFields {
-        form: &CommentFormView {
-            name,
-            email,
-            remember: true,
-            ..CommentFormView::default()
-        },
-        t,
-    }
-    .render()
-    .map_err(AppError::internal)?;
-    Ok(page.find(blank.as_str()).map(|at| {
-        let mut out = String::with_capacity(page.len() + theirs.len());
-        out.push_str(&page[..at]);
-        out.push_str(&theirs);
-        out.push_str(&page[at + blank.len()..]);
-        out
-    }))
-}
-
-/// Where each comment of the list starts (`partials/comment.html`).
-const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
-
-/// The page with the reader's own comments in their places: their held
-/// comments put into the thread, their published ones with their links
-/// (change or delete, a personal plan). `theirs` is the page's comment list
-/// as this reader sees it (`comment_section::own_part`). None unless the shared
-/// page lists exactly its public comments, in the same order.
-fn splice_own(
-    page: &str,
-    theirs: &[Listed],
-    slug: &str,
-    t: &crate::i18n::Strings,
-) -> Result<Option<String>, AppError> {
-    let Some(list) = page.find("<ol class=\"comment-list\">") else {
+) -> Result<Option<Vec<Part>>, AppError> {
+    let Some(kinds) = entry.segment_kinds() else {
         return Ok(None);
     };
-    let Some(list_end) = page[list..].find("\n  </ol>").map(|i| list + i) else {
-        return Ok(None);
-    };
-    let starts: Vec<usize> = page[list..list_end]
-        .match_indices(COMMENT_ITEM)
-        .map(|(i, _)| list + i)
+    let kinds: Vec<Kind> = kinds.collect();
+    let items: Vec<usize> = (0..kinds.len())
+        .filter(|i| kinds[*i] == Kind::Item)
         .collect();
-    let Some(&first) = starts.first() else {
-        return Ok(None);
-    };
-    let mut shared = Vec::with_capacity(starts.len());
-    for (k, &at) in starts.iter().enumerate() {
-        let text = &page[at..starts.get(k + 1).copied().unwrap_or(list_end)];
-        let id = text
-            .split("id=\"comment-")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .and_then(|id| id.parse::<i64>().ok());
-        match id {
-            Some(id) => shared.push((id, text)),
-            None => return Ok(None),
-        }
-    }
-    let public = theirs.iter().filter_map(|item| match item {
-        Listed::Shared(id) => Some(*id),
-        Listed::Theirs(view) => (!view.pending).then_some(view.id),
-    });
-    if !public.eq(shared.iter().map(|(id, _)| *id)) {
-        return Ok(None);
-    }
-    let mut out = String::with_capacity(page.len() + 4096);
-    out.push_str(&page[..first]);
-    let mut shared = shared.into_iter();
-    for item in theirs {
-        match item {
-            Listed::Shared(_) => {
-                if let Some((_, text)) = shared.next() {
-                    out.push_str(text);
+    let mut parts = Vec::with_capacity(kinds.len() + 4);
+    let mut listed = false;
+    for (i, kind) in kinds.iter().enumerate() {
+        match kind {
+            Kind::Item if listed => {}
+            Kind::Item => {
+                listed = true;
+                let Some((list, slug)) = own else {
+                    parts.extend(items.iter().map(|i| Part::Shared(*i)));
+                    continue;
+                };
+                let Some(shared) = entry.listed.as_deref() else {
+                    return Ok(None);
+                };
+                let public = list.iter().filter_map(|item| match item {
+                    Listed::Shared(id) => Some(*id),
+                    Listed::Theirs(view) => (!view.pending).then_some(view.id),
+                });
+                if shared.items.len() != items.len()
+                    || !public.eq(shared.items.iter().map(|(id, _)| *id))
+                {
+                    return Ok(None);
+                }
+                let mut next = items.iter();
+                for item in list {
+                    match item {
+                        Listed::Shared(_) => match next.next() {
+                            Some(i) => parts.push(Part::Shared(*i)),
+                            None => return Ok(None),
+                        },
+                        Listed::Theirs(view) => {
+                            // Their published comment, in place of the
+                            // shared page's rendering of it.
+                            if !view.pending {
+                                next.next();
+                            }
+                            let item = CommentItem { c: view, slug, t }
+                                .render()
+                                .map_err(AppError::internal)?;
+                            parts.push(Part::Theirs(item));
+                        }
+                    }
                 }
             }
-            Listed::Theirs(view) => {
-                if !view.pending {
-                    shared.next();
-                }
-                let item = CommentItem { c: view, slug, t }
+            Kind::Fields => match &remembered {
+                Some((name, email)) => {
+                    let fields = CommentFields {
+                        form: &CommentFormView {
+                            name: name.clone(),
+                            email: email.clone(),
+                            remember: true,
+                            ..CommentFormView::default()
+                        },
+                        t,
+                    }
                     .render()
                     .map_err(AppError::internal)?;
-                out.push_str(&item);
-            }
+                    parts.push(Part::Theirs(fields));
+                }
+                None => parts.push(Part::Shared(i)),
+            },
+            Kind::Before | Kind::Between | Kind::After => parts.push(Part::Shared(i)),
         }
     }
-    out.push_str(&page[list_end..]);
-    Ok(Some(out))
+    // Their comments on a page that lists none: rendered for them.
+    if own.is_some() && !listed {
+        return Ok(None);
+    }
+    Ok(Some(parts))
 }
 
 pub async fn show(
@@ -604,7 +553,12 @@ async fn build_page(
     for v in &mut views {
         v.offer_plan &= !crisis;
     }
-    let page = ArticlePage {
+    // Kept in the cache (as segments) or rendered for one reader.
+    let cached = match (&view.cache_key, view.status, &coach, loaded_unavailable) {
+        (Some(key), StatusCode::OK, None, false) => Some(key),
+        _ => None,
+    };
+    let mut page = ArticlePage {
         layout,
         image: article.image.as_ref(),
         t: &state.strings,
@@ -641,16 +595,23 @@ async fn build_page(
             crisis_resources: &state.settings.comments.crisis_resources,
             unavailable: loaded.unavailable,
             coach,
+            marks: match cached {
+                Some(_) => SegmentMarks::CACHED,
+                None => SegmentMarks::default(),
+            },
         },
     };
-    if let (Some(key), StatusCode::OK, None, false) = (
-        &view.cache_key,
-        view.status,
-        &page.comments.coach,
-        loaded_unavailable,
-    ) {
+    if let Some(key) = cached {
         let token = page.comments.form.token.clone();
-        let body = page.render().map_err(AppError::internal)?;
+        let marked = page.render().map_err(AppError::internal)?;
+        let (body, cuts) = match segments::split(&marked) {
+            Some(split) => (split.plain, Some(split.cuts)),
+            // The article's own text carries a mark: kept whole.
+            None => {
+                page.comments.marks = SegmentMarks::default();
+                (page.render().map_err(AppError::internal)?, None)
+            }
+        };
         let entry = state
             .pages
             .store_off_thread(super::page_cache::NewPage {
@@ -663,6 +624,7 @@ async fn build_page(
                 content_generation: generation,
                 now,
                 listed: Some(listed),
+                cuts,
             })
             .await
             .map_err(AppError::internal)?;

@@ -138,6 +138,7 @@ where
             content_generation: generation,
             now,
             listed: None,
+            cuts: None,
         })
         .await
         .map_err(AppError::internal)?;

@@ -10,9 +10,12 @@
 //! was flushed (a sync flush ends each piece on a byte boundary; a full
 //! flush, before a piece that starts afresh, also forgets what came before,
 //! so the piece can follow anything). A reader's page is one gzip member:
-//! the pieces' deflate bytes in page order, the reader's parts compressed
-//! on their own (fast) in their places, a final empty block, and the CRC
-//! and length of the page as served. Comments start afresh every
+//! the pieces' deflate bytes in page order, the reader's parts in their
+//! places (stored as they are while small: the form's fields or a comment
+//! or two are a few KB, and starting a compressor afresh costs more time
+//! than those bytes cost on the wire; larger ones compressed on their own
+//! at the fastest level), a final empty block, and the CRC and length of
+//! the page as served. Comments start afresh every
 //! [`ITEMS_PER_RUN`] items (each run compresses as well as the whole
 //! list, nearly); a comment that follows one of the reader's own in the
 //! middle of a run goes as a stored (uncompressed) block, as do the rest of
@@ -31,6 +34,8 @@ use crate::pages::PageSegment;
 
 /// Comments compressed together before the compressor starts afresh.
 pub const ITEMS_PER_RUN: usize = 8;
+/// A reader's part shorter than this goes uncompressed (stored blocks).
+const STORE_THEIRS_BELOW: usize = 8 * 1024;
 
 /// What a piece of the page is, from the marks around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,9 +255,13 @@ fn stored_into(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// A reader's part, compressed on its own at the fastest level (a
-/// compressor per thread, started afresh for each part).
+/// A reader's part: stored while small, else compressed on its own at the
+/// fastest level (a compressor per thread, started afresh for each part).
 fn theirs_into(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    if bytes.len() < STORE_THEIRS_BELOW {
+        stored_into(bytes, out);
+        return Some(());
+    }
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<Compress> =
             std::cell::RefCell::new(Compress::new(Compression::fast(), false));

@@ -7,6 +7,8 @@
 #   SHARED=1 bench/nginx.sh        (servers and wrk share every core)
 #   PROFILE=production bench/nginx.sh   (the fat-LTO build servers run;
 #                                  default: release, thin LTO)
+#   KINTSUGI_BIN=path/to/kintsugi bench/nginx.sh   (that binary, not built
+#                                  here: e.g. an older commit's, to compare)
 #
 # Cores: by default the servers under test (Kintsugi with one worker, nginx
 # with one worker process) run on the last core and wrk, with one thread, on
@@ -25,7 +27,9 @@
 #    bytes (Kintsugi and nginx alternate, three rounds each, medians kept,
 #    so a noisy moment on a shared machine hits both sides); a cache
 #    miss (the first request after a new comment); comment posts per
-#    second through many client addresses (behind the trusted local proxy).
+#    second through many client addresses (behind the trusted local proxy);
+#    readers with a personal part (a remembered name and email, their own
+#    held comment) next to a stranger, gzip, as ratios.
 # 3. Prints each Kintsugi figure next to nginx's as a ratio, and how the
 #    article's p50/p99 and the process's memory grow with 10..10,000
 #    comments on one article and with 10..10,000 articles.
@@ -46,7 +50,12 @@ fi
 need() { command -v "$1" >/dev/null || apt-get install -y "$2" >/dev/null || (apt-get update >/dev/null && apt-get install -y "$2" >/dev/null); }
 need wrk wrk
 need nginx nginx-light || need nginx nginx
-cargo build --profile "$PROFILE" --bin kintsugi >/dev/null
+if [ -n "${KINTSUGI_BIN:-}" ]; then
+  BIN=$KINTSUGI_BIN
+else
+  cargo build --profile "$PROFILE" --bin kintsugi >/dev/null
+  BIN=./target/$PROFILE/kintsugi
+fi
 
 WORK=$(mktemp -d /tmp/kintsugi-nginx.XXXXXX)
 # mktemp makes the folder private; nginx's workers (nobody) must read it, or
@@ -66,7 +75,7 @@ start_kintsugi() {
   local t0; t0=$(date +%s.%N)
   KINTSUGI_BIND="127.0.0.1:$KPORT" KINTSUGI_DATA_DIR="$1" KINTSUGI_CONTENT_DIR="$2" \
     KINTSUGI_WATCH_CONTENT=false KINTSUGI_LOG=warn KINTSUGI_TRUSTED_PROXIES=127.0.0.1 \
-    KINTSUGI_COMMENT_MIN_SECONDS=0 $SERVER_CPU "./target/$PROFILE/kintsugi" serve >"$1/server.log" 2>&1 &
+    KINTSUGI_COMMENT_MIN_SECONDS=0 $SERVER_CPU "$BIN" serve >"$1/server.log" 2>&1 &
   KPID=$!
   PIDS+=("$KPID")
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$KPORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
@@ -158,7 +167,7 @@ print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.99) - 1]:.2f}")
 PY
 }
 
-echo "Kintsugi $(git describe --always --dirty 2>/dev/null || echo '?') ($PROFILE profile) next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
+echo "Kintsugi $(git describe --always --dirty 2>/dev/null || echo '?') (${KINTSUGI_BIN:-$PROFILE profile}) next to $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, ${DURATION}s per run, $CONNECTIONS connections"
 if [ -n "$SERVER_CPU" ]; then
   echo "  servers on core $LAST (one worker each), wrk on core 0 (one thread)"
 else
@@ -262,6 +271,33 @@ ratio "search" k-search n-search
 
 echo "Kintsugi only:"
 bench k-article-br "$BASE$ARTICLE" -H "Accept-Encoding: br"
+
+# Readers with a personal part, next to a stranger (gzip, one run each, one
+# after the other): a remembered name and email, and their own held comment
+# (a first comment waits for the coach) with their name remembered too.
+REMEMBER=$(python3 -c 'print("Robin\nrobin@example.com".encode().hex())')
+TOKEN=$(curl -fsS "$BASE$ARTICLE" | grep -o 'name="token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+OWN=$(curl -fsS -o /dev/null -D - -H 'X-Forwarded-For: 10.98.0.1' \
+  --data-urlencode name=Robin --data-urlencode email=robin@example.com \
+  --data-urlencode 'body=A held question from the bench, waiting for the coach.' \
+  --data-urlencode remember=1 --data-urlencode "token=$TOKEN" "$BASE$ARTICLE/comments" |
+  tr -d '\r' | grep -i '^set-cookie: kintsugi_own=' | sed 's/^[^=]*=//;s/;.*//')
+[ -n "$OWN" ] || { echo "posting the held comment gave no own-comments cookie" >&2; exit 1; }
+sleep 1.2
+PAGE=$(curl -fsS --compressed -H "Cookie: kintsugi_commenter=$REMEMBER" "$BASE$ARTICLE")
+grep -q 'value="robin@example.com"' <<<"$PAGE" || { echo "the remembered reader's page lacks their email" >&2; exit 1; }
+PAGE=$(curl -fsS --compressed -H "Cookie: kintsugi_own=$OWN; kintsugi_commenter=$REMEMBER" "$BASE$ARTICLE")
+grep -q 'A held question from the bench' <<<"$PAGE" || { echo "the writer's page lacks their held comment" >&2; exit 1; }
+bench k-stranger-gzip "$BASE$ARTICLE" -H "Accept-Encoding: gzip"
+bench k-remembered-gzip "$BASE$ARTICLE" -H "Accept-Encoding: gzip" -H "Cookie: kintsugi_commenter=$REMEMBER"
+bench k-held-gzip "$BASE$ARTICLE" -H "Accept-Encoding: gzip" -H "Cookie: kintsugi_own=$OWN; kintsugi_commenter=$REMEMBER"
+python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+r = lambda n: float(open(f"{w}/{n}.rps").read())
+s = r("k-stranger-gzip")
+print(f"  personal / stranger: remembered {r('k-remembered-gzip') / s:.2f}x, own held comment {r('k-held-gzip') / s:.2f}x")
+PY
 
 # A cache miss: the first request after a new (published) comment.
 miss "$BASE" 60 >"$WORK/miss.txt"

@@ -322,6 +322,9 @@ pub struct CommentItem<'a> {
 
 pub struct CommentSection<'a> {
     pub slug: &'a str,
+    /// Where the page's segments begin and end: marked in the page
+    /// rendered for the cache, nothing in a page rendered for one reader.
+    pub marks: SegmentMarks,
     pub action: String,
     pub article_url: String,
     pub count: usize,
@@ -349,6 +352,64 @@ impl CommentSection<'_> {
     pub fn crisis_shown(&self) -> bool {
         self.notice.as_ref().is_some_and(|n| n.crisis)
     }
+}
+
+/// A boundary between the segments of a cached article page
+/// (`web::page_cache::segments`), as the templates write it: an HTML
+/// comment, which neither escaped text nor a sanitised comment (ammonia
+/// drops comments) can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSegment {
+    /// Before each comment of the list.
+    Item,
+    /// After the list's last comment.
+    ListEnd,
+    /// Before the comment form's fields (`partials/comment_fields.html`).
+    Fields,
+    /// After them.
+    FieldsEnd,
+}
+
+impl PageSegment {
+    /// What every mark starts with.
+    pub const PREFIX: &'static str = "<!--kintsugi-segment:";
+    pub const ALL: [PageSegment; 4] = [
+        PageSegment::Item,
+        PageSegment::ListEnd,
+        PageSegment::Fields,
+        PageSegment::FieldsEnd,
+    ];
+
+    /// The mark as written into the page.
+    pub const fn mark(self) -> &'static str {
+        match self {
+            PageSegment::Item => "<!--kintsugi-segment:item-->",
+            PageSegment::ListEnd => "<!--kintsugi-segment:list-end-->",
+            PageSegment::Fields => "<!--kintsugi-segment:fields-->",
+            PageSegment::FieldsEnd => "<!--kintsugi-segment:fields-end-->",
+        }
+    }
+}
+
+/// The marks a comment section writes at its segments' boundaries
+/// (`partials/comments.html`, `partials/comment_form.html`): the real
+/// ones in a page rendered for the cache, empty ones (the default)
+/// otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SegmentMarks {
+    pub item: &'static str,
+    pub list_end: &'static str,
+    pub fields: &'static str,
+    pub fields_end: &'static str,
+}
+
+impl SegmentMarks {
+    pub const CACHED: Self = Self {
+        item: PageSegment::Item.mark(),
+        list_end: PageSegment::ListEnd.mark(),
+        fields: PageSegment::Fields.mark(),
+        fields_end: PageSegment::FieldsEnd.mark(),
+    };
 }
 
 /// What the article page needs when the coach is signed in.
@@ -570,6 +631,18 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn segment_marks_share_their_prefix_and_are_html_comments() {
+        for segment in PageSegment::ALL {
+            let mark = segment.mark();
+            assert!(mark.starts_with(PageSegment::PREFIX) && mark.ends_with("-->"));
+            assert_eq!(
+                PageSegment::ALL.iter().filter(|s| s.mark() == mark).count(),
+                1
+            );
+        }
+    }
 
     #[test]
     fn json_ld_cannot_close_its_script() {

@@ -49,6 +49,15 @@ pub fn threads<T: Threaded>(mut comments: Vec<T>) -> Vec<Vec<(usize, T)>> {
     out
 }
 
+/// The comments of a shared page as (id, parent), in the order shown,
+/// with the page's number and the article's threads in all.
+#[derive(Debug, Clone, Default)]
+pub struct ListedThreads {
+    pub items: Vec<(i64, Option<i64>)>,
+    pub threads: usize,
+    pub page: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,20 @@
 //! The home page, article pages and standalone pages.
+pub mod comment_section;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::comments::{Listed, OwnPart};
+use super::page_cache::segments::{self, Kind, Part};
 use super::page_cache::{CachedPage, Depends, Lookup};
-use super::{comments, page_number, render_html, AppState, Caching, PAGE_SIZE};
+use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
 use crate::pages::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CoachIntro,
     CommentFields, CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination,
-    ReplyTo, StandalonePage,
+    ReplyTo, SegmentMarks, StandalonePage,
 };
+use comment_section::{Listed, OwnPart};
 
 /// How much of the comment a reply answers its form quotes.
 const REPLY_QUOTE_CHARS: usize = 240;
@@ -60,7 +63,7 @@ pub async fn home(
             let now = state.clock.now();
             let (articles, total_pages) =
                 paginate(library.published(now).collect(), page, PAGE_SIZE)?;
-            let counts = comments::counts(&state).await;
+            let counts = comment_section::counts(&state).await;
             let path = if page == 1 {
                 "/".to_string()
             } else {
@@ -133,7 +136,7 @@ pub struct ArticleQuery {
     cpage: Option<String>,
     posted: Option<String>,
     replyto: Option<String>,
-    /// The signature a crisis post's redirect carries (`comments::posted_url`).
+    /// The signature a crisis post's redirect carries (`comment_section::posted_url`).
     help: Option<String>,
 }
 
@@ -191,8 +194,8 @@ fn personal_part(req: &HttpRequest) -> Personal {
     if req.cookie(COOKIE).is_some() || req.cookie(SECURE_COOKIE).is_some() {
         return Personal::Rendered;
     }
-    let remembered = comments::remembered(req);
-    if !comments::own_comments(req).is_empty() {
+    let remembered = comment_section::remembered(req);
+    if !comment_section::own_comments(req).is_empty() {
         // Whether they are on this article is read with the page itself.
         return Personal::OwnComments(remembered);
     }
@@ -202,9 +205,10 @@ fn personal_part(req: &HttpRequest) -> Personal {
     }
 }
 
-/// The cached page as this reader gets it: as is, or with their own
-/// comments and remembered name and email put in (private to them, gzipped
-/// on the way out). None when that cannot be done exactly.
+/// The cached page as this reader gets it: as is, or made of its segments
+/// with their own parts in place (their comments among the list's, their
+/// remembered name and email in the form; private to them, see
+/// `CachedPage::respond_personal`). None when that cannot be done exactly.
 fn respond_cached(
     req: &HttpRequest,
     entry: &CachedPage,
@@ -215,150 +219,97 @@ fn respond_cached(
     if remembered.is_none() && own.is_none() {
         return Ok(Some(entry.respond(req)));
     }
-    let Ok(shared) = std::str::from_utf8(entry.plain()) else {
-        return Ok(None);
-    };
-    let mut page = std::borrow::Cow::Borrowed(shared);
-    if let Some((list, slug)) = own {
-        match splice_own(&page, list, slug, t)? {
-            Some(spliced) => page = spliced.into(),
-            None => return Ok(None),
-        }
-    }
-    if let Some((name, email)) = remembered {
-        match splice_fields(&page, name, email, t)? {
-            Some(spliced) => page = spliced.into(),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(super::respond(
-        req,
-        page.into_owned().into_bytes(),
-        entry.content_type,
-        Caching::Private,
-    )))
+    Ok(personal_parts(entry, remembered, own, t)?
+        .and_then(|parts| entry.respond_personal(req, &parts)))
 }
 
-/// The page with the comment form's blank fields swapped for the reader's
-/// remembered name and email.
-fn splice_fields(
-    page: &str,
-    name: String,
-    email: String,
+/// The parts of this reader's page: the entry's segments, with the form's
+/// fields rendered with their remembered name and email, and the list as
+/// `own` has it (`comment_section::own_part`): the shared page's comments
+/// as they are, theirs rendered. None unless the shared page lists
+/// exactly its public comments, in the same order, one segment each.
+fn personal_parts(
+    entry: &CachedPage,
+    remembered: Option<(String, String)>,
+    own: Option<(&[Listed], &str)>,
     t: &crate::i18n::Strings,
-) -> Result<Option<String>, AppError> {
-    // The same for every page of a language: rendered once.
-    type Blanks = std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<String>>>;
-    static BLANK: std::sync::OnceLock<Blanks> = std::sync::OnceLock::new();
-    let blanks = BLANK.get_or_init(Default::default);
-    let cached = blanks.lock().ok().and_then(|b| b.get(t.tag()).cloned());
-    let blank = match cached {
-        Some(blank) => blank,
-        None => {
-            let blank = std::sync::Arc::new(
-                CommentFields {
-                    form: &CommentFormView::default(),
-                    t,
-                }
-                .render()
-                .map_err(AppError::internal)?,
-            );
-            if let Ok(mut b) = blanks.lock() {
-                b.insert(t.tag().to_string(), blank.clone());
-            }
-            blank
-        }
-    };
-    let theirs = CommentFields {
-        form: &CommentFormView {
-            name,
-            email,
-            remember: true,
-            ..CommentFormView::default()
-        },
-        t,
-    }
-    .render()
-    .map_err(AppError::internal)?;
-    Ok(page.find(blank.as_str()).map(|at| {
-        let mut out = String::with_capacity(page.len() + theirs.len());
-        out.push_str(&page[..at]);
-        out.push_str(&theirs);
-        out.push_str(&page[at + blank.len()..]);
-        out
-    }))
-}
-
-/// Where each comment of the list starts (`partials/comment.html`).
-const COMMENT_ITEM: &str = "\n    <li class=\"comment comment--depth-";
-
-/// The page with the reader's own comments in their places: their held
-/// comments put into the thread, their published ones with their links
-/// (change or delete, a personal plan). `theirs` is the page's comment list
-/// as this reader sees it (`comments::own_part`). None unless the shared
-/// page lists exactly its public comments, in the same order.
-fn splice_own(
-    page: &str,
-    theirs: &[Listed],
-    slug: &str,
-    t: &crate::i18n::Strings,
-) -> Result<Option<String>, AppError> {
-    let Some(list) = page.find("<ol class=\"comment-list\">") else {
+) -> Result<Option<Vec<Part>>, AppError> {
+    let Some(kinds) = entry.segment_kinds() else {
         return Ok(None);
     };
-    let Some(list_end) = page[list..].find("\n  </ol>").map(|i| list + i) else {
-        return Ok(None);
-    };
-    let starts: Vec<usize> = page[list..list_end]
-        .match_indices(COMMENT_ITEM)
-        .map(|(i, _)| list + i)
+    let kinds: Vec<Kind> = kinds.collect();
+    let items: Vec<usize> = (0..kinds.len())
+        .filter(|i| kinds[*i] == Kind::Item)
         .collect();
-    let Some(&first) = starts.first() else {
-        return Ok(None);
-    };
-    let mut shared = Vec::with_capacity(starts.len());
-    for (k, &at) in starts.iter().enumerate() {
-        let text = &page[at..starts.get(k + 1).copied().unwrap_or(list_end)];
-        let id = text
-            .split("id=\"comment-")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .and_then(|id| id.parse::<i64>().ok());
-        match id {
-            Some(id) => shared.push((id, text)),
-            None => return Ok(None),
-        }
-    }
-    let public = theirs.iter().filter_map(|item| match item {
-        Listed::Shared(id) => Some(*id),
-        Listed::Theirs(view) => (!view.pending).then_some(view.id),
-    });
-    if !public.eq(shared.iter().map(|(id, _)| *id)) {
-        return Ok(None);
-    }
-    let mut out = String::with_capacity(page.len() + 4096);
-    out.push_str(&page[..first]);
-    let mut shared = shared.into_iter();
-    for item in theirs {
-        match item {
-            Listed::Shared(_) => {
-                if let Some((_, text)) = shared.next() {
-                    out.push_str(text);
+    let mut parts = Vec::with_capacity(kinds.len() + 4);
+    let mut listed = false;
+    for (i, kind) in kinds.iter().enumerate() {
+        match kind {
+            Kind::Item if listed => {}
+            Kind::Item => {
+                listed = true;
+                let Some((list, slug)) = own else {
+                    parts.extend(items.iter().map(|i| Part::Shared(*i)));
+                    continue;
+                };
+                let Some(shared) = entry.listed.as_deref() else {
+                    return Ok(None);
+                };
+                let public = list.iter().filter_map(|item| match item {
+                    Listed::Shared(id) => Some(*id),
+                    Listed::Theirs(view) => (!view.pending).then_some(view.id),
+                });
+                if shared.items.len() != items.len()
+                    || !public.eq(shared.items.iter().map(|(id, _)| *id))
+                {
+                    return Ok(None);
+                }
+                let mut next = items.iter();
+                for item in list {
+                    match item {
+                        Listed::Shared(_) => match next.next() {
+                            Some(i) => parts.push(Part::Shared(*i)),
+                            None => return Ok(None),
+                        },
+                        Listed::Theirs(view) => {
+                            // Their published comment, in place of the
+                            // shared page's rendering of it.
+                            if !view.pending {
+                                next.next();
+                            }
+                            let item = CommentItem { c: view, slug, t }
+                                .render()
+                                .map_err(AppError::internal)?;
+                            parts.push(Part::Theirs(item));
+                        }
+                    }
                 }
             }
-            Listed::Theirs(view) => {
-                if !view.pending {
-                    shared.next();
-                }
-                let item = CommentItem { c: view, slug, t }
+            Kind::Fields => match &remembered {
+                Some((name, email)) => {
+                    let fields = CommentFields {
+                        form: &CommentFormView {
+                            name: name.clone(),
+                            email: email.clone(),
+                            remember: true,
+                            ..CommentFormView::default()
+                        },
+                        t,
+                    }
                     .render()
                     .map_err(AppError::internal)?;
-                out.push_str(&item);
-            }
+                    parts.push(Part::Theirs(fields));
+                }
+                None => parts.push(Part::Shared(i)),
+            },
+            Kind::Before | Kind::Between | Kind::After => parts.push(Part::Shared(i)),
         }
     }
-    out.push_str(&page[list_end..]);
-    Ok(Some(out))
+    // Their comments on a page that lists none: rendered for them.
+    if own.is_some() && !listed {
+        return Ok(None);
+    }
+    Ok(Some(parts))
 }
 
 pub async fn show(
@@ -375,7 +326,7 @@ pub async fn show(
         ..ArticleView::default()
     };
     view.crisis_signed = match (view.posted, query.help.as_deref()) {
-        (Some(posted), Some(help)) => comments::crisis_signed(&state, posted, help),
+        (Some(posted), Some(help)) => comment_section::crisis_signed(&state, posted, help),
         _ => false,
     };
     let personal = if query.posted.is_none() && query.replyto.is_none() {
@@ -417,8 +368,8 @@ pub async fn show(
     let list = match (own, &entry.listed) {
         (false, _) => None,
         (true, Some(listed)) => {
-            let theirs = comments::own_comments(&req);
-            match comments::own_part(&theirs, &state, &slug, listed).await? {
+            let theirs = comment_section::own_comments(&req);
+            match comment_section::own_part(&theirs, &state, &slug, listed).await? {
                 OwnPart::NotHere => None,
                 OwnPart::List(list) => Some(list),
                 OwnPart::Render => return article_response(&req, &state, &slug, for_them()).await,
@@ -479,7 +430,7 @@ async fn build_page(
     // The shared page never shows anyone's own comments.
     let own = match view.cache_key {
         Some(_) => Vec::new(),
-        None => comments::own_comments(req),
+        None => comment_section::own_comments(req),
     };
     // Replying: the page holding the comment answered, wherever it is.
     let replying = view
@@ -488,9 +439,9 @@ async fn build_page(
         .and_then(|f| f.reply_to.as_ref().map(|r| r.id))
         .or(view.reply_to);
     let loaded = if view.database_down {
-        comments::LoadedComments::unavailable()
+        comment_section::LoadedComments::unavailable()
     } else {
-        comments::load_section(
+        comment_section::load_section(
             &own,
             state,
             &article.slug,
@@ -510,8 +461,8 @@ async fn build_page(
         });
     // The shared page never carries a reader's remembered details.
     let mut form = view.form.unwrap_or_else(|| match view.cache_key {
-        Some(_) => comments::shared_form(state, &article.slug),
-        None => comments::blank_form(req, state, &article.slug),
+        Some(_) => comment_section::shared_form(state, &article.slug),
+        None => comment_section::blank_form(req, state, &article.slug),
     });
     let reply_to = form.reply_to.as_ref().map(|r| r.id).or(view.reply_to);
     form.reply_to = if loaded.unavailable {
@@ -601,7 +552,12 @@ async fn build_page(
     for v in &mut views {
         v.offer_plan &= !crisis;
     }
-    let page = ArticlePage {
+    // Kept in the cache (as segments) or rendered for one reader.
+    let cached = match (&view.cache_key, view.status, &coach, loaded_unavailable) {
+        (Some(key), StatusCode::OK, None, false) => Some(key),
+        _ => None,
+    };
+    let mut page = ArticlePage {
         layout,
         image: article.image.as_ref(),
         t: &state.strings,
@@ -638,16 +594,23 @@ async fn build_page(
             crisis_resources: &state.settings.comments.crisis_resources,
             unavailable: loaded.unavailable,
             coach,
+            marks: match cached {
+                Some(_) => SegmentMarks::CACHED,
+                None => SegmentMarks::default(),
+            },
         },
     };
-    if let (Some(key), StatusCode::OK, None, false) = (
-        &view.cache_key,
-        view.status,
-        &page.comments.coach,
-        loaded_unavailable,
-    ) {
+    if let Some(key) = cached {
         let token = page.comments.form.token.clone();
-        let body = page.render().map_err(AppError::internal)?;
+        let marked = page.render().map_err(AppError::internal)?;
+        let (body, cuts) = match segments::split(&marked) {
+            Some(split) => (split.plain, Some(split.cuts)),
+            // The article's own text carries a mark: kept whole.
+            None => {
+                page.comments.marks = SegmentMarks::default();
+                (page.render().map_err(AppError::internal)?, None)
+            }
+        };
         let entry = state
             .pages
             .store_off_thread(super::page_cache::NewPage {
@@ -660,6 +623,7 @@ async fn build_page(
                 content_generation: generation,
                 now,
                 listed: Some(listed),
+                cuts,
             })
             .await
             .map_err(AppError::internal)?;
@@ -672,6 +636,35 @@ async fn build_page(
     let mut res = render_html(req, &page, Caching::NoStore)?;
     *res.status_mut() = view.status;
     Ok(Built::Response(res))
+}
+
+/// The article again, with the reader's comment form as they sent it and
+/// what needs fixing (or that it could not be saved): the one way a form
+/// comes back on an article page, whatever refused it.
+pub async fn form_again(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    article: &crate::content::Article,
+    mut form: CommentFormView,
+    parent_id: Option<i64>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    form.reply_to = parent_id.map(|id| crate::pages::ReplyTo {
+        id,
+        ..Default::default()
+    });
+    article_response(
+        req,
+        state,
+        &article.slug,
+        ArticleView {
+            form: Some(form),
+            status,
+            database_down: status == StatusCode::SERVICE_UNAVAILABLE,
+            ..ArticleView::default()
+        },
+    )
+    .await
 }
 
 /// `/about`, `/privacy`, `/coaching` and any other `content/pages/*.md`.

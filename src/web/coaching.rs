@@ -243,7 +243,7 @@ pub async fn send(
     // this browser wrote (its owner token), may be attached; anything else
     // (somebody's private question, a made-up id) is left out.
     if let Some(cid) = request.source_comment {
-        let own: Vec<(i64, String)> = super::comments::own_comments(&req)
+        let own: Vec<(i64, String)> = super::articles::comment_section::own_comments(&req)
             .into_iter()
             .filter(|(id, _)| *id == cid)
             .map(|(id, token)| (id, keys::token_hash(&token)))
@@ -361,7 +361,7 @@ fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
     let https = state.settings.base_url.is_https();
     // Path=/ as the `__Host-` prefix (on https) asks.
     Cookie::build(
-        super::comments::reader_cookie_name(https, SENT_COOKIE),
+        super::request::reader_cookie_name(https, SENT_COOKIE),
         value,
     )
     .path("/")
@@ -376,7 +376,7 @@ fn sent_cookie(state: &AppState, id: i64, now_unix: i64) -> Cookie<'static> {
 
 /// The request this browser sent in the last hour, from its cookie.
 fn sent_request(req: &HttpRequest, state: &AppState) -> Option<i64> {
-    let cookie = super::comments::reader_cookie(req, SENT_COOKIE)?;
+    let cookie = super::request::reader_cookie(req, SENT_COOKIE)?;
     let (message, signature) = cookie.value().rsplit_once('.')?;
     let (id, at) = message.split_once('.')?;
     let (id, at) = (id.parse::<i64>().ok()?, at.parse::<i64>().ok()?);

@@ -85,7 +85,7 @@ fn may_read(req: &HttpRequest, settings: &Settings) -> Result<(), &'static str> 
 fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if trusted.iter().any(|net| net.contains(&peer)) {
-        return super::comments::client_ip(req, trusted);
+        return super::request::client_ip(req, trusted);
     }
     let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"]
         .iter()

@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod page_cache;
 pub mod reader_form;
 pub mod redirects;
+pub mod request;
 pub mod request_log;
 pub mod search;
 pub mod static_files;
@@ -157,6 +158,7 @@ where
             content_generation: generation,
             now,
             listed: None,
+            cuts: None,
         })
         .await
         .map_err(AppError::internal)?;

@@ -11,11 +11,13 @@
 //! form's issue time honest and bounds how long a change made by *another*
 //! app instance can stay unseen if an announcement is lost.
 //!
-//! Only the shared page is cached. Readers' own parts are put into it per
-//! request (`web::articles`): their remembered name and email into the
-//! form, their own comments (held ones in their place, their links) into
-//! the list, threaded from the list the entry keeps (`listed`) and their
-//! own few rows. Only the signed-in coach, and the rare reader whose
+//! Only the shared page is cached. An article page is also kept as
+//! segments (`segments`), so readers' own parts go into it per request
+//! (`web::articles`) without compressing the shared bytes again: their
+//! remembered name and email in place of the form's fields, their own
+//! comments (held ones in their place, their links) among the list's,
+//! threaded from the list the entry keeps (`listed`) and their own few
+//! rows. Only the signed-in coach, and the rare reader whose
 //! comments would move threads between pages (a held question when there
 //! are several pages, public replies to a hidden comment of theirs), get
 //! the page rendered.
@@ -24,6 +26,8 @@
 //! them) are bounded by `[cache] pages_mb`. Every distinct search is an
 //! entry, so without a bound the cache grows with the queries readers
 //! (and crawlers) make up; past it, the entries used longest ago go.
+pub mod segments;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -67,7 +71,9 @@ pub struct CachedPage {
     pub cache_control: &'static str,
     /// An article page's comments as listed, for putting a reader's own
     /// comments into it.
-    pub listed: Option<Arc<super::comments::ListedThreads>>,
+    pub listed: Option<Arc<crate::domain::thread::ListedThreads>>,
+    /// An article page's segments, compressed, for readers' own pages.
+    segments: Option<segments::Segments>,
     /// The cache's use counter when this entry was last served (least
     /// recently used entries are evicted first).
     last_used: AtomicU64,
@@ -176,7 +182,9 @@ pub struct NewPage {
     pub depends: Depends,
     pub content_generation: u64,
     pub now: DateTime<Utc>,
-    pub listed: Option<super::comments::ListedThreads>,
+    pub listed: Option<crate::domain::thread::ListedThreads>,
+    /// Where `body`'s segments are (`segments::split`), for an article page.
+    pub cuts: Option<Vec<(segments::Kind, std::ops::Range<usize>)>>,
 }
 
 /// What a lookup found.
@@ -295,6 +303,7 @@ impl PageCache {
             content_generation,
             now,
             listed,
+            cuts,
         } = page;
         let hash = match volatile.as_deref() {
             Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
@@ -320,6 +329,7 @@ impl PageCache {
             depends,
         );
         entry.listed = listed.map(Arc::new);
+        entry.segments = cuts.and_then(|cuts| segments::Segments::compress(entry.plain(), &cuts));
         entry.last_used = AtomicU64::new(self.uses.fetch_add(1, Ordering::Relaxed));
         let entry = Arc::new(entry);
         if let Ok(mut entries) = self.entries.write() {
@@ -435,6 +445,7 @@ impl CachedPage {
             refreshing: AtomicBool::new(false),
             cache_control,
             listed: None,
+            segments: None,
             last_used: AtomicU64::new(0),
         }
     }
@@ -450,6 +461,7 @@ impl CachedPage {
             + self.hash.len()
             + key.len()
             + listed
+            + self.segments.as_ref().map_or(0, segments::Segments::size)
             + ENTRY_OVERHEAD
     }
 
@@ -524,6 +536,68 @@ impl CachedPage {
         res.body(body.clone())
     }
 
+    /// The kinds of an article page's segments, in page order (None: not
+    /// kept as segments).
+    pub fn segment_kinds(&self) -> Option<impl Iterator<Item = segments::Kind> + '_> {
+        self.segments.as_ref().map(segments::Segments::kinds)
+    }
+
+    /// The page made of `parts` (this entry's segments and a reader's own
+    /// parts) for one reader: gzip when they take it (one member, the
+    /// shared segments as compressed when stored), else as is; private to
+    /// them, with an ETag of the shared page's version and their parts, so
+    /// a reload with nothing changed is a 304 as for the shared page. None
+    /// when the entry has no segments (or `parts` names one it lacks).
+    pub fn respond_personal(
+        &self,
+        req: &HttpRequest,
+        parts: &[segments::Part],
+    ) -> Option<HttpResponse> {
+        use std::hash::{Hash, Hasher};
+        let segments = self.segments.as_ref()?;
+        let gzip = super::accepts(req, "gzip");
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash.hash(&mut hasher);
+        for part in parts {
+            match part {
+                segments::Part::Shared(i) => (0u8, i).hash(&mut hasher),
+                segments::Part::Theirs(text) => (1u8, text).hash(&mut hasher),
+            }
+        }
+        let etag = format!(
+            "\"{:016x}-p{}\"",
+            hasher.finish(),
+            if gzip { "-gz" } else { "" }
+        );
+        let cache_control = super::Caching::Private.header();
+        if super::if_none_match(req, &etag) {
+            return Some(
+                HttpResponse::NotModified()
+                    .insert_header((header::ETAG, etag))
+                    .insert_header((header::CACHE_CONTROL, cache_control))
+                    .insert_header((header::VARY, "Accept-Encoding"))
+                    .finish(),
+            );
+        }
+        let body = if gzip {
+            segments.gzip(&self.plain, parts)?
+        } else {
+            segments.plain(&self.plain, parts)?
+        };
+        let mut res = HttpResponse::Ok();
+        res.insert_header((
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(self.content_type),
+        ))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::VARY, "Accept-Encoding"));
+        if gzip {
+            res.insert_header((header::CONTENT_ENCODING, "gzip"));
+        }
+        Some(res.body(body))
+    }
+
     /// The bytes as rendered (for tests and benchmarks).
     pub fn plain(&self) -> &Bytes {
         &self.plain
@@ -545,6 +619,7 @@ mod tests {
             content_generation: 0,
             now,
             listed: None,
+            cuts: None,
         }
     }
 

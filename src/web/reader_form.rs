@@ -167,7 +167,7 @@ pub fn check(
             }
         }
     };
-    let ip = super::comments::client_ip(req, &state.settings.comments.trusted_proxies)
+    let ip = super::request::client_ip(req, &state.settings.comments.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     Ok(Checked {
         stamp,

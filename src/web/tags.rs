@@ -51,7 +51,7 @@ pub async fn show(
                 .filter(|a| a.has_tag(&tag.slug))
                 .collect();
             let (articles, total_pages) = paginate(matching, page, PAGE_SIZE)?;
-            let counts = super::comments::counts(&state).await;
+            let counts = super::articles::comment_section::counts(&state).await;
             let base = format!("/tags/{}", tag.slug);
             let path = if page == 1 {
                 base.clone()

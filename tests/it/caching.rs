@@ -588,7 +588,7 @@ async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
     use diesel::prelude::*;
     let app = spawn_app().await;
     let mut conn = app.pool.get().unwrap();
-    let threads = kintsugi::web::comments::THREADS_PER_PAGE;
+    let threads = kintsugi::web::articles::comment_section::THREADS_PER_PAGE;
     for n in 0..threads {
         diesel::sql_query(format!(
             "INSERT INTO comments (article_slug, depth, author_name, author_email, \
@@ -619,4 +619,159 @@ async fn a_made_up_own_cookie_learns_nothing_from_the_page_count() {
         "the held question counted as theirs"
     );
     assert!(!forger.contains("Held, not yours."));
+}
+
+/// A page made for a reader from the cached page's segments is, byte for
+/// byte once decompressed, the page rendered for that reader (the form
+/// token aside, which is new on every render): in many random situations
+/// of public comments and threads, the reader's own held and published
+/// comments and replies in random places, remembered or not, gzip or
+/// plain. Most of them come from the cache.
+#[actix_web::test]
+async fn personal_pages_from_segments_are_what_a_render_shows_in_random_situations() {
+    use diesel::prelude::*;
+    use kintsugi::web::articles::comment_section::{OWN_COOKIE, REMEMBER_COOKIE};
+    use kintsugi::web::request::reader_cookie_name;
+    const SITUATIONS: usize = 30;
+    let app = spawn_app().await;
+    let https = app.state.settings.base_url.is_https();
+    let (own_cookie, remember_cookie) = (
+        reader_cookie_name(https, OWN_COOKIE),
+        reader_cookie_name(https, REMEMBER_COOKIE),
+    );
+    let mut conn = app.pool.get().unwrap();
+    let mut seed: u64 = 0x5e9_2026;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    // (id, parent, root, depth, name, replies may go under it)
+    struct Row(i64, Option<i64>, Option<i64>, i32, String, bool);
+    let mut next_id = 1;
+    let mut from_cache = 0;
+    let normal = |html: &str| html.replacen(&token_in(html), "TOKEN", 1);
+    for situation in 0..SITUATIONS {
+        diesel::sql_query("DELETE FROM comments")
+            .execute(&mut conn)
+            .unwrap();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut own: Vec<String> = Vec::new();
+        let publics = rand(14);
+        let theirs = 1 + rand(4);
+        let mut what = Vec::new();
+        for n in 0..publics + theirs {
+            let mine = n >= publics;
+            let held = mine && rand(3) != 0;
+            let private = held && rand(4) == 0;
+            let open: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].5).collect();
+            let parent = (!open.is_empty() && rand(5) < 2)
+                .then(|| &rows[open[rand(open.len() as u64) as usize]]);
+            // As `db::comments::placement` puts a reply.
+            let (parent_id, root, depth, reply_to_name) = match parent {
+                None => (None, None, 0, None),
+                Some(p) if p.3 < 2 => (Some(p.0), Some(p.2.unwrap_or(p.0)), p.3 + 1, None),
+                Some(p) => (
+                    Some(p.1.unwrap_or(p.0)),
+                    Some(p.2.unwrap_or(p.0)),
+                    2,
+                    Some(p.4.clone()),
+                ),
+            };
+            let id = next_id;
+            next_id += 1;
+            let name = format!("Writer {id}");
+            let token = format!("{:064x}", id as u128 * 7919 + situation as u128);
+            let sql = format!(
+                "INSERT INTO comments (id, article_slug, parent_id, root_id, reply_to_id, depth, \
+                 reply_to_name, author_name, author_email, body_markdown, body_html, status, \
+                 is_private, owner_token_hash, created_at) VALUES ({id}, '{SLUG}', {}, {}, {}, \
+                 {depth}, {}, '{name}', 'w{id}@example.com', 'b', '<p>Words of {id} &amp; more</p>', \
+                 '{}', {private}, {}, CURRENT_TIMESTAMP)",
+                parent_id.map_or("NULL".into(), |p: i64| p.to_string()),
+                root.map_or("NULL".into(), |p: i64| p.to_string()),
+                parent_id.map_or("NULL".into(), |p: i64| p.to_string()),
+                reply_to_name.map_or("NULL".into(), |n| format!("'{n}'")),
+                if held { "pending" } else { "approved" },
+                if mine {
+                    format!("'{}'", kintsugi::keys::token_hash(&token))
+                } else {
+                    "NULL".into()
+                },
+            );
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+            if mine {
+                own.push(format!("{id}.{token}"));
+                what.push(format!(
+                    "{}{} {id}{}",
+                    if held { "held" } else { "published" },
+                    if private { " private" } else { "" },
+                    parent_id.map_or(String::new(), |p| format!(" under {p}"))
+                ));
+            }
+            rows.push(Row(id, parent_id, root, depth, name, !held));
+        }
+        let remembered = rand(2) == 0;
+        let mut cookie = format!("{own_cookie}={}", own.join("_"));
+        if remembered {
+            let value: String = "Robin\nrobin@example.com"
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            cookie.push_str(&format!("; {remember_cookie}={value}"));
+        }
+        let what = format!(
+            "situation {situation}: {publics} public, theirs: {}{}",
+            what.join(", "),
+            if remembered { ", remembered" } else { "" }
+        );
+        app.state.pages.all_comments_changed();
+        let path = format!("/articles/{SLUG}");
+        let shared = anonymous(&app, &path, &[]).await.text().await.unwrap();
+        for encoding in ["gzip", "identity", "br"] {
+            let res = anonymous(
+                &app,
+                &path,
+                &[("Cookie", &cookie), ("Accept-Encoding", encoding)],
+            )
+            .await;
+            assert_eq!(res.status(), 200, "{what}");
+            assert_eq!(
+                res.headers()["cache-control"],
+                "private, no-cache",
+                "{what}"
+            );
+            let gzipped = res
+                .headers()
+                .get("content-encoding")
+                .is_some_and(|e| e == "gzip");
+            // Brotli only: plain (a reader's page is gzip or plain).
+            assert_eq!(gzipped, encoding == "gzip", "{what}, {encoding}");
+            let bytes = res.bytes().await.unwrap();
+            let theirs = if gzipped {
+                let mut html = String::new();
+                flate2::read::GzDecoder::new(&bytes[..])
+                    .read_to_string(&mut html)
+                    .unwrap();
+                html
+            } else {
+                String::from_utf8(bytes.to_vec()).unwrap()
+            };
+            let rendered = anonymous(&app, &format!("{path}?replyto=0"), &[("Cookie", &cookie)])
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(normal(&theirs), normal(&rendered), "{what}, {encoding}");
+            if token_in(&theirs) == token_in(&shared) {
+                from_cache += 1;
+            }
+        }
+    }
+    assert!(
+        from_cache >= SITUATIONS * 3 / 2,
+        "only {from_cache} of {} personal pages came from the cache",
+        SITUATIONS * 3
+    );
 }

@@ -14,7 +14,7 @@ use crate::i18n::Strings;
 use crate::keys::{self, FormToken, TokenCheck};
 use crate::pages::admin::{AccountErrors, SetupPage, SignInPage};
 use crate::passwords::{self, Verified};
-use crate::web::comments::client_ip;
+use crate::web::request::client_ip;
 use crate::web::{render_html, AppState, Caching};
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};

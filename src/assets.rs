@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 use sha2::{Digest, Sha256};
 
 /// One static file as served: plain, gzip and brotli, made once at start.
-pub type Asset = crate::web::page_cache::CachedPage;
+pub type Asset = crate::encoded::Encoded;
 
 /// Every static file, by hashed URL and by source name.
 pub struct Assets {
@@ -171,18 +171,18 @@ impl Assets {
                 None => format!("/static/{name}.{hash}"),
             };
             for (path, _) in AT_ROOT.iter().filter(|(_, file)| *file == name) {
-                let asset = Asset::static_file(
+                let asset = Asset::new(
                     bytes.clone(),
-                    hash.clone(),
+                    &hash,
                     content_type,
                     "public, max-age=86400",
                     started,
                 );
                 root.insert(*path, asset);
             }
-            let asset = Asset::static_file(
+            let asset = Asset::new(
                 bytes,
-                hash,
+                &hash,
                 content_type,
                 "public, max-age=31536000, immutable",
                 started,

@@ -5,9 +5,9 @@ use askama::Template;
 use crate::config::BaseUrl;
 use crate::db::{self, comments::CommentRow, mail::NewMail, Db, QueryResult};
 use crate::domain::moderation::{reasons_from_text, HoldReason};
+use crate::emails::{ApprovedEmail, CoachAlertEmail, ConfirmEmail, ReplyEmail};
 use crate::error::AppError;
 use crate::keys::SiteKey;
-use crate::pages::{ApprovedEmail, CoachAlertEmail, ConfirmEmail, ReplyEmail};
 
 /// What queueing mail needs (the database, the mail worker's bell, the
 /// site's address, title, key, words and clock), owned so it can move to
@@ -351,7 +351,7 @@ impl MailContext {
             return Ok(());
         };
         let what = self.t.s(what);
-        let body = crate::pages::coaching::RequestAlertEmail {
+        let body = crate::emails::RequestAlertEmail {
             t: &self.t,
             urgent: row.is_urgent,
             what,
@@ -409,7 +409,7 @@ fn request_received(
     row: &db::coaching::RequestRow,
     again: bool,
 ) -> QueryResult<()> {
-    let body = crate::pages::coaching::RequestReceivedEmail {
+    let body = crate::emails::RequestReceivedEmail {
         t: &ctx.t,
         name: &row.name,
         option_title: &row.option_title,
@@ -527,7 +527,7 @@ pub async fn request_update(
             // message "below", which an email about a status alone lacks.
             let explanation_key =
                 current.map(|s| format!("emails.request_update.explanation.{}", s.code()));
-            let body = crate::pages::coaching::RequestUpdateEmail {
+            let body = crate::emails::RequestUpdateEmail {
                 t,
                 name: &row.name,
                 option_title: &row.option_title,
@@ -608,8 +608,8 @@ pub async fn request_event(mail: &MailContext, id: i64, what: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emails::{RequestAlertEmail, RequestReceivedEmail, RequestUpdateEmail};
     use crate::i18n::Strings;
-    use crate::pages::coaching::{RequestAlertEmail, RequestReceivedEmail, RequestUpdateEmail};
 
     /// Every email in `t`'s language: (its name, its text).
     fn every_email(t: &Strings) -> Vec<(&'static str, String)> {

@@ -146,7 +146,7 @@ impl Application {
             key,
             mail_wake,
             clock,
-            pages,
+            page_cache: pages,
             writer: db::writer::Writer::start_observed(
                 &pool_for_writer,
                 batch_postgres,

@@ -9,7 +9,7 @@ use super::page_cache::segments::{self, Kind, Part};
 use super::page_cache::{CachedPage, Depends, Lookup};
 use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
-use crate::pages::{
+use crate::views::{
     ArticleCard, ArticleLink, ArticleListPage, ArticlePage, CoachControls, CoachIntro,
     CommentFields, CommentFormView, CommentItem, CommentSection, Date, JsonLd, Nav, Pagination,
     ReplyTo, SegmentMarks, StandalonePage,
@@ -347,7 +347,7 @@ pub async fn show(
     };
     let key = format!("/articles/{slug}?cpage={comment_page}");
     let entry = match state
-        .pages
+        .page_cache
         .lookup(&key, state.content.generation(), state.clock.now())
     {
         Lookup::Hit(entry) | Lookup::Refresh(entry) => entry,
@@ -535,7 +535,7 @@ async fn build_page(
             .assess(&form.body, form.private)
             .urgent
     {
-        notice = Some(crate::pages::PostNotice {
+        notice = Some(crate::views::PostNotice {
             published: false,
             private: form.private,
             first_comment: false,
@@ -612,7 +612,7 @@ async fn build_page(
             }
         };
         let entry = state
-            .pages
+            .page_cache
             .store_off_thread(super::page_cache::NewPage {
                 key: key.clone(),
                 body,
@@ -649,7 +649,7 @@ pub async fn form_again(
     parent_id: Option<i64>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    form.reply_to = parent_id.map(|id| crate::pages::ReplyTo {
+    form.reply_to = parent_id.map(|id| crate::views::ReplyTo {
         id,
         ..Default::default()
     });

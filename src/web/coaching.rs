@@ -14,11 +14,11 @@ use crate::domain::coaching::{
 };
 use crate::error::AppError;
 use crate::keys::{self, FormToken};
-use crate::pages::coaching::{
+use crate::views::coaching::{
     AnswerView, ChoiceGroup, CoachingPage, ConfirmRequestPage, MessageView, RequestFormView,
     StatusPage, ThanksPage,
 };
-use crate::pages::{Date, Nav, NotificationsPage};
+use crate::views::{Date, Nav, NotificationsPage};
 
 const FORM_SCOPE: &str = "coaching";
 

@@ -19,7 +19,7 @@ use crate::db::{self, comments::CommentRow};
 use crate::domain::comment::{CommentForm, NewComment};
 use crate::error::AppError;
 use crate::keys::{self, FormToken};
-use crate::pages::CommentFormView;
+use crate::views::CommentFormView;
 
 fn cookie(state: &AppState, name: &str, value: String, max_age_days: i64) -> Cookie<'static> {
     let https = state.settings.base_url.is_https();
@@ -209,7 +209,7 @@ pub async fn post(
     tracing::info!(comment = stored.id, status = %stored.status, "comment stored");
     state.metrics.comment_created(&stored.status);
     if stored.status == db::comments::APPROVED {
-        state.pages.comments_changed(&article.slug);
+        state.page_cache.comments_changed(&article.slug);
     }
     crate::notify::after_post(&state.mail(), stored.id, &stored.status, new.notify_replies).await;
 
@@ -289,13 +289,13 @@ fn edit_page(
         Some(state.strings.s("edit.title")),
         "",
         &path,
-        crate::pages::Nav::None,
+        crate::views::Nav::None,
     );
     layout.noindex = true;
     let left = EDIT_WINDOW_MINUTES - (state.clock.now() - row.created_at.and_utc()).num_minutes();
     let mut res = super::render_html(
         req,
-        &crate::pages::EditCommentPage {
+        &crate::views::EditCommentPage {
             layout,
             id: row.id,
             article_title: &article.title,
@@ -392,7 +392,7 @@ pub async fn edit(
         )?;
         return Ok(super::unsaved_page(page));
     }
-    state.pages.comments_changed(&row.article_slug);
+    state.page_cache.comments_changed(&row.article_slug);
     if assessment.urgent && !row.is_urgent {
         // Words of crisis added by the change: the coach hears at once.
         crate::notify::after_urgent_edit(&state.mail(), id).await;
@@ -426,7 +426,7 @@ pub async fn delete(
         })
         .await?;
     tracing::info!(comment = id, "comment deleted by its writer");
-    state.pages.comments_changed(&row.article_slug);
+    state.page_cache.comments_changed(&row.article_slug);
     Ok(super::see_other(&format!(
         "/articles/{}#comments",
         row.article_slug

@@ -10,7 +10,7 @@ use askama::Template;
 use super::AppState;
 use crate::error::AppError;
 use crate::html;
-use crate::pages::{ArticleLink, ErrorPage, Nav};
+use crate::views::{ArticleLink, ErrorPage, Nav};
 
 /// The strings (`errors.{name}.heading` and `.text`) for `status`.
 fn words_for(status: StatusCode) -> &'static str {

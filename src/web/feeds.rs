@@ -11,7 +11,7 @@ use crate::db::{self, comments::CommentRow};
 // from any stored row, would make the whole document unreadable.
 use crate::domain::text::xml_safe;
 use crate::error::AppError;
-use crate::pages::{
+use crate::views::{
     AtomFeed, CommentFeedEntry, CommentsFeed, FeedEntry, Robots, Sitemap, SitemapUrl,
 };
 

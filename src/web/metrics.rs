@@ -33,15 +33,15 @@ pub async fn metrics(
         return Err(AppError::NotFound);
     }
     let pool = state.pool.state();
-    let pages = state.pages.stats();
+    let pages = state.page_cache.stats();
     let mail_unsent = db::run(&state.pool, db::mail::unsent_count).await.ok();
     let text = state
         .metrics
         .render(Snapshot {
             page_cache_hits: pages.hits,
             page_cache_misses: pages.misses,
-            page_cache_bytes: state.pages.bytes(),
-            page_cache_entries: state.pages.len(),
+            page_cache_bytes: state.page_cache.bytes(),
+            page_cache_entries: state.page_cache.len(),
             db_connections: pool.connections,
             db_idle: pool.idle_connections,
             db_pool_max: state.pool.max_size(),

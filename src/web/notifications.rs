@@ -6,7 +6,7 @@ use super::{render_html, AppState, Caching};
 use crate::db;
 use crate::error::AppError;
 use crate::notify::verify_signed_id;
-use crate::pages::{Nav, NotificationsPage};
+use crate::views::{Nav, NotificationsPage};
 
 /// The page saying `{key}` (its heading) and `{key}_text`.
 fn page(

@@ -28,6 +28,7 @@
 //! (and crawlers) make up; past it, the entries used longest ago go.
 pub mod segments;
 
+use crate::encoded::Encoded;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -50,25 +51,16 @@ pub enum Depends {
 
 /// One page as bytes in every encoding.
 pub struct CachedPage {
-    pub content_type: &'static str,
-    plain: Bytes,
-    gzip: Option<Bytes>,
-    brotli: Option<Bytes>,
+    /// The page in every encoding, with its validators.
+    pub body: Encoded,
     /// Of the page without its per-second form token, so a reload a few
     /// seconds later still gets a 304.
     hash: String,
-    /// When this version (this hash) was first served.
-    pub last_modified: DateTime<Utc>,
-    /// Header values made once, not on every request: the ETag of each
-    /// encoding (plain, gzip, brotli) and Last-Modified.
-    etags: [header::HeaderValue; 3],
-    last_modified_header: header::HeaderValue,
     /// The second it was rendered in.
     second: i64,
     content_generation: u64,
     depends: Depends,
     refreshing: AtomicBool,
-    pub cache_control: &'static str,
     /// An article page's comments as listed, for putting a reader's own
     /// comments into it.
     pub listed: Option<Arc<crate::domain::thread::ListedThreads>>,
@@ -196,27 +188,6 @@ pub enum Lookup {
     Miss,
 }
 
-/// Compresses with both codecs. Brotli at quality 5 takes a millisecond or
-/// two for an article and saves more than gzip at its best.
-fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
-    if body.len() < 1024 {
-        return (None, None);
-    }
-    let gzip = super::gzip_at(body, flate2::Compression::new(6));
-    let brotli = {
-        let mut out = Vec::with_capacity(body.len() / 4);
-        let params = brotli::enc::BrotliEncoderParams {
-            quality: 5,
-            lgwin: 22,
-            ..Default::default()
-        };
-        brotli::BrotliCompress(&mut &body[..], &mut out, &params)
-            .ok()
-            .map(|_| out)
-    };
-    (gzip.map(Bytes::from), brotli.map(Bytes::from))
-}
-
 impl PageCache {
     /// A cache whose entries hold at most `max_bytes`.
     pub fn new(max_bytes: usize) -> Self {
@@ -306,8 +277,8 @@ impl PageCache {
             cuts,
         } = page;
         let hash = match volatile.as_deref() {
-            Some(v) if !v.is_empty() => super::body_hash(body.replace(v, "").as_bytes()),
-            _ => super::body_hash(body.as_bytes()),
+            Some(v) if !v.is_empty() => crate::encoded::body_hash(body.replace(v, "").as_bytes()),
+            _ => crate::encoded::body_hash(body.as_bytes()),
         };
         let previous = self
             .entries
@@ -315,7 +286,7 @@ impl PageCache {
             .ok()
             .and_then(|e| e.map.get(&key).cloned());
         let last_modified = match &previous {
-            Some(p) if p.hash == hash => p.last_modified,
+            Some(p) if p.hash == hash => p.body.last_modified(),
             _ => now,
         };
         let mut entry = CachedPage::new(
@@ -418,32 +389,13 @@ impl CachedPage {
         content_generation: u64,
         depends: Depends,
     ) -> Self {
-        let (gzip, brotli) = compress(&plain);
-        let etag = |suffix: &str| {
-            header::HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
-                .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
-        };
-        let etags = [etag(""), etag("-gz"), etag("-br")];
-        let last_modified_header = header::HeaderValue::from_str(
-            &last_modified
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string(),
-        )
-        .unwrap_or_else(|_| header::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
         Self {
-            content_type,
-            plain,
-            gzip,
-            brotli,
+            body: Encoded::new(plain, &hash, content_type, cache_control, last_modified),
             hash,
-            last_modified,
-            etags,
-            last_modified_header,
             second,
             content_generation,
             depends,
             refreshing: AtomicBool::new(false),
-            cache_control,
             listed: None,
             segments: None,
             last_used: AtomicU64::new(0),
@@ -455,9 +407,7 @@ impl CachedPage {
         let listed = self.listed.as_ref().map_or(0, |l| {
             l.items.capacity() * std::mem::size_of::<(i64, Option<i64>)>()
         });
-        self.plain.len()
-            + self.gzip.as_ref().map_or(0, Bytes::len)
-            + self.brotli.as_ref().map_or(0, Bytes::len)
+        self.body.len()
             + self.hash.len()
             + key.len()
             + listed
@@ -465,75 +415,10 @@ impl CachedPage {
             + ENTRY_OVERHEAD
     }
 
-    /// A static file: never expires here, cached by browsers for a year.
-    pub fn static_file(
-        bytes: Bytes,
-        hash: String,
-        content_type: &'static str,
-        cache_control: &'static str,
-        since: DateTime<Utc>,
-    ) -> Self {
-        Self::new(
-            bytes,
-            hash,
-            content_type,
-            cache_control,
-            since,
-            i64::MAX,
-            0,
-            Depends::Content,
-        )
-    }
-
     /// The response for `req`: the best encoding it accepts, or a 304 when
     /// it already has this version.
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
-        let (body, encoding, etag) = match (&self.brotli, &self.gzip) {
-            (Some(br), _) if super::accepts(req, "br") => (br, Some("br"), &self.etags[2]),
-            (_, Some(gz)) if super::accepts(req, "gzip") => (gz, Some("gzip"), &self.etags[1]),
-            _ => (&self.plain, None, &self.etags[0]),
-        };
-        let not_modified = if req.headers().contains_key(header::IF_NONE_MATCH) {
-            etag.to_str()
-                .is_ok_and(|etag| super::if_none_match(req, etag))
-        } else {
-            req.headers()
-                .get(header::IF_MODIFIED_SINCE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-                .is_some_and(|since| since.timestamp() >= self.last_modified.timestamp())
-        };
-        let mut res = if not_modified {
-            HttpResponse::NotModified()
-        } else {
-            HttpResponse::Ok()
-        };
-        // `from_static`: a `&str` header value would be copied into a new
-        // allocation on every response (dhat showed three per hit).
-        res.insert_header((header::ETAG, etag.clone()))
-            .insert_header((header::LAST_MODIFIED, self.last_modified_header.clone()))
-            .insert_header((
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static(self.cache_control),
-            ))
-            .insert_header((
-                header::VARY,
-                header::HeaderValue::from_static("Accept-Encoding"),
-            ));
-        if not_modified {
-            return res.finish();
-        }
-        res.insert_header((
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(self.content_type),
-        ));
-        if let Some(encoding) = encoding {
-            res.insert_header((
-                header::CONTENT_ENCODING,
-                header::HeaderValue::from_static(encoding),
-            ));
-        }
-        res.body(body.clone())
+        self.body.respond(req)
     }
 
     /// The kinds of an article page's segments, in page order (None: not
@@ -555,7 +440,7 @@ impl CachedPage {
     ) -> Option<HttpResponse> {
         use std::hash::{Hash, Hasher};
         let segments = self.segments.as_ref()?;
-        let gzip = super::accepts(req, "gzip");
+        let gzip = crate::encoded::accepts(req, "gzip");
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.hash.hash(&mut hasher);
         for part in parts {
@@ -569,8 +454,8 @@ impl CachedPage {
             hasher.finish(),
             if gzip { "-gz" } else { "" }
         );
-        let cache_control = super::Caching::Private.header();
-        if super::if_none_match(req, &etag) {
+        let cache_control = crate::encoded::Caching::Private.header();
+        if crate::encoded::if_none_match(req, &etag) {
             return Some(
                 HttpResponse::NotModified()
                     .insert_header((header::ETAG, etag))
@@ -580,14 +465,14 @@ impl CachedPage {
             );
         }
         let body = if gzip {
-            segments.gzip(&self.plain, parts)?
+            segments.gzip(self.body.plain(), parts)?
         } else {
-            segments.plain(&self.plain, parts)?
+            segments.plain(self.body.plain(), parts)?
         };
         let mut res = HttpResponse::Ok();
         res.insert_header((
             header::CONTENT_TYPE,
-            header::HeaderValue::from_static(self.content_type),
+            header::HeaderValue::from_static(self.body.content_type),
         ))
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
@@ -600,7 +485,7 @@ impl CachedPage {
 
     /// The bytes as rendered (for tests and benchmarks).
     pub fn plain(&self) -> &Bytes {
-        &self.plain
+        self.body.plain()
     }
 }
 

@@ -7,7 +7,7 @@ use super::page_cache::Depends;
 use super::{page_number, AppState, Caching};
 use crate::content::search::{highlight, snippet, Query};
 use crate::error::AppError;
-use crate::pages::{Date, Nav, Pagination, SearchPage, SearchResultView};
+use crate::views::{Date, Nav, Pagination, SearchPage, SearchResultView};
 use askama::Template;
 
 /// Results per page.

@@ -5,7 +5,7 @@ use super::articles::{paginate, ListQuery};
 use super::page_cache::Depends;
 use super::{page_number, render_html, AppState, Caching, PAGE_SIZE};
 use crate::error::AppError;
-use crate::pages::{ArticleCard, ArticleListPage, Nav, Pagination, TagsPage};
+use crate::views::{ArticleCard, ArticleListPage, Nav, Pagination, TagsPage};
 use askama::Template;
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

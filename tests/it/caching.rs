@@ -224,14 +224,14 @@ async fn readers_get_their_own_part_without_defeating_the_cache() {
     let mut served_from_cache = false;
     for _ in 0..5 {
         let shared = anonymous(&app, other, &[]).await.text().await.unwrap();
-        let before = app.state.pages.stats();
+        let before = app.state.page_cache.stats();
         let theirs = reader
             .get(format!("{}{other}", app.address))
             .header("Accept-Encoding", "gzip")
             .send()
             .await
             .unwrap();
-        let after = app.state.pages.stats();
+        let after = app.state.page_cache.stats();
         assert_eq!(theirs.status(), 200);
         assert_eq!(theirs.headers()["cache-control"], "private, no-cache");
         assert_eq!(theirs.headers()["content-encoding"], "gzip");
@@ -303,13 +303,13 @@ async fn a_writers_own_comments_are_put_into_the_cached_page() {
     let mut checked = false;
     for _ in 0..5 {
         let shared = anonymous(&app, &article, &[]).await.text().await.unwrap();
-        let before = app.state.pages.stats();
+        let before = app.state.page_cache.stats();
         let res = writer
             .get(format!("{}{article}", app.address))
             .send()
             .await
             .unwrap();
-        let after = app.state.pages.stats();
+        let after = app.state.page_cache.stats();
         assert_eq!(res.headers()["cache-control"], "private, no-cache");
         let theirs = res.text().await.unwrap();
         // Their held reply, right after its parent, marked as waiting.
@@ -503,7 +503,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
         async move {
             let mut from_cache = false;
             for _ in 0..5 {
-                let before = app.state.pages.stats();
+                let before = app.state.page_cache.stats();
                 let theirs = writer
                     .get(format!("{}/articles/{SLUG}?cpage={cpage}", app.address))
                     .send()
@@ -512,7 +512,7 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
                     .text()
                     .await
                     .unwrap();
-                let after = app.state.pages.stats();
+                let after = app.state.page_cache.stats();
                 let rendered = writer
                     .get(format!(
                         "{}/articles/{SLUG}?cpage={cpage}&replyto=0",
@@ -565,17 +565,17 @@ async fn a_readers_own_comments_in_the_cached_page_are_what_a_render_shows() {
             .unwrap();
     };
     insert(&mut conn, Some(question), 0);
-    app.state.pages.all_comments_changed();
+    app.state.page_cache.all_comments_changed();
     compare("a public reply to their held question", false, 1).await;
     delete(&mut conn, format!("parent_id = {question}"));
     for n in 1..=60 {
         insert(&mut conn, None, n);
     }
-    app.state.pages.all_comments_changed();
+    app.state.page_cache.all_comments_changed();
     compare("their held question, threads over two pages", false, 1).await;
     compare("their held question, the second page", false, 2).await;
     delete(&mut conn, format!("id = {question}"));
-    app.state.pages.all_comments_changed();
+    app.state.page_cache.all_comments_changed();
     compare("their published reply, threads over two pages", true, 1).await;
     compare("their published reply, the second page", true, 2).await;
 }
@@ -726,7 +726,7 @@ async fn personal_pages_from_segments_are_what_a_render_shows_in_random_situatio
             what.join(", "),
             if remembered { ", remembered" } else { "" }
         );
-        app.state.pages.all_comments_changed();
+        app.state.page_cache.all_comments_changed();
         let path = format!("/articles/{SLUG}");
         let shared = anonymous(&app, &path, &[]).await.text().await.unwrap();
         for encoding in ["gzip", "identity", "br"] {

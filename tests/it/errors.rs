@@ -66,7 +66,7 @@ async fn app_with(pool_url: &str, extra: fn(&mut web::ServiceConfig)) -> String 
         .unwrap(),
         mail_wake: Default::default(),
         clock: Default::default(),
-        pages: Default::default(),
+        page_cache: Default::default(),
         writer: kintsugi::db::writer::Writer::direct(),
         strings: std::sync::Arc::new(kintsugi::i18n::Strings::english()),
         metrics: Default::default(),

@@ -111,7 +111,7 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
     let (_, before) = b.page(&format!("/articles/{SLUG}")).await;
     assert!(!before.contains("Words from instance A."));
     let (_, _) = b.page("/").await;
-    let cached = b.state.pages.len();
+    let cached = b.state.page_cache.len();
     assert!(cached >= 2, "b keeps the article and the home page");
 
     let approved = Instant::now();
@@ -120,7 +120,7 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
         .unwrap();
     let mut dropped = None;
     while approved.elapsed() < Duration::from_secs(2) {
-        if b.state.pages.len() < cached {
+        if b.state.page_cache.len() < cached {
             dropped = Some(approved.elapsed());
             break;
         }
@@ -136,10 +136,10 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
     assert!(after.contains("Words from instance A."));
     // b's own changes are not announced back to itself, but reach a.
     let (_, _) = a.page(&format!("/articles/{SLUG}")).await;
-    let on_a = a.state.pages.len();
-    b.state.pages.comments_changed(SLUG);
+    let on_a = a.state.page_cache.len();
+    b.state.page_cache.comments_changed(SLUG);
     eventually("a hears b's change", || async {
-        a.state.pages.len() < on_a
+        a.state.page_cache.len() < on_a
     })
     .await;
 
@@ -180,10 +180,10 @@ async fn approving_on_one_instance_drops_the_others_cached_page_at_once() {
     actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     eventually("b hears a's change after both reconnected", || async {
         let (_, _) = b.page(&format!("/articles/{SLUG}")).await;
-        let on_b = b.state.pages.len();
-        a.state.pages.comments_changed(SLUG);
+        let on_b = b.state.page_cache.len();
+        a.state.page_cache.comments_changed(SLUG);
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-        b.state.pages.len() < on_b
+        b.state.page_cache.len() < on_b
     })
     .await;
 }

@@ -283,7 +283,7 @@ async fn a_stored_comment_with_forbidden_characters_never_breaks_the_feeds() {
     })
     .execute(&mut conn)
     .unwrap();
-    app.state.pages.all_comments_changed();
+    app.state.page_cache.all_comments_changed();
     for path in [
         "/comments.xml".to_string(),
         format!("/articles/{SLUG}/comments.xml"),

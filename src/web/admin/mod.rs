@@ -1,8 +1,8 @@
 //! The coach's admin area: sign-in, the moderation queue, replies and the
 //! audit log. Every page here is personal: never stored by any cache.
 
-use crate::pages::admin::AdminNav;
-use crate::pages::{Layout, Nav};
+use crate::views::admin::AdminNav;
+use crate::views::{Layout, Nav};
 use crate::web::AppState;
 
 pub mod auth;

@@ -13,11 +13,11 @@ use crate::domain::audit as audit_log;
 use crate::domain::comment::CommentBody;
 use crate::domain::moderation::reasons_from_text;
 use crate::error::AppError;
-use crate::pages::admin::{
+use crate::views::admin::{
     ApproveUrgentPage, AuditPage, AuditView, CommentPage, DashboardPage, DeletePage, EditPage,
     QueueItem, QueuePage, QueueTab,
 };
-use crate::pages::{relative_time, Date, Pagination};
+use crate::views::{relative_time, Date, Pagination};
 use crate::web::{render_html, AppState, Caching};
 
 /// Comments per queue page.
@@ -99,7 +99,7 @@ pub async fn dashboard(
     let t = &state.strings;
     let failed_mails = failed
         .into_iter()
-        .map(|m| crate::pages::admin::FailedMailView {
+        .map(|m| crate::views::admin::FailedMailView {
             to_coach: m.to_coach(),
             queued: t.date_time(m.created_at.and_utc(), None),
             error: m
@@ -611,7 +611,7 @@ pub async fn bulk(
             } else {
                 back
             };
-            state.pages.all_comments_changed();
+            state.page_cache.all_comments_changed();
             tracing::info!(admin = coach.id, deleted = n, "comments deleted forever");
             return Ok(see_other(&with_done(&back, &t.n("admin.done.deleted", &n))));
         }
@@ -621,7 +621,7 @@ pub async fn bulk(
             ))
         }
     };
-    state.pages.all_comments_changed();
+    state.page_cache.all_comments_changed();
     tracing::info!(admin = coach.id, action = %form.action, "moderation");
     Ok(see_other(&with_done(&back, &message)))
 }
@@ -842,7 +842,7 @@ pub async fn reply(
         .await;
     };
     tracing::info!(admin = coach.id, comment = reply_id, "coach replied");
-    state.pages.comments_changed(&parent.article_slug);
+    state.page_cache.comments_changed(&parent.article_slug);
     crate::notify::after_post(
         &state.mail(),
         reply_id,
@@ -1006,7 +1006,7 @@ pub async fn approve_comment(
 ) -> Result<bool, AppError> {
     let changed = crate::notify::approve_comment(&state.mail(), id, by).await?;
     if let Some(slug) = &changed {
-        state.pages.comments_changed(slug);
+        state.page_cache.comments_changed(slug);
     }
     Ok(changed.is_some())
 }

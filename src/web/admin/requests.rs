@@ -13,8 +13,8 @@ use crate::db::{self, coaching::RequestRow};
 use crate::domain::audit::{self as audit_log, status_key};
 use crate::domain::coaching::{check_message, RequestStatus};
 use crate::error::AppError;
-use crate::pages::coaching::{InboxPage, InboxRow, RequestPage, StatLine, StatTable};
-use crate::pages::{relative_time, Date, Pagination};
+use crate::views::coaching::{InboxPage, InboxRow, RequestPage, StatLine, StatTable};
+use crate::views::{relative_time, Date, Pagination};
 use crate::web::coaching::{answers_in, message_views};
 use crate::web::{render_html, AppState, Caching};
 

@@ -12,7 +12,7 @@ use crate::domain::moderation::{reasons_from_text, HoldReason};
 use crate::domain::thread::{self, ListedThreads};
 use crate::error::AppError;
 use crate::keys::{self, FormToken};
-use crate::pages::{relative_time, CommentFormView, CommentView, Date, Pagination, PostNotice};
+use crate::views::{relative_time, CommentFormView, CommentView, Date, Pagination, PostNotice};
 use crate::web::request::reader_cookie;
 use crate::web::AppState;
 

@@ -4,7 +4,7 @@
 //! bytes with the reader's few rendered parts between them. Nothing shared
 //! is compressed again per request, and nothing is found by searching the
 //! page's text: the template writes a mark at each boundary
-//! ([`crate::pages::PageSegment`]), the page is cut at the marks once.
+//! ([`crate::views::PageSegment`]), the page is cut at the marks once.
 //!
 //! Gzip: the segments are one raw deflate stream, cut where the compressor
 //! was flushed (a sync flush ends each piece on a byte boundary; a full
@@ -30,7 +30,7 @@ use std::ops::Range;
 use actix_web::web::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
 
-use crate::pages::PageSegment;
+use crate::views::PageSegment;
 
 /// Comments compressed together before the compressor starts afresh.
 pub const ITEMS_PER_RUN: usize = 8;
@@ -59,7 +59,7 @@ pub struct Split {
     pub cuts: Vec<(Kind, Range<usize>)>,
 }
 
-/// Cuts a page rendered with marks ([`crate::pages::SegmentMarks::CACHED`])
+/// Cuts a page rendered with marks ([`crate::views::SegmentMarks::CACHED`])
 /// at them. None unless the marks come exactly as the template writes
 /// them: some comments (each after an item mark, the list closed by its
 /// mark), then the form's fields between their two marks. A page whose

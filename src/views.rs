@@ -531,59 +531,6 @@ pub struct NotificationsPage<'a> {
     pub unsubscribe_action: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/confirm.txt")]
-pub struct ConfirmEmail<'a> {
-    /// The words of the site's language (`emails.*`).
-    pub t: &'a crate::i18n::Strings,
-    pub name: &'a str,
-    pub article_title: &'a str,
-    pub confirm_url: String,
-    pub site_title: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/reply.txt")]
-pub struct ReplyEmail<'a> {
-    /// The words of the site's language (`emails.*`).
-    pub t: &'a crate::i18n::Strings,
-    pub name: &'a str,
-    pub replier: &'a str,
-    pub is_coach: bool,
-    pub article_title: &'a str,
-    pub reply_text: &'a str,
-    pub comment_url: String,
-    pub unsubscribe_url: String,
-    pub site_title: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/approved.txt")]
-pub struct ApprovedEmail<'a> {
-    /// The words of the site's language (`emails.*`).
-    pub t: &'a crate::i18n::Strings,
-    pub name: &'a str,
-    pub article_title: &'a str,
-    pub comment_url: String,
-    pub site_title: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/coach.txt")]
-pub struct CoachAlertEmail<'a> {
-    /// The words of the site's language (`emails.*`).
-    pub t: &'a crate::i18n::Strings,
-    pub urgent: bool,
-    pub private: bool,
-    pub article_title: &'a str,
-    pub name: &'a str,
-    pub email: &'a str,
-    /// Why it waits, in the site's language.
-    pub reasons: String,
-    pub body: &'a str,
-    pub comment_url: String,
-}
-
 pub struct SitemapUrl {
     pub loc: String,
     pub lastmod: Option<String>,

@@ -218,3 +218,83 @@ pub struct RequestPage<'a> {
     pub done: Option<String>,
     pub confirm_delete: bool,
 }
+
+// ---- Rows as the pages show them (the reader's page and the coach's) ----
+
+/// The reader's answers as question and answer, in `t`'s language.
+pub fn answers_in(
+    row: &crate::db::coaching::RequestRow,
+    t: &crate::i18n::Strings,
+) -> Vec<AnswerView> {
+    let answer = |question: &str, choices, value: &str| AnswerView {
+        question: t.s(question).to_string(),
+        answer: match crate::domain::coaching::label_key(choices, value) {
+            "" => String::new(),
+            key => t.s(key).to_string(),
+        },
+    };
+    let mut out = vec![
+        answer(
+            "coaching.answer.ended_by",
+            crate::domain::coaching::ENDED_BY,
+            &row.ended_by,
+        ),
+        answer(
+            "coaching.answer.together_for",
+            crate::domain::coaching::TOGETHER_FOR,
+            &row.together_for,
+        ),
+        answer(
+            "coaching.answer.ended_ago",
+            crate::domain::coaching::ENDED_AGO,
+            &row.ended_ago,
+        ),
+        match &row.no_contact_since {
+            Some(date) => AnswerView {
+                question: t.s("coaching.answer.contact_now").to_string(),
+                answer: t.f("coaching.answer.no_contact_since", "date", date),
+            },
+            None => answer(
+                "coaching.answer.contact_now",
+                crate::domain::coaching::CONTACT_NOW,
+                &row.contact_now,
+            ),
+        },
+        answer(
+            "coaching.answer.hope",
+            crate::domain::coaching::HOPE,
+            &row.hope,
+        ),
+        answer(
+            "coaching.answer.talk_via",
+            crate::domain::coaching::TALK_VIA,
+            &row.talk_via,
+        ),
+    ];
+    if let Some(zone) = &row.time_zone {
+        out.push(AnswerView {
+            question: t.s("coaching.answer.time_zone").to_string(),
+            answer: zone.replace('_', " "),
+        });
+    }
+    out.retain(|a| !a.answer.is_empty());
+    out
+}
+
+/// Messages as a page shows them; times in `zone` (the reader's, from their
+/// request) when given, else in UTC.
+pub fn message_views(
+    rows: Vec<crate::db::coaching::MessageRow>,
+    t: &crate::i18n::Strings,
+    zone: Option<&str>,
+) -> Vec<MessageView> {
+    rows.into_iter()
+        .map(|m| MessageView {
+            date: Date::new(m.created_at.and_utc(), t),
+            at: t.date_time(m.created_at.and_utc(), zone),
+            kind: m.kind,
+            author: m.author_name,
+            body: SafeHtml::from_stored(m.body_html),
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::reader_form::{self, Stamp};
 use super::{render_html, AppState, Caching};
-use crate::content::comment_markdown::{render_message, SafeHtml};
+use crate::content::comment_markdown::render_message;
 use crate::db::{self, coaching::RequestRow};
 use crate::domain::coaching::{
     self as domain, CoachingForm, NewCoachingRequest, RequestErrors, RequestStatus,
@@ -15,7 +15,7 @@ use crate::domain::coaching::{
 use crate::error::AppError;
 use crate::keys::{self, FormToken};
 use crate::views::coaching::{
-    AnswerView, ChoiceGroup, CoachingPage, ConfirmRequestPage, MessageView, RequestFormView,
+    answers_in, message_views, ChoiceGroup, CoachingPage, ConfirmRequestPage, RequestFormView,
     StatusPage, ThanksPage,
 };
 use crate::views::{Date, Nav, NotificationsPage};
@@ -569,69 +569,6 @@ fn form_scope(row: &RequestRow) -> String {
         "request:{}",
         &row.token_hash[..16.min(row.token_hash.len())]
     )
-}
-
-/// The reader's answers as question and answer, in `t`'s language.
-pub fn answers_in(row: &RequestRow, t: &crate::i18n::Strings) -> Vec<AnswerView> {
-    let answer = |question: &str, choices, value: &str| AnswerView {
-        question: t.s(question).to_string(),
-        answer: match domain::label_key(choices, value) {
-            "" => String::new(),
-            key => t.s(key).to_string(),
-        },
-    };
-    let mut out = vec![
-        answer("coaching.answer.ended_by", domain::ENDED_BY, &row.ended_by),
-        answer(
-            "coaching.answer.together_for",
-            domain::TOGETHER_FOR,
-            &row.together_for,
-        ),
-        answer(
-            "coaching.answer.ended_ago",
-            domain::ENDED_AGO,
-            &row.ended_ago,
-        ),
-        match &row.no_contact_since {
-            Some(date) => AnswerView {
-                question: t.s("coaching.answer.contact_now").to_string(),
-                answer: t.f("coaching.answer.no_contact_since", "date", date),
-            },
-            None => answer(
-                "coaching.answer.contact_now",
-                domain::CONTACT_NOW,
-                &row.contact_now,
-            ),
-        },
-        answer("coaching.answer.hope", domain::HOPE, &row.hope),
-        answer("coaching.answer.talk_via", domain::TALK_VIA, &row.talk_via),
-    ];
-    if let Some(zone) = &row.time_zone {
-        out.push(AnswerView {
-            question: t.s("coaching.answer.time_zone").to_string(),
-            answer: zone.replace('_', " "),
-        });
-    }
-    out.retain(|a| !a.answer.is_empty());
-    out
-}
-
-/// Messages as a page shows them; times in `zone` (the reader's, from their
-/// request) when given, else in UTC.
-pub fn message_views(
-    rows: Vec<db::coaching::MessageRow>,
-    t: &crate::i18n::Strings,
-    zone: Option<&str>,
-) -> Vec<MessageView> {
-    rows.into_iter()
-        .map(|m| MessageView {
-            date: Date::new(m.created_at.and_utc(), t),
-            at: t.date_time(m.created_at.and_utc(), zone),
-            kind: m.kind,
-            author: m.author_name,
-            body: SafeHtml::from_stored(m.body_html),
-        })
-        .collect()
 }
 
 #[derive(serde::Deserialize, Default)]

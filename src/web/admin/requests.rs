@@ -13,9 +13,9 @@ use crate::db::{self, coaching::RequestRow};
 use crate::domain::audit::{self as audit_log, status_key};
 use crate::domain::coaching::{check_message, RequestStatus};
 use crate::error::AppError;
+use crate::views::coaching::{answers_in, message_views};
 use crate::views::coaching::{InboxPage, InboxRow, RequestPage, StatLine, StatTable};
 use crate::views::{relative_time, Date, Pagination};
-use crate::web::coaching::{answers_in, message_views};
 use crate::web::{render_html, AppState, Caching};
 
 pub const INBOX_PAGE_SIZE: i64 = 25;

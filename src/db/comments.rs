@@ -175,15 +175,10 @@ pub fn post_within(
     let (parent_id, root_id, depth, reply_to_name) = match record.reply_to {
         None => (None, None, 0, None),
         Some(reply_to) => {
-            let parent: CommentRow = comments::table
-                .filter(comments::id.eq(reply_to))
-                .filter(comments::article_slug.eq(&record.article_slug))
-                .filter(comments::status.eq(APPROVED))
-                .filter(comments::is_private.eq(false))
-                .select(CommentRow::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or(PostRefused::BadParent)?;
+            let parent = answerable(conn, reply_to)?;
+            if parent.article_slug != record.article_slug {
+                return Err(PostRefused::BadParent);
+            }
             placement(&parent)
         }
     };
@@ -956,14 +951,7 @@ pub struct CoachReply<'a> {
 /// Stores the coach's reply under a published public comment; its id.
 pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRefused> {
     super::transaction(conn, |conn| -> Result<_, PostRefused> {
-        let parent: CommentRow = comments::table
-            .filter(comments::id.eq(reply.reply_to))
-            .filter(comments::status.eq(APPROVED))
-            .filter(comments::is_private.eq(false))
-            .select(CommentRow::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or(PostRefused::BadParent)?;
+        let parent = answerable(conn, reply.reply_to)?;
         let (parent_id, root_id, depth, reply_to_name) = placement(&parent);
         Ok(diesel::insert_into(comments::table)
             .values(NewCommentRow {
@@ -991,6 +979,18 @@ pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRe
             .returning(comments::id)
             .get_result(conn)?)
     })
+}
+
+/// The comment `id` when it may be answered: published and public.
+fn answerable(conn: &mut Db, id: i64) -> Result<CommentRow, PostRefused> {
+    comments::table
+        .filter(comments::id.eq(id))
+        .filter(comments::status.eq(APPROVED))
+        .filter(comments::is_private.eq(false))
+        .select(CommentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PostRefused::BadParent)
 }
 
 /// Where a reply to `parent` sits: (parent_id, root_id, depth, the name

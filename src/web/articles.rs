@@ -1,6 +1,8 @@
 //! The home page, article pages and standalone pages.
 pub mod comment_section;
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -363,21 +365,36 @@ pub async fn show(
         }
     };
     // Their own comments put into the page's list: one read of their few
-    // comments, no read of the page, no render. When they would move
-    // threads between pages, the page is rendered for them.
-    let list = match (own, &entry.listed) {
+    // comments per version of the page (the entry remembers it), no read
+    // of the page, no render. When they would move threads between pages,
+    // the page is rendered for them.
+    let part = match (own, &entry.listed) {
         (false, _) => None,
         (true, Some(listed)) => {
             let theirs = comment_section::own_comments(&req);
-            match comment_section::own_part(&theirs, &state, &slug, listed).await? {
-                OwnPart::NotHere => None,
-                OwnPart::List(list) => Some(list),
-                OwnPart::Render => return article_response(&req, &state, &slug, for_them()).await,
+            let key = comment_section::own_key(&theirs);
+            let part = match entry.reader_part::<OwnPart>(&key) {
+                Some(part) => part,
+                None => {
+                    let part =
+                        Arc::new(comment_section::own_part(&theirs, &state, &slug, listed).await?);
+                    if !matches!(*part, OwnPart::Render) {
+                        entry.keep_reader_part(key, part.clone());
+                    }
+                    part
+                }
+            };
+            if matches!(*part, OwnPart::Render) {
+                return article_response(&req, &state, &slug, for_them()).await;
             }
+            Some(part)
         }
         (true, None) => return article_response(&req, &state, &slug, for_them()).await,
     };
-    let own = list.as_deref().map(|list| (list, slug.as_str()));
+    let own = part
+        .as_deref()
+        .and_then(OwnPart::list)
+        .map(|list| (list, slug.as_str()));
     match respond_cached(&req, &entry, remembered, own, &state.strings)? {
         Some(response) => Ok(response),
         None => article_response(&req, &state, &slug, for_them()).await,

@@ -66,11 +66,16 @@ pub struct CachedPage {
     pub listed: Option<Arc<crate::domain::thread::ListedThreads>>,
     /// An article page's segments, compressed, for readers' own pages.
     segments: Option<segments::Segments>,
+    /// What this entry remembers for its readers (their own part of the
+    /// page, read once), exactly as fresh as the entry: dropped with it.
+    readers: std::sync::Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
     /// The cache's use counter when this entry was last served (least
     /// recently used entries are evicted first).
     last_used: AtomicU64,
 }
 
+/// Readers an entry remembers a part for, at most (each a few kilobytes).
+pub const READERS_PER_ENTRY: usize = 64;
 /// Seconds an entry is served before it is rendered again.
 const MAX_AGE_SECONDS: i64 = 1;
 /// The default bound of the entries' bytes (`[cache] pages_mb`).
@@ -398,6 +403,7 @@ impl CachedPage {
             refreshing: AtomicBool::new(false),
             listed: None,
             segments: None,
+            readers: Default::default(),
             last_used: AtomicU64::new(0),
         }
     }
@@ -481,6 +487,22 @@ impl CachedPage {
             res.insert_header((header::CONTENT_ENCODING, "gzip"));
         }
         Some(res.body(body))
+    }
+
+    /// What this entry remembers for the reader `key`, if anything.
+    pub fn reader_part<T: std::any::Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        let part = self.readers.lock().ok()?.get(key).cloned()?;
+        part.downcast::<T>().ok()
+    }
+
+    /// Remembers `part` for the reader `key` while this entry lives (for
+    /// [`READERS_PER_ENTRY`] readers at most; past that, nothing more).
+    pub fn keep_reader_part<T: std::any::Any + Send + Sync>(&self, key: String, part: Arc<T>) {
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < READERS_PER_ENTRY || readers.contains_key(&key) {
+                readers.insert(key, part);
+            }
+        }
     }
 
     /// The bytes as rendered (for tests and benchmarks).

@@ -329,6 +329,36 @@ async fn a_writers_own_comments_are_put_into_the_cached_page() {
         }
     }
     assert!(checked, "the writer's page must come from the cache");
+    // The entry remembers the writer's part; the coach publishing their
+    // reply drops it with the entry, so the very next page shows it
+    // published, not waiting.
+    let reply_id: i64 = {
+        let html = writer
+            .get(format!("{}{article}", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let at = html.find("My held reply.").unwrap();
+        let item = &html[html[..at].rfind("id=\"comment-").unwrap() + 12..];
+        item[..item.find('"').unwrap()].parse().unwrap()
+    };
+    kintsugi::web::admin::moderation::approve_comment(&app.state, reply_id, None)
+        .await
+        .unwrap();
+    let theirs = writer
+        .get(format!("{}{article}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reply_at = theirs.find("My held reply.").unwrap();
+    let reply_item = &theirs[theirs[..reply_at].rfind("<li ").unwrap()..reply_at];
+    assert!(!reply_item.contains("comment--pending"), "{reply_item}");
 }
 
 #[actix_web::test]

@@ -308,6 +308,25 @@ pub enum OwnPart {
     Render,
 }
 
+impl OwnPart {
+    /// The page's list with theirs in it, if that is what it is.
+    pub fn list(&self) -> Option<&[Listed]> {
+        match self {
+            OwnPart::List(list) => Some(list),
+            _ => None,
+        }
+    }
+}
+
+/// What names a reader's own comments (the page cache remembers their
+/// part of a page under it): their cookie's pairs, in order.
+pub fn own_key(own: &[(i64, String)]) -> String {
+    own.iter()
+        .map(|(id, token)| format!("{id}.{token}"))
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
 /// The reader's own comments put into a shared page's list (`listed`):
 /// one read of their few comments, no read of the page and no render.
 /// Their hidden comments go into their threads, their published ones are

@@ -158,7 +158,10 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
-        let is_dir = file.ends_with("mod.rs") || file.ends_with("lib.rs");
+        // A folder's module: `mod.rs`, `lib.rs`, or `name.rs` beside `name/`.
+        let is_dir = file.ends_with("mod.rs")
+            || file.ends_with("lib.rs")
+            || file.with_extension("").is_dir();
         // `self` is this module, each `super` one step up.
         let absolute = |path: &str| -> Vec<String> {
             let mut segments = path.split("::").filter(|s| !s.is_empty()).peekable();

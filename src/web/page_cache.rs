@@ -447,12 +447,22 @@ impl CachedPage {
         use std::hash::{Hash, Hasher};
         let segments = self.segments.as_ref()?;
         let gzip = crate::encoded::accepts(req, "gzip");
+        // Their parts' CRCs go into the ETag (no second pass over their
+        // text) and into the gzip trailer.
+        let theirs: Vec<u32> = parts
+            .iter()
+            .filter_map(|part| match part {
+                segments::Part::Theirs(text) => Some(segments::theirs_crc(text)),
+                segments::Part::Shared(_) => None,
+            })
+            .collect();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.hash.hash(&mut hasher);
+        let mut crcs = theirs.iter();
         for part in parts {
             match part {
                 segments::Part::Shared(i) => (0u8, i).hash(&mut hasher),
-                segments::Part::Theirs(text) => (1u8, text).hash(&mut hasher),
+                segments::Part::Theirs(text) => (1u8, text.len(), crcs.next()).hash(&mut hasher),
             }
         }
         let etag = format!(
@@ -471,7 +481,7 @@ impl CachedPage {
             );
         }
         let body = if gzip {
-            segments.gzip(self.body.plain(), parts)?
+            segments.gzip(self.body.plain(), parts, &theirs)?
         } else {
             segments.plain(self.body.plain(), parts)?
         };

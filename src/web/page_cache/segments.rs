@@ -104,6 +104,9 @@ struct Piece {
     deflate: Range<usize>,
     /// Its deflate bytes refer to nothing before it.
     fresh: bool,
+    /// The CRC-32 of the page up to its end: a run of pieces' CRC is had
+    /// from two of these without reading the run's bytes again.
+    crc_to_end: u32,
 }
 
 /// The pieces of a cached page and their deflate bytes.
@@ -137,7 +140,15 @@ impl Segments {
         let mut compressor = Compress::new(Compression::new(6), false);
         let mut out = Vec::with_capacity(plain.len() / 3);
         let mut pieces = Vec::with_capacity(cuts.len());
+        let mut crc = crc32fast::Hasher::new();
+        let mut end = 0;
         for (i, (kind, range)) in cuts.iter().enumerate() {
+            // The pieces follow each other through the whole page.
+            if range.start != end {
+                return None;
+            }
+            end = range.end;
+            crc.update(plain.get(range.clone())?);
             // A full flush before a piece that starts afresh.
             let flush = match fresh.get(i + 1) {
                 Some(false) => FlushCompress::Sync,
@@ -150,6 +161,7 @@ impl Segments {
                 plain: range.clone(),
                 deflate: start..out.len(),
                 fresh: fresh[i],
+                crc_to_end: crc.clone().finalize(),
             });
         }
         Some(Self {
@@ -182,13 +194,38 @@ impl Segments {
         Some(out)
     }
 
+    /// The CRC-32 (with its length) of the pieces `first..=last`, in page
+    /// order, from the CRCs kept up to each piece's end: no byte is read.
+    fn run_crc(&self, first: usize, last: usize) -> Option<crc32fast::Hasher> {
+        let end = self.pieces.get(last)?;
+        let len = (end.plain.end - self.pieces.get(first)?.plain.start) as u64;
+        let before = match first {
+            0 => 0,
+            _ => self.pieces.get(first - 1)?.crc_to_end,
+        };
+        // crc(AB) = shift(crc(A), |B|) ^ crc(B), so
+        // crc(B) = crc(AB) ^ shift(crc(A), |B|).
+        let mut shifted = crc32fast::Hasher::new_with_initial_len(before, 0);
+        shifted.combine(&crc32fast::Hasher::new_with_initial_len(0, len));
+        Some(crc32fast::Hasher::new_with_initial_len(
+            end.crc_to_end ^ shifted.finalize(),
+            len,
+        ))
+    }
+
     /// The page made of `parts` as one gzip member: the shared pieces'
-    /// deflate bytes as stored, the reader's parts compressed here.
-    pub fn gzip(&self, page: &[u8], parts: &[Part]) -> Option<Vec<u8>> {
+    /// deflate bytes as stored, the reader's parts compressed here. The
+    /// CRC of the page is put together from the shared runs' kept CRCs and
+    /// the reader's parts' (`theirs_crcs`, one per `Part::Theirs`, in
+    /// order: [`theirs_crc`]).
+    pub fn gzip(&self, page: &[u8], parts: &[Part], theirs_crcs: &[u32]) -> Option<Vec<u8>> {
         const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
         let mut out = Vec::with_capacity(self.deflate.len() + 8192);
         out.extend_from_slice(&HEADER);
-        let mut crc = flate2::Crc::new();
+        let mut crc = crc32fast::Hasher::new();
+        // The run of consecutive shared pieces being written.
+        let mut run: Option<(usize, usize)> = None;
+        let mut theirs_crcs = theirs_crcs.iter();
         // The last shared piece written, while every piece since the
         // run's fresh start was written just before it, in order.
         let mut chain: Option<usize> = None;
@@ -196,29 +233,51 @@ impl Segments {
             match part {
                 Part::Shared(i) => {
                     let piece = self.pieces.get(*i)?;
-                    let plain = page.get(piece.plain.clone())?;
-                    crc.update(plain);
+                    run = match run {
+                        Some((first, last)) if last + 1 == *i => Some((first, *i)),
+                        Some((first, last)) => {
+                            crc.combine(&self.run_crc(first, last)?);
+                            Some((*i, *i))
+                        }
+                        None => Some((*i, *i)),
+                    };
                     if piece.fresh || (*i > 0 && chain == Some(i - 1)) {
                         out.extend_from_slice(self.deflate.get(piece.deflate.clone())?);
                         chain = Some(*i);
                     } else {
-                        stored_into(plain, &mut out);
+                        stored_into(page.get(piece.plain.clone())?, &mut out);
                         chain = None;
                     }
                 }
                 Part::Theirs(text) => {
-                    crc.update(text.as_bytes());
+                    if let Some((first, last)) = run.take() {
+                        crc.combine(&self.run_crc(first, last)?);
+                    }
+                    let theirs = *theirs_crcs.next()?;
+                    crc.combine(&crc32fast::Hasher::new_with_initial_len(
+                        theirs,
+                        text.len() as u64,
+                    ));
                     theirs_into(text.as_bytes(), &mut out)?;
                     chain = None;
                 }
             }
         }
+        if let Some((first, last)) = run {
+            crc.combine(&self.run_crc(first, last)?);
+        }
+        let amount = crc.total_len() as u32;
         // The last block: empty, fixed codes.
         out.extend_from_slice(&[0x03, 0x00]);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        out.extend_from_slice(&crc.amount().to_le_bytes());
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&amount.to_le_bytes());
         Some(out)
     }
+}
+
+/// The CRC-32 of a reader's part, as [`Segments::gzip`] takes it.
+pub fn theirs_crc(text: &str) -> u32 {
+    crc32fast::hash(text.as_bytes())
 }
 
 /// Compresses `input` onto `out`, ending with `flush` (which leaves the
@@ -364,11 +423,18 @@ mod tests {
                 parts.push(Part::Shared(i));
             }
             let plain = segments.plain(page, &parts).unwrap();
-            let gz = segments.gzip(page, &parts).unwrap();
+            let crcs: Vec<u32> = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Theirs(t) => Some(theirs_crc(t)),
+                    Part::Shared(_) => None,
+                })
+                .collect();
+            let gz = segments.gzip(page, &parts, &crcs).unwrap();
             assert_eq!(gunzip(&gz), plain);
         }
         // All shared: the page itself.
         let all: Vec<Part> = (0..n).map(Part::Shared).collect();
-        assert_eq!(gunzip(&segments.gzip(page, &all).unwrap()), page);
+        assert_eq!(gunzip(&segments.gzip(page, &all, &[]).unwrap()), page);
     }
 }

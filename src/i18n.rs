@@ -67,6 +67,16 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
         "emails.toml",
         include_str!("../templates/strings/de/emails.toml"),
     ),
+    (
+        "en",
+        "nocontact.toml",
+        include_str!("../templates/strings/en/nocontact.toml"),
+    ),
+    (
+        "de",
+        "nocontact.toml",
+        include_str!("../templates/strings/de/nocontact.toml"),
+    ),
 ];
 
 /// The languages with built-in strings.

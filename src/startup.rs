@@ -390,7 +390,9 @@ async fn refuse_writes_when_database_lost(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::http::Method;
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // The no-contact counter's form writes nothing: it counts all the same.
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.path() == "/no-contact";
     if !reads {
         if let Some(state) = req.app_data::<web::Data<AppState>>() {
             if state.writer.watch().is_lost() {
@@ -617,6 +619,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 "/requests/{token}/delete",
                 web::post().to(handlers::coaching::delete),
             )
+            .route(
+                "/no-contact",
+                handlers::get().to(handlers::no_contact::page),
+            )
+            .route("/no-contact", web::post().to(handlers::no_contact::count))
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

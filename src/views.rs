@@ -12,6 +12,7 @@ use crate::domain::comment::FieldErrors;
 
 pub mod admin;
 pub mod coaching;
+pub mod no_contact;
 
 /// What every HTML page's frame needs.
 pub struct Layout<'a> {
@@ -44,6 +45,8 @@ pub struct Layout<'a> {
     /// The search box in the header (off where the page has its own).
     pub header_search: bool,
     pub year: i32,
+    /// The footer links to the no-contact counter (the coach offers it).
+    pub no_contact: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -224,6 +227,8 @@ pub struct ArticlePage<'a> {
     pub newer: Option<ArticleLink<'a>>,
     pub related: Vec<ArticleLink<'a>>,
     pub comments: CommentSection<'a>,
+    /// Tagged for the no-contact counter: a link to it under the article.
+    pub no_contact_link: bool,
 }
 
 /// One comment as shown in a thread.

@@ -199,6 +199,9 @@ pub struct Library {
     media: Media,
     /// Old addresses and their new home (`content/redirects.toml`).
     redirects: RedirectMap,
+    /// The no-contact counter's words (`content/no-contact.md`), when
+    /// the coach offers it.
+    no_contact: Option<Arc<super::no_contact::NoContactGuide>>,
 }
 
 /// One way to work with the coach.
@@ -864,6 +867,9 @@ impl Library {
         let coaching = load_coaching_options(content_dir, &site, &mut errors);
         let plans = load_plans(content_dir, &mut errors);
         let redirects = load_redirects(content_dir, &articles, &pages, &mut errors);
+        let resolve = |key: &str| site.resolve(key);
+        let no_contact =
+            super::no_contact::load(content_dir, &resolve, words, &mut errors).map(Arc::new);
         if !errors.is_empty() {
             errors.extend(media.problems().iter().cloned());
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -874,6 +880,7 @@ impl Library {
         library.plans = plans;
         library.media = media;
         library.redirects = redirects;
+        library.no_contact = no_contact;
         Ok(library)
     }
 
@@ -895,6 +902,11 @@ impl Library {
 
     pub fn coaching_option(&self, slug: &str) -> Option<&Arc<CoachingOption>> {
         self.coaching.iter().find(|o| o.slug == slug)
+    }
+
+    /// The no-contact counter's words, when `content/no-contact.md` is there.
+    pub fn no_contact(&self) -> Option<&Arc<super::no_contact::NoContactGuide>> {
+        self.no_contact.as_ref()
     }
 
     pub fn plans(&self) -> &[Arc<PlanTemplate>] {
@@ -928,6 +940,7 @@ impl Library {
             plans: Vec::new(),
             media: Media::default(),
             redirects: RedirectMap::default(),
+            no_contact: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod front_matter;
 pub mod library;
 pub mod markdown;
 pub mod media;
+pub mod no_contact;
 pub mod redirects;
 pub mod search;
 

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod coaching;
 pub mod comment;
 pub mod moderation;
+pub mod no_contact;
 pub mod text;
 pub mod thread;

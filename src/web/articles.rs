@@ -616,6 +616,9 @@ async fn build_page(
                 None => SegmentMarks::default(),
             },
         },
+        no_contact_link: library
+            .no_contact()
+            .is_some_and(|guide| guide.linked_from(article.tags.iter().map(|t| t.slug.as_str()))),
     };
     if let Some(key) = cached {
         let token = page.comments.form.token.clone();

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod feeds;
 pub mod health;
 pub mod metrics;
+pub mod no_contact;
 pub mod notifications;
 pub mod page_cache;
 pub mod reader_form;

@@ -78,6 +78,13 @@ pub const REQUEST_PAGE: FormKind = FormKind {
     token: TokenRule::WithinADay,
 };
 
+/// POST /no-contact: writes nothing, but answers only the site's own page.
+pub const NO_CONTACT: FormKind = FormKind {
+    name: "no-contact counter",
+    cross_site: "no_contact.problem.cross_site",
+    token: TokenRule::None,
+};
+
 /// The fields of a form the guard reads.
 pub struct Fields<'a> {
     /// What the token was issued for (`FormToken::issue`'s scope).

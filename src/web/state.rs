@@ -87,6 +87,7 @@ impl AppState {
             admin: false,
             header_search: true,
             year: self.clock.now().year(),
+            no_contact: self.content.library().no_contact().is_some(),
         }
     }
 }

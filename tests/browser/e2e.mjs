@@ -475,6 +475,7 @@ async function runSteps({ browser, context, strict, noJs }) {
     { name: 'about', path: '/about' },
     { name: 'privacy', path: '/privacy' },
     { name: 'coaching', path: '/coaching' },
+    { name: 'no-contact', path: '/no-contact' },
     { name: 'not-found', path: '/this-page-does-not-exist', status: 404 },
   ];
   const savedHtml = [];
@@ -621,6 +622,150 @@ async function journeys({ browser, page, savedHtml }) {
   await keyboardJourneys({ browser, axePage: page, savedHtml });
   // 6f. A phone with large text: touch targets, the header, no sideways scrolling.
   await phoneChecks({ browser, statusPath });
+  // 6g. The no-contact counter: with JavaScript the date stays on the device
+  // (every request recorded), without it the server counts once.
+  await noContactJourney({ browser, axePage: page, savedHtml });
+}
+
+// The no-contact counter (/no-contact). With JavaScript on, the reader sets the
+// day their no contact began: the count is shown by their own calendar, kept in
+// localStorage, shown again after a reload, and no request (its URL, headers,
+// body) and no cookie carries the date, in any form. Without JavaScript, the form
+// is sent once and the server answers with the count (never stored); that page is
+// checked by axe and saved for the Nu Html Checker.
+async function noContactJourney({ browser, axePage, savedHtml }) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  const sent = [];
+  const pending = [];
+  ctx.on('request', (req) => {
+    pending.push(
+      req.allHeaders().then(
+        (headers) => sent.push({ method: req.method(), url: req.url(), headers, body: req.postData() || '' }),
+        () => sent.push({ method: req.method(), url: req.url(), headers: req.headers(), body: req.postData() || '' }),
+      ),
+    );
+  });
+  const p = await ctx.newPage();
+  const watcher = watchPage(p);
+  const DAYS = 40;
+  try {
+    await step(`no-contact counter (JavaScript on): the day set ${DAYS} days ago → “${DAYS} days”, next milestone day 60, kept on the device; no request or cookie carries the date`, async (t) => {
+      const res = await goto(p, '/no-contact');
+      t.require(res.status() === 200, `GET /no-contact answered ${res.status()}`);
+      t.check(await p.locator('#nc-hint-js').isVisible(), 'the “kept only in this browser” hint is not shown with JavaScript on');
+      t.check(!(await p.locator('#nc-hint').isVisible()), 'the no-JavaScript hint is still shown with JavaScript on');
+      // The reader's own calendar: the day DAYS days ago where the browser is.
+      const start = await p.evaluate((days) => {
+        const d = new Date();
+        const local = new Date(d.getFullYear(), d.getMonth(), d.getDate() - days);
+        const pad = (n) => String(n).padStart(2, '0');
+        return {
+          iso: `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}`,
+          y: local.getFullYear(),
+          m: local.getMonth() + 1,
+          d: local.getDate(),
+          ms: local.getTime(),
+          long: new Intl.DateTimeFormat(document.documentElement.lang || 'en', { year: 'numeric', month: 'long', day: 'numeric' }).format(local),
+        };
+      }, DAYS);
+      await p.locator('#nc-since').fill(start.iso);
+      await p.getByRole('button', { name: 'Count my days' }).click();
+      await p.locator('#nc-count').waitFor({ state: 'visible' });
+      t.check(new URL(p.url()).pathname === '/no-contact' && !new URL(p.url()).search, `the page moved to ${p.url()}`);
+      t.check(norm(await p.locator('#nc-days').textContent()) === `${DAYS} days without contact`, `the count says “${norm(await p.locator('#nc-days').textContent())}”`);
+      t.check(norm(await p.locator('#nc-next').textContent()) === `Next milestone: day 60, in ${60 - DAYS} days.`, `the next milestone says “${norm(await p.locator('#nc-next').textContent())}”`);
+      t.check((await p.locator('#nc-since-text').textContent()).includes(start.long), `the count does not say since ${start.long}`);
+      const reached = await p.locator('li.milestone--reached').evaluateAll((els) => els.map((e) => e.dataset.day));
+      t.check(JSON.stringify(reached) === '["7","14","30"]', `milestones reached: ${JSON.stringify(reached)}`);
+      t.check((await p.locator('li.milestone--next').getAttribute('data-day')) === '60', 'day 60 is not marked next');
+      t.check((await p.evaluate(() => localStorage.getItem('kintsugi.noContactSince'))) === start.iso, 'the date is not in localStorage');
+      // Back later: the count again, from this device only.
+      await p.reload({ waitUntil: 'load' });
+      await p.locator('#nc-count').waitFor({ state: 'visible' });
+      t.check(norm(await p.locator('#nc-days').textContent()) === `${DAYS} days without contact`, 'after a reload the count is not shown again');
+      t.check((await p.locator('#nc-since').inputValue()) === start.iso, 'after a reload the field does not hold the date');
+      // The urge: the coach's steps open, the crisis resources at their bottom.
+      await p.locator('#urge > summary').click();
+      t.check(await p.locator('#urge .no-contact__steps ol li').first().isVisible(), '“I want to text them” does not show the steps');
+      t.check(await p.locator('#urge .crisis-help').isVisible(), 'the crisis resources are not under the steps');
+      // Around the site and back, as a reader would.
+      await goto(p, '/articles/going-no-contact');
+      await p.getByRole('link', { name: 'No-contact counter' }).first().click();
+      await p.waitForLoadState('load');
+      await p.locator('#nc-count').waitFor({ state: 'visible' });
+      await p.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});
+      await Promise.all(pending);
+      for (const problem of watcher.take()) t.check(false, problem);
+
+      const forms = [
+        start.iso,
+        `${start.y}${String(start.m).padStart(2, '0')}${String(start.d).padStart(2, '0')}`,
+        `${start.m}/${start.d}/${start.y}`,
+        `${start.d}.${start.m}.${start.y}`,
+        `${String(start.d).padStart(2, '0')}.${String(start.m).padStart(2, '0')}.${start.y}`,
+        String(start.ms),
+        String(Math.floor(start.ms / 1000)),
+        start.long,
+        encodeURIComponent(start.long),
+      ];
+      t.check(sent.length >= 6, `only ${sent.length} request(s) were recorded`);
+      t.check(!sent.some((r) => r.method !== 'GET'), `requests other than GET: ${sent.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.url}`).join(', ')}`);
+      for (const r of sent) {
+        const seen = `${r.url}\n${JSON.stringify(r.headers)}\n${r.body}`;
+        for (const f of forms) t.check(!seen.includes(f), `a request carries the date (${f}): ${r.method} ${r.url}`);
+      }
+      const cookies = await ctx.cookies();
+      for (const c of cookies) {
+        for (const f of forms) t.check(!`${c.name}=${c.value}`.includes(f), `the cookie ${c.name} carries the date (${f})`);
+      }
+      t.note(`${sent.length} requests and ${cookies.length} cookie(s) recorded; none carries ${start.iso}`);
+
+      // Forgotten: gone from the device.
+      await p.getByRole('button', { name: 'Forget my date on this device' }).click();
+      t.check(!(await p.locator('#nc-count').isVisible()), 'the count is still shown after “Forget”');
+      t.check((await p.evaluate(() => localStorage.getItem('kintsugi.noContactSince'))) === null, 'the date is still in localStorage after “Forget”');
+    });
+  } finally {
+    await ctx.close().catch(() => {});
+  }
+
+  const noJs = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  noJs.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  noJs.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  const q = await noJs.newPage();
+  try {
+    await step('no-contact counter without JavaScript: the form sent once → 200 “… days without contact”, Cache-Control no-store, no cookie; axe light+dark on that page', async (t) => {
+      const res = await goto(q, '/no-contact');
+      t.require(res.status() === 200, `GET /no-contact answered ${res.status()}`);
+      t.check(await q.locator('#nc-hint').isVisible(), 'the no-JavaScript hint is not shown');
+      t.check(!(await q.locator('#nc-hint-js').isVisible()), 'the “kept only in this browser” hint is shown without JavaScript');
+      t.check(!(await q.locator('#nc-forget').isVisible()), '“Forget my date” (JavaScript only) is shown without JavaScript');
+      const day = new Date(Date.now() - 20 * 86400000).toISOString().slice(0, 10);
+      await q.locator('#nc-since').fill(day);
+      const [response] = await Promise.all([
+        q.waitForResponse((r) => r.request().method() === 'POST' && r.request().isNavigationRequest(), { timeout: NAV_TIMEOUT_MS }),
+        q.getByRole('button', { name: 'Count my days' }).click(),
+      ]);
+      await q.waitForLoadState('load');
+      t.check(response.status() === 200, `POST /no-contact answered ${response.status()}`);
+      t.check((response.headers()['cache-control'] || '') === 'no-store', `Cache-Control: ${response.headers()['cache-control']}`);
+      t.check(!response.headers()['set-cookie'], 'the count set a cookie');
+      const days = norm(await q.locator('#nc-days').textContent());
+      t.check(/^(19|20|21) days without contact$/.test(days), `the count says “${days}”`);
+      const html = await response.text();
+      const file = path.join(HTML_DIR, 'no-contact-counted.html');
+      fs.writeFileSync(file, html);
+      savedHtml.push(file);
+      for (const scheme of ['light', 'dark']) {
+        const violations = await axeOnServedHtml(axePage, html, scheme, '/no-contact');
+        t.check(violations.length === 0, `axe (${scheme}) on the counted page: ${violations.length} violation(s)\n${formatViolations(violations)}`);
+      }
+    });
+  } finally {
+    await noJs.close().catch(() => {});
+  }
 }
 
 async function commentJourney({ browser, axePage, savedHtml }) {

@@ -19,6 +19,7 @@ mod instances;
 mod layout;
 mod mail;
 mod media;
+mod no_contact;
 mod operating;
 mod pg_scale;
 mod reading;

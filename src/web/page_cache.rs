@@ -458,12 +458,32 @@ impl CachedPage {
             .collect();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.hash.hash(&mut hasher);
+        // Runs of consecutive shared pieces go in as (first, length): a
+        // hundred comments are one run, not a hundred writes.
         let mut crcs = theirs.iter();
+        let mut run: Option<(usize, usize)> = None;
         for part in parts {
             match part {
-                segments::Part::Shared(i) => (0u8, i).hash(&mut hasher),
-                segments::Part::Theirs(text) => (1u8, text.len(), crcs.next()).hash(&mut hasher),
+                segments::Part::Shared(i) => {
+                    run = match run {
+                        Some((first, len)) if first + len == *i => Some((first, len + 1)),
+                        Some(done) => {
+                            (0u8, done).hash(&mut hasher);
+                            Some((*i, 1))
+                        }
+                        None => Some((*i, 1)),
+                    }
+                }
+                segments::Part::Theirs(text) => {
+                    if let Some(done) = run.take() {
+                        (0u8, done).hash(&mut hasher);
+                    }
+                    (1u8, text.len(), crcs.next()).hash(&mut hasher)
+                }
             }
+        }
+        if let Some(done) = run {
+            (0u8, done).hash(&mut hasher);
         }
         let etag = format!(
             "\"{:016x}-p{}\"",

@@ -789,6 +789,39 @@ mod tests {
     }
 
     #[test]
+    fn every_reader_email_leads_to_my_questions_and_its_link_email_speaks_the_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = Strings::load("de", dir.path()).unwrap();
+        for (name, text) in every_email(&de) {
+            let to_reader = !matches!(name, "coach" | "request_alert");
+            assert_eq!(
+                text.contains("\nhttps://example.com/me\n"),
+                to_reader,
+                "{name}: {text}"
+            );
+        }
+        let link = crate::emails::MeLinkEmail {
+            t: &de,
+            open_url: "https://example.com/me/open?token=x".into(),
+            site_title: "Goldene Nähte",
+        }
+        .render()
+        .unwrap();
+        assert!(!link.contains("emails.") && !link.contains('{'), "{link}");
+        for english in ["Hello", "Warmly", "Your ", "Please "] {
+            assert!(
+                !link.contains(english),
+                "the link email says “{english}”: {link}"
+            );
+        }
+        assert!(link.starts_with("Hallo,\n\n"), "{link}");
+        assert!(
+            link.contains("\nhttps://example.com/me/open?token=x\n"),
+            "{link}"
+        );
+    }
+
+    #[test]
     fn every_email_reads_as_a_person_wrote_it_in_the_site_language() {
         let dir = tempfile::tempdir().unwrap();
         let de = Strings::load("de", dir.path()).unwrap();

@@ -532,7 +532,7 @@ pub async fn reader_link(
                     recipient: email.clone(),
                     subject: ctx.t.f("emails.me_link.subject", "site", &ctx.site_title),
                     body,
-                    kind: "me-link".into(),
+                    kind: db::mail::READER_LINK.into(),
                     list_unsubscribe: None,
                 },
             )?;

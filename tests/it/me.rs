@@ -698,3 +698,39 @@ async fn the_link_and_the_page_survive_a_restart_and_work_on_any_instance() {
         "the first instance knows the session"
     );
 }
+
+#[actix_web::test]
+async fn the_email_about_a_private_answer_leads_to_the_page_not_the_thread() {
+    let app = spawn_with(Options {
+        env: vec![("KINTSUGI_BASE_URL", "http://127.0.0.1".to_string())],
+        ..Options::default()
+    })
+    .await;
+    let private = comment(
+        &app,
+        "sam@example.com",
+        "A private question, tell me by email.",
+        &[("private", "1"), ("notify", "1")],
+        "203.0.113.1",
+    )
+    .await;
+    approve(&app, private).await;
+    let now = app.state.clock.now_naive();
+    db::run(&app.pool, move |conn| {
+        let sub = db::mail::subscription_by_email(conn, "sam@example.com")?.unwrap();
+        db::mail::confirm(conn, sub.id, now)
+    })
+    .await
+    .unwrap();
+    let answer = coach_reply(&app, private, "Here is my private answer.").await;
+    kintsugi::notify::after_post(&app.state.mail(), answer, db::comments::APPROVED, false).await;
+    let replies = mails(&app, "sam@example.com", "reply").await;
+    assert_eq!(replies.len(), 1);
+    let mail = &replies[0];
+    assert!(mail.contains("Here is my private answer."), "{mail}");
+    assert!(mail.contains("http://127.0.0.1/me\n"), "{mail}");
+    assert!(
+        !mail.contains("#comment-"),
+        "a private answer has no place in a thread: {mail}"
+    );
+}

@@ -11,6 +11,8 @@ pub struct ConfirmEmail<'a> {
     pub article_title: &'a str,
     pub confirm_url: String,
     pub site_title: &'a str,
+    /// The reader's "My questions" page (`/me`).
+    pub me_url: String,
 }
 
 #[derive(Template)]
@@ -26,6 +28,8 @@ pub struct ReplyEmail<'a> {
     pub comment_url: String,
     pub unsubscribe_url: String,
     pub site_title: &'a str,
+    /// The reader's "My questions" page (`/me`).
+    pub me_url: String,
 }
 
 #[derive(Template)]
@@ -37,6 +41,8 @@ pub struct ApprovedEmail<'a> {
     pub article_title: &'a str,
     pub comment_url: String,
     pub site_title: &'a str,
+    /// The reader's "My questions" page (`/me`).
+    pub me_url: String,
 }
 
 #[derive(Template)]
@@ -63,6 +69,8 @@ pub struct RequestReceivedEmail<'a> {
     pub option_title: &'a str,
     pub status_url: String,
     pub site_title: &'a str,
+    /// The reader's "My questions" page (`/me`).
+    pub me_url: String,
     /// Sent again because the reader asked for the link once more.
     pub again: bool,
 }
@@ -90,5 +98,16 @@ pub struct RequestUpdateEmail<'a> {
     pub status_label: Option<&'a str>,
     pub status_explanation: &'a str,
     pub status_url: String,
+    pub site_title: &'a str,
+    /// The reader's "My questions" page (`/me`).
+    pub me_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/me_link.txt")]
+pub struct MeLinkEmail<'a> {
+    pub t: &'a crate::i18n::Strings,
+    /// The link that opens the reader's "My questions" page.
+    pub open_url: String,
     pub site_title: &'a str,
 }

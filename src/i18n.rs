@@ -59,6 +59,16 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
     ),
     (
         "en",
+        "me.toml",
+        include_str!("../templates/strings/en/me.toml"),
+    ),
+    (
+        "de",
+        "me.toml",
+        include_str!("../templates/strings/de/me.toml"),
+    ),
+    (
+        "en",
         "emails.toml",
         include_str!("../templates/strings/en/emails.toml"),
     ),

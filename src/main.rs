@@ -541,8 +541,8 @@ async fn person(settings: Settings, email: String, erase: bool) -> ExitCode {
             .await
             .map(|erased| {
                 format!(
-                    "kintsugi: erased {} comment(s), {} coaching request(s) with their messages, {} subscription(s) and {} email(s)",
-                    erased.comments, erased.coaching_requests, erased.subscriptions, erased.emails
+                    "kintsugi: erased {} comment(s), {} coaching request(s) with their messages, {} subscription(s) and {} email(s); {} coach repl(ies) to those comments went with them",
+                    erased.comments, erased.coaching_requests, erased.subscriptions, erased.emails, erased.coach_replies
                 )
             })
     } else {

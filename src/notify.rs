@@ -51,7 +51,18 @@ impl MailContext {
             .unwrap_or_else(|| slug.to_string())
     }
 
+    /// The reader's "My questions" page, where every email to a reader
+    /// leads.
+    fn me_url(&self) -> String {
+        self.base.join("/me")
+    }
+
+    /// Where a comment is read: in its thread, or, for a private one
+    /// (the coach's private answer), on the reader's own page.
     fn comment_url(&self, row: &CommentRow) -> String {
+        if row.is_private {
+            return self.me_url();
+        }
         self.base.join(&format!(
             "/articles/{}#comment-{}",
             row.article_slug, row.id
@@ -100,6 +111,7 @@ impl MailContext {
             comment_url: self.comment_url(row),
             unsubscribe_url: unsubscribe_url.clone(),
             site_title: &self.site_title,
+            me_url: self.me_url(),
         }
         .render()
         .map_err(render_error)?;
@@ -227,6 +239,7 @@ pub async fn after_post(mail: &MailContext, id: i64, status: &str, notify_replie
                     article_title: &title,
                     confirm_url,
                     site_title: &ctx.site_title,
+                    me_url: ctx.me_url(),
                 }
                 .render()
                 .map_err(render_error)?;
@@ -299,6 +312,7 @@ pub async fn approve_comment(
                 article_title: &title,
                 comment_url: ctx.comment_url(&row),
                 site_title: &ctx.site_title,
+                me_url: ctx.me_url(),
             }
             .render()
             .map_err(render_error)?;
@@ -415,6 +429,7 @@ fn request_received(
         option_title: &row.option_title,
         status_url: ctx.status_url(row),
         site_title: &ctx.site_title,
+        me_url: ctx.me_url(),
         again,
     }
     .render()
@@ -479,6 +494,58 @@ pub async fn resend_request_link(mail: &MailContext, email: String) -> Result<bo
     Ok(queued)
 }
 
+/// How long a "My questions" link may be opened.
+pub const READER_LINK_MINUTES: i64 = 30;
+
+/// Stores a "My questions" link for `email` (the hash of `token`) and
+/// mails it, when the site holds anything for that address. Returns
+/// whether a mail was queued; the reader is never told.
+pub async fn reader_link(
+    mail: &MailContext,
+    email: String,
+    token: String,
+) -> Result<bool, AppError> {
+    let ctx = mail.clone();
+    let now = mail.clock.now_naive();
+    let queued = db::run(&mail.pool, move |conn| {
+        db::transaction(conn, |conn| {
+            if !db::reader_corner::holds_anything(conn, &email)? {
+                return Ok(false);
+            }
+            db::reader_corner::create_link(
+                conn,
+                &crate::keys::token_hash(&token),
+                &email,
+                now,
+                now + chrono::Duration::minutes(READER_LINK_MINUTES),
+            )?;
+            let body = crate::emails::MeLinkEmail {
+                t: &ctx.t,
+                open_url: ctx.base.join(&format!("/me/open?token={token}")),
+                site_title: &ctx.site_title,
+            }
+            .render()
+            .map_err(render_error)?;
+            ctx.enqueue(
+                conn,
+                NewMail {
+                    recipient: email.clone(),
+                    subject: ctx.t.f("emails.me_link.subject", "site", &ctx.site_title),
+                    body,
+                    kind: db::mail::READER_LINK.into(),
+                    list_unsubscribe: None,
+                },
+            )?;
+            Ok(true)
+        })
+    })
+    .await?;
+    if queued {
+        mail.wake.notify_one();
+    }
+    Ok(queued)
+}
+
 /// Queues the reader's email about a coach message and/or a new status.
 /// It waits `[mail] update_delay_seconds` (a minute by default): a change
 /// within that time is merged into it, so a reply followed by a new status
@@ -536,6 +603,7 @@ pub async fn request_update(
                 status_explanation: explanation_key.as_deref().map_or("", |k| t.s(k)),
                 status_url: ctx.status_url(&row),
                 site_title: &ctx.site_title,
+                me_url: ctx.me_url(),
             }
             .render()
             .map_err(render_error)?;
@@ -624,6 +692,7 @@ mod tests {
                     article_title: "Kontaktsperre",
                     comment_url: "https://example.com/a#comment-1".into(),
                     site_title: "Goldene Nähte",
+                    me_url: "https://example.com/me".into(),
                 }
                 .render()
                 .unwrap(),
@@ -636,6 +705,7 @@ mod tests {
                     article_title: "Kontaktsperre",
                     confirm_url: "https://example.com/c".into(),
                     site_title: "Goldene Nähte",
+                    me_url: "https://example.com/me".into(),
                 }
                 .render()
                 .unwrap(),
@@ -652,6 +722,7 @@ mod tests {
                     comment_url: "https://example.com/a#comment-2".into(),
                     unsubscribe_url: "https://example.com/u".into(),
                     site_title: "Goldene Nähte",
+                    me_url: "https://example.com/me".into(),
                 }
                 .render()
                 .unwrap(),
@@ -680,6 +751,7 @@ mod tests {
                     option_title: "Plan",
                     status_url: "https://example.com/requests/x".into(),
                     site_title: "Goldene Nähte",
+                    me_url: "https://example.com/me".into(),
                     again: false,
                 }
                 .render()
@@ -708,11 +780,45 @@ mod tests {
                     status_explanation: t.s("emails.request_update.explanation.plan-ready"),
                     status_url: "https://example.com/requests/x".into(),
                     site_title: "Goldene Nähte",
+                    me_url: "https://example.com/me".into(),
                 }
                 .render()
                 .unwrap(),
             ),
         ]
+    }
+
+    #[test]
+    fn every_reader_email_leads_to_my_questions_and_its_link_email_speaks_the_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = Strings::load("de", dir.path()).unwrap();
+        for (name, text) in every_email(&de) {
+            let to_reader = !matches!(name, "coach" | "request_alert");
+            assert_eq!(
+                text.contains("\nhttps://example.com/me\n"),
+                to_reader,
+                "{name}: {text}"
+            );
+        }
+        let link = crate::emails::MeLinkEmail {
+            t: &de,
+            open_url: "https://example.com/me/open?token=x".into(),
+            site_title: "Goldene Nähte",
+        }
+        .render()
+        .unwrap();
+        assert!(!link.contains("emails.") && !link.contains('{'), "{link}");
+        for english in ["Hello", "Warmly", "Your ", "Please "] {
+            assert!(
+                !link.contains(english),
+                "the link email says “{english}”: {link}"
+            );
+        }
+        assert!(link.starts_with("Hallo,\n\n"), "{link}");
+        assert!(
+            link.contains("\nhttps://example.com/me/open?token=x\n"),
+            "{link}"
+        );
     }
 
     #[test]

@@ -297,6 +297,17 @@ pub async fn run_maintenance(state: &AppState) -> Result<db::maintenance::Purged
         db::maintenance::purge_expired(conn, now, keep)
     })
     .await?;
+    // "My questions" links and sessions past their time.
+    let reader_links = db::run(&state.pool, move |conn| {
+        db::reader_corner::purge_expired(conn, now)
+    })
+    .await?;
+    if reader_links > 0 {
+        tracing::info!(
+            reader_links,
+            "expired my questions links and sessions deleted"
+        );
+    }
     if purged.total() > 0 {
         tracing::info!(
             rate_limit_events = purged.rate_limit_events,
@@ -624,6 +635,19 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 handlers::get().to(handlers::no_contact::page),
             )
             .route("/no-contact", web::post().to(handlers::no_contact::count))
+            // "My questions": a reader's own page by emailed link.
+            .route("/me", handlers::get().to(handlers::me::show))
+            .route("/me", web::post().to(handlers::me::ask))
+            .route("/me/open", handlers::get().to(handlers::me::open_form))
+            .route("/me/open", web::post().to(handlers::me::open))
+            .route(
+                "/me/notifications",
+                web::post().to(handlers::me::notifications),
+            )
+            .route("/me/export.json", handlers::get().to(handlers::me::export))
+            .route("/me/delete", handlers::get().to(handlers::me::delete_form))
+            .route("/me/delete", web::post().to(handlers::me::delete))
+            .route("/me/leave", web::post().to(handlers::me::leave))
             .route("/tags", handlers::get().to(handlers::tags::index))
             .route("/tags/{slug}", handlers::get().to(handlers::tags::show))
             .route("/search", handlers::get().to(handlers::search::search))

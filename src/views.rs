@@ -12,6 +12,7 @@ use crate::domain::comment::FieldErrors;
 
 pub mod admin;
 pub mod coaching;
+pub mod me;
 pub mod no_contact;
 
 /// What every HTML page's frame needs.

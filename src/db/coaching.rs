@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use super::comments::lower;
 use super::schema::{
-    coaching_requests, comments, mail_outbox, mail_subscriptions, request_messages,
+    coaching_requests, comments, mail_outbox, mail_subscriptions, reader_links, reader_sessions,
+    request_messages,
 };
 use super::Db;
 
@@ -464,13 +465,16 @@ pub fn export_person(conn: &mut Db, email: &str) -> QueryResult<PersonData> {
 #[derive(Debug, Default, serde::Serialize, PartialEq, Eq)]
 pub struct Erased {
     pub comments: usize,
+    /// The coach's replies to those comments (they go with them).
+    pub coach_replies: usize,
     pub coaching_requests: usize,
     pub subscriptions: usize,
     pub emails: usize,
 }
 
-/// Deletes everything held about `email`: comments (replies to them stay,
-/// detached), requests with their messages, the subscription and mail.
+/// Deletes everything held about `email`: comments with the coach's
+/// replies to them (other readers' replies stay, detached), requests with
+/// their messages, the subscription and mail.
 pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
     let email = email.trim().to_lowercase();
     super::transaction(conn, |conn| {
@@ -479,6 +483,17 @@ pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
             .select(comments::id)
             .load(conn)?;
         super::comments::lock_counts_of(conn, &comment_ids)?;
+        let coach_replies = diesel::delete(
+            comments::table
+                .filter(comments::is_coach.eq(true))
+                .filter(comments::reply_to_id.eq_any(&comment_ids))
+                .filter(lower(comments::author_email).ne(&email)),
+        )
+        .execute(conn)?;
+        // Their "My questions" links and sessions end with it.
+        diesel::delete(reader_sessions::table.filter(reader_sessions::email.eq(&email)))
+            .execute(conn)?;
+        diesel::delete(reader_links::table.filter(reader_links::email.eq(&email))).execute(conn)?;
         let ids: Vec<i64> = coaching_requests::table
             .filter(lower(coaching_requests::email).eq(&email))
             .select(coaching_requests::id)
@@ -486,6 +501,7 @@ pub fn erase_person(conn: &mut Db, email: &str) -> QueryResult<Erased> {
         diesel::delete(request_messages::table.filter(request_messages::request_id.eq_any(&ids)))
             .execute(conn)?;
         Ok(Erased {
+            coach_replies,
             coaching_requests: diesel::delete(
                 coaching_requests::table.filter(coaching_requests::id.eq_any(&ids)),
             )

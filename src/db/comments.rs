@@ -769,6 +769,8 @@ fn queue_query<'a>(
             .filter(comments::is_urgent.eq(true)),
         Queue::Private => query
             .filter(comments::is_private.eq(true))
+            // The coach's private answers are not questions to answer.
+            .filter(comments::is_coach.eq(false))
             .filter(comments::status.eq_any([PENDING, APPROVED])),
         Queue::Unanswered => query
             .filter(comments::status.eq(APPROVED))
@@ -948,10 +950,13 @@ pub struct CoachReply<'a> {
     pub now: NaiveDateTime,
 }
 
-/// Stores the coach's reply under a published public comment; its id.
+/// Stores the coach's reply under a published comment; its id. The
+/// answer to a private question is private too: only its asker sees it
+/// (on their "My questions" page).
 pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRefused> {
     super::transaction(conn, |conn| -> Result<_, PostRefused> {
-        let parent = answerable(conn, reply.reply_to)?;
+        let parent = coach_answerable(conn, reply.reply_to)?;
+        let is_private = parent.is_private;
         let (parent_id, root_id, depth, reply_to_name) = placement(&parent);
         Ok(diesel::insert_into(comments::table)
             .values(NewCommentRow {
@@ -966,7 +971,7 @@ pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRe
                 body_markdown: reply.body_markdown,
                 body_html: reply.body_html,
                 status: APPROVED,
-                is_private: false,
+                is_private,
                 is_urgent: false,
                 is_coach: true,
                 held_reasons: String::new(),
@@ -979,6 +984,18 @@ pub fn post_coach_reply(conn: &mut Db, reply: &CoachReply) -> Result<i64, PostRe
             .returning(comments::id)
             .get_result(conn)?)
     })
+}
+
+/// The comment `id` when the coach may answer it: published (a private
+/// one gets a private answer).
+fn coach_answerable(conn: &mut Db, id: i64) -> Result<CommentRow, PostRefused> {
+    comments::table
+        .filter(comments::id.eq(id))
+        .filter(comments::status.eq(APPROVED))
+        .select(CommentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PostRefused::BadParent)
 }
 
 /// The comment `id` when it may be answered: published and public.

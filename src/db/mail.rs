@@ -154,13 +154,26 @@ pub fn claim_due(
 }
 
 pub fn mark_sent(conn: &mut Db, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
+    let sent = diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
         .set((
             mail_outbox::sent_at.eq(Some(now)),
             mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    // A "My questions" link opens a reader's page: once sent, its text
+    // (the only place the token was ever whole) is not kept.
+    diesel::update(
+        mail_outbox::table
+            .filter(mail_outbox::id.eq(id))
+            .filter(mail_outbox::kind.eq(READER_LINK)),
+    )
+    .set(mail_outbox::body.eq(""))
+    .execute(conn)?;
+    Ok(sent)
 }
+
+/// The kind of the mail carrying a "My questions" link.
+pub const READER_LINK: &str = "me-link";
 
 /// How many times a message is tried before it counts as failed (kept,
 /// unsent, and shown to the coach on the dashboard).

@@ -20,6 +20,7 @@ pub mod maintenance;
 pub mod migrations;
 pub mod page_events;
 pub mod rate_limits;
+pub mod reader_corner;
 pub mod schema;
 pub mod site_meta;
 pub mod transfer;

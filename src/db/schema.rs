@@ -190,3 +190,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     coaching_requests,
     request_messages,
 );
+
+diesel::table! {
+    /// "My questions": the emailed link (a hash of its token), opened once.
+    reader_links (token_hash) {
+        token_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// "My questions": the session the link opens (a hash of its key).
+    reader_sessions (key_hash) {
+        key_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

@@ -49,7 +49,7 @@ pub const COPIED: [&str; 11] = [
 ];
 
 /// The tables not copied, and why.
-pub const SKIPPED: [(&str, &str); 2] = [
+pub const SKIPPED: [(&str, &str); 4] = [
     (
         "comment_counts",
         "rebuilt on the target (SQLite: its triggers; PostgreSQL: one recount), then checked against a recount",
@@ -57,6 +57,14 @@ pub const SKIPPED: [(&str, &str); 2] = [
     (
         "rate_limit_events",
         "recent attempts only (a day at most); the limits start afresh",
+    ),
+    (
+        "reader_links",
+        "a reader's \"My questions\" links last 30 minutes; they ask for a new one",
+    ),
+    (
+        "reader_sessions",
+        "a reader's \"My questions\" sessions last a few hours; they ask for a new link",
     ),
 ];
 

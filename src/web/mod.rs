@@ -7,6 +7,7 @@ pub mod comments;
 pub mod errors;
 pub mod feeds;
 pub mod health;
+pub mod me;
 pub mod metrics;
 pub mod no_contact;
 pub mod notifications;

@@ -78,6 +78,20 @@ pub const REQUEST_PAGE: FormKind = FormKind {
     token: TokenRule::WithinADay,
 };
 
+/// POST /me: the link to "My questions" asked for by email.
+pub const MY_QUESTIONS_LINK: FormKind = FormKind {
+    name: "my questions link",
+    cross_site: "me.ask.cross_site",
+    token: TokenRule::WithinADay,
+};
+
+/// POST /me/{open,notifications,delete,leave}: the forms of "My questions".
+pub const MY_QUESTIONS_PAGE: FormKind = FormKind {
+    name: "my questions page",
+    cross_site: "me.ask.cross_site",
+    token: TokenRule::WithinADay,
+};
+
 /// POST /no-contact: writes nothing, but answers only the site's own page.
 pub const NO_CONTACT: FormKind = FormKind {
     name: "no-contact counter",

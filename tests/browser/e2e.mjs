@@ -476,6 +476,9 @@ async function runSteps({ browser, context, strict, noJs }) {
     { name: 'privacy', path: '/privacy' },
     { name: 'coaching', path: '/coaching' },
     { name: 'no-contact', path: '/no-contact' },
+    { name: 'my-questions', path: '/me' },
+    { name: 'my-questions-sent', path: '/me?sent=1' },
+    { name: 'my-questions-link-gone', path: `/me/open?token=${'0'.repeat(64)}`, status: 410 },
     { name: 'not-found', path: '/this-page-does-not-exist', status: 404 },
   ];
   const savedHtml = [];
@@ -622,7 +625,10 @@ async function journeys({ browser, page, savedHtml }) {
   await keyboardJourneys({ browser, axePage: page, savedHtml });
   // 6f. A phone with large text: touch targets, the header, no sideways scrolling.
   await phoneChecks({ browser, statusPath });
-  // 6g. The no-contact counter: with JavaScript the date stays on the device
+  // 6g. "My questions": a reader's private question, from the confirmation email to
+  // their own page, the coach's private answer, notifications off, everything deleted.
+  await myQuestionsJourney({ browser, axePage: page, savedHtml });
+  // 6h. The no-contact counter: with JavaScript the date stays on the device
   // (every request recorded), without it the server counts once.
   await noContactJourney({ browser, axePage: page, savedHtml });
 }
@@ -2288,6 +2294,172 @@ async function axeOnServedHtml(page, html, scheme, at = COMMENT_ARTICLE) {
   } finally {
     await page.unroute(matches, handler);
     await page.emulateMedia({ colorScheme: 'light' });
+  }
+}
+
+// A reader (JavaScript off) asks the coach a private question with reply
+// notifications on. The confirmation email leads to “My questions” (/me); they ask
+// for the link there, open it from the email (the button on /me/open uses it up),
+// and see their question. The coach answers privately from /admin/comments/{id}.
+// The reader reads the private answer on their page (it is on no public page), turns
+// the thread's notifications off, downloads their data, and deletes everything after
+// the confirmation that lists what goes. Every page is saved for the Nu Html Checker
+// and checked with axe (light and dark).
+async function myQuestionsJourney({ browser, axePage, savedHtml }) {
+  const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  ctx.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+  const p = await ctx.newPage();
+  const watcher = watchPage(p, { ignoreAborted: true });
+  const tag = Date.now().toString().replace(/\d/g, (d) => 'abcdefghij'[d]);
+  const email = `asker-${tag}@example.com`;
+  const question = `Should I answer when he writes on my birthday? (private question ${tag})`;
+  const answer = `No need to answer on that day; we will plan it together. (private answer ${tag})`;
+  let commentId = null;
+  let opened = false;
+  const navigate = async (pg, action) => {
+    const isNav = (r) => r.request().isNavigationRequest() && r.frame() === pg.mainFrame();
+    const [res, final] = await Promise.all([
+      pg.waitForResponse(isNav, { timeout: NAV_TIMEOUT_MS }),
+      pg.waitForResponse((r) => isNav(r) && (r.status() < 300 || r.status() >= 400), { timeout: NAV_TIMEOUT_MS }),
+      action(),
+    ]);
+    await pg.waitForLoadState('load');
+    return { res, final, html: await final.text().catch(() => '') };
+  };
+  const checkServed = async (t, name, html, at) => {
+    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
+    const file = path.join(HTML_DIR, `${name}.html`);
+    fs.writeFileSync(file, html);
+    savedHtml.push(file);
+    for (const scheme of ['light', 'dark']) {
+      const violations = await axeOnServedHtml(axePage, html, scheme, at);
+      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+    }
+  };
+  const pathOf = (href) => {
+    const u = new URL(href);
+    return u.pathname + u.search;
+  };
+
+  try {
+    await step('my questions: a private question with notifications on; the confirmation email links to /me', async (t) => {
+      const res = await goto(p, COMMENT_ARTICLE);
+      const servedAt = Date.now();
+      t.require(res.status() === 200, `GET ${COMMENT_ARTICLE} answered ${res.status()}`);
+      await p.locator('#comment-name').fill('Alex');
+      await p.locator('#comment-email').fill(email);
+      await p.locator('#comment-body').fill(question);
+      await p.locator('#comment-private').check();
+      await p.locator('#comment-notify').check();
+      const left = COMMENT_WAIT_MS - (Date.now() - servedAt);
+      if (left > 0) await p.waitForTimeout(left);
+      const posted = await navigate(p, () => p.locator('#comment-form button[type="submit"]').click());
+      t.require(posted.res.status() === 303, `posting the private question answered ${posted.res.status()}, expected 303`);
+      const mail = await waitForMail('confirm', email);
+      t.require(mail, `no confirmation email to ${email} in ${OUTBOX_DIR}`);
+      const link = (mail.body.match(/https?:\/\/\S+\/me(?=\s)/) || [])[0];
+      t.require(link, `the confirmation email has no link to /me:\n${mail.body}`);
+      const shown = await navigate(p, () => p.goto(url(pathOf(link))));
+      t.check(shown.final.status() === 200, `GET /me answered ${shown.final.status()}`);
+      t.check((await textOf(p.locator('h1'))) === 'My questions', `/me's <h1> is “${await textOf(p.locator('h1'))}”`);
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('my questions: the link asked for by email, opened from the email with “Open my page”', async (t) => {
+      await p.getByLabel('Your email address', { exact: true }).fill(email);
+      const asked = await navigate(p, () => p.getByRole('button', { name: 'Send me the link', exact: true }).click());
+      t.check(asked.res.status() === 303, `POST /me answered ${asked.res.status()}, expected 303`);
+      t.check(pathOf(p.url()) === '/me?sent=1', `after asking the browser is at ${p.url()}`);
+      t.check(/link to your page is on its way/.test(await textOf(p.locator('.notice[role="status"]'))), 'no “on its way” notice after asking');
+      const mail = await waitForMail('me-link', email);
+      t.require(mail, `no “My questions” link mailed to ${email}`);
+      const link = (mail.body.match(/https?:\/\/\S+\/me\/open\?token=[0-9a-f]{64}/) || [])[0];
+      t.require(link, `the email has no /me/open?token= link:\n${mail.body}`);
+      const ask = await navigate(p, () => p.goto(url(pathOf(link))));
+      t.check(ask.final.status() === 200, `GET /me/open answered ${ask.final.status()}`);
+      await checkServed(t, 'my-questions-open', ask.html, '/me/open');
+      const done = await navigate(p, () => p.getByRole('button', { name: 'Open my page', exact: true }).click());
+      t.require(done.res.status() === 303, `POST /me/open answered ${done.res.status()}, expected 303`);
+      t.require(new URL(p.url()).pathname === '/me', `after opening the browser is at ${p.url()}`);
+      const cookie = (await ctx.cookies(url('/me'))).find((c) => /kintsugi_me$/.test(c.name));
+      if (t.check(cookie, 'no kintsugi_me cookie after opening the page')) {
+        t.check(cookie.path === '/me', `the page's cookie has Path=${cookie.path}, expected /me`);
+        t.check(cookie.httpOnly, 'the page cookie is not HttpOnly');
+        t.check(cookie.sameSite === 'Lax', `the page cookie is SameSite=${cookie.sameSite}, expected Lax`);
+      }
+      opened = true;
+      const item = p.locator('li.my-questions__comment').filter({ hasText: tag });
+      t.require((await item.count()) === 1, 'the private question is not listed on /me');
+      commentId = Number(((await item.getAttribute('id')) || '').replace('comment-', ''));
+      t.check(/Private, waiting for the coach/.test(await textOf(item)), 'the question does not say “Private, waiting for the coach”');
+      await checkServed(t, 'my-questions-page', done.html, '/me');
+      // Used once: the same link no longer opens anything.
+      const again = await goto(p, pathOf(link));
+      t.check(again.status() === 410, `the used link answered ${again.status()}, expected 410`);
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('my questions: the coach answers privately (/admin/comments/{id}); the answer is on no public page', async (t) => {
+      t.require(commentId, 'no question to answer (an earlier step failed)');
+      t.require(ADMIN_EMAIL && ADMIN_PASSWORD, 'ADMIN_EMAIL and ADMIN_PASSWORD are not set');
+      const coachCtx = await browser.newContext({ javaScriptEnabled: false });
+      try {
+        const c = await coachCtx.newPage();
+        await goto(c, '/admin/login');
+        await c.getByLabel('Email', { exact: true }).fill(ADMIN_EMAIL);
+        await c.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+        await navigate(c, () => c.getByRole('button', { name: 'Sign in', exact: true }).click());
+        const res = await goto(c, `/admin/comments/${commentId}`);
+        t.require(res.status() === 200, `GET /admin/comments/${commentId} answered ${res.status()}`);
+        await c.getByLabel('Your reply', { exact: true }).fill(answer);
+        const sent = await navigate(c, () => c.getByRole('button', { name: 'Send the private answer', exact: true }).click());
+        t.check(sent.res.status() === 303, `the private answer answered ${sent.res.status()}, expected 303`);
+        const article = await goto(c, COMMENT_ARTICLE);
+        t.check(!(await article.text()).includes(tag), 'the private question or its answer is on the public article');
+      } finally {
+        await coachCtx.close().catch(() => {});
+      }
+    });
+
+    await step('my questions: the reader reads the private answer, turns notifications off and downloads their data', async (t) => {
+      t.require(opened, 'the page is not open (an earlier step failed)');
+      const shown = await navigate(p, () => p.goto(url('/me')));
+      const item = p.locator('li.my-questions__comment').filter({ hasText: tag });
+      const coach = item.locator('li.comment--coach');
+      t.require((await coach.count()) === 1, 'the coach’s private answer is not under the question on /me');
+      t.check((await textOf(coach)).includes(answer.slice(0, 40)), 'the private answer’s text is not shown');
+      t.check((await textOf(coach.locator('.badge'))) === 'Coach', 'the answer has no Coach badge');
+      t.check(/only you see this answer/.test(await textOf(coach)), 'the answer does not say it is private');
+      await checkServed(t, 'my-questions-answered', shown.html, '/me');
+      const off = p.getByRole('button', { name: /^Turn off emails about replies on/ });
+      t.require((await off.count()) >= 1, 'no “Turn off” button for the thread’s notifications');
+      const done = await navigate(p, () => off.first().click());
+      t.check(done.res.status() === 303, `POST /me/notifications answered ${done.res.status()}`);
+      t.check(/no longer get emails about those replies/.test(await textOf(p.locator('.notice[role="status"]'))), 'no notice that notifications are off');
+      const data = await ctx.request.get(url('/me/export.json'));
+      t.check(data.status() === 200, `GET /me/export.json answered ${data.status()}`);
+      const json = await data.json().catch(() => ({}));
+      t.check((json.comments || []).some((c) => (c.body_markdown || '').includes(tag)), 'the download does not hold the question');
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+
+    await step('my questions: “Delete everything…” lists what goes; confirmed, the page is closed and the question gone', async (t) => {
+      t.require(opened, 'the page is not open (an earlier step failed)');
+      const confirm = await navigate(p, () => p.getByRole('link', { name: 'Delete everything…', exact: true }).click());
+      t.check(confirm.final.status() === 200, `GET /me/delete answered ${confirm.final.status()}`);
+      const goes = await textOf(p.locator('ul.my-questions__goes'));
+      t.check(/your comment \(1\)/.test(goes) && /answer/.test(goes), `the confirmation does not list the question and the answer: “${goes}”`);
+      await checkServed(t, 'my-questions-delete', confirm.html, '/me/delete');
+      const done = await navigate(p, () => p.getByRole('button', { name: 'Delete everything', exact: true }).click());
+      t.check(done.res.status() === 303, `POST /me/delete answered ${done.res.status()}`);
+      t.check(/is deleted/.test(await textOf(p.locator('.notice[role="status"]'))), 'no notice that everything is deleted');
+      t.check((await p.getByRole('button', { name: 'Send me the link', exact: true }).count()) === 1, 'the page is still open after deleting everything');
+      await checkServed(t, 'my-questions-deleted', done.html, '/me');
+      for (const problem of watcher.take()) t.check(false, problem);
+    });
+  } finally {
+    await ctx.close().catch(() => {});
   }
 }
 

@@ -1169,7 +1169,8 @@ async fn the_coach_replies_with_a_badge_approving_the_question_and_notifying_its
         )
         .await;
     assert_eq!(res.status(), 422);
-    // Private questions never get a public reply.
+    // Private questions get a private answer: on no public page, only
+    // on the asker's "My questions" page.
     let private = app
         .reader_comment_with(
             "Kim",
@@ -1183,11 +1184,12 @@ async fn the_coach_replies_with_a_badge_approving_the_question_and_notifying_its
         .admin_post(
             &coach,
             &format!("/admin/comments/{private}/reply"),
-            &[("body", "Hello")],
+            &[("body", "Hello privately")],
         )
         .await;
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 303);
     assert!(!app.public_article().await.contains("Just for you."));
+    assert!(!app.public_article().await.contains("Hello privately"));
     let (_, private_tab) = app.admin_page(&coach, "/admin/comments?tab=private").await;
     assert!(private_tab.contains("Just for you."));
     let (_, audit) = app.admin_page(&coach, "/admin/audit").await;

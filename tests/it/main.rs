@@ -18,6 +18,7 @@ mod import;
 mod instances;
 mod layout;
 mod mail;
+mod me;
 mod media;
 mod no_contact;
 mod operating;

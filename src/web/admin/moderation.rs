@@ -760,10 +760,7 @@ pub async fn reply(
     let (parent, _) = db::run(&state.pool, move |conn| db::comments::find(conn, parent_id))
         .await?
         .ok_or(AppError::NotFound)?;
-    if parent.is_private
-        || parent.status == db::comments::SPAM
-        || parent.status == db::comments::TRASH
-    {
+    if parent.status == db::comments::SPAM || parent.status == db::comments::TRASH {
         return comment_page(
             &req,
             &state,

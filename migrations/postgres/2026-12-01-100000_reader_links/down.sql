@@ -1,0 +1,2 @@
+DROP TABLE reader_sessions;
+DROP TABLE reader_links;

@@ -989,31 +989,9 @@ async function coachJourney({ browser, axePage, savedHtml, reader }) {
 
   const sessionCookie = async () => (await ctx.cookies(url('/'))).find((c) => /kintsugi_admin$/.test(c.name));
 
-  // Clicks (through `action`) and waits for the navigation it starts: `res` is the
-  // first response (a form's own answer, before any redirect), `final` the page that
-  // was shown, `html` exactly what the server sent for it.
-  const navigate = async (action) => {
-    const isNav = (r) => r.request().isNavigationRequest() && r.frame() === p.mainFrame();
-    const [res, final] = await Promise.all([
-      p.waitForResponse(isNav, { timeout: NAV_TIMEOUT_MS }),
-      p.waitForResponse((r) => isNav(r) && (r.status() < 300 || r.status() >= 400), { timeout: NAV_TIMEOUT_MS }),
-      action(),
-    ]);
-    await p.waitForLoadState('load');
-    return { res, final, html: await final.text().catch(() => '') };
-  };
+  const navigate = (action) => navigateOn(p, action);
 
-  // Saves the HTML for the Nu Html Checker and runs axe on it (light and dark).
-  const checkServed = async (t, name, html, at) => {
-    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
-    const file = path.join(HTML_DIR, `${name}.html`);
-    fs.writeFileSync(file, html);
-    savedHtml.push(file);
-    for (const scheme of ['light', 'dark']) {
-      const violations = await axeOnServedHtml(axePage, html, scheme, at);
-      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
-    }
-  };
+  const checkServed = (t, name, html, at) => checkServedOn({ axePage, savedHtml }, t, name, html, at);
   const here = () => {
     const u = new URL(p.url());
     return u.pathname + u.search;
@@ -1726,6 +1704,22 @@ async function phoneChecks({ browser, statusPath }) {
   }
 }
 
+// Saves the HTML the server sent for the Nu Html Checker (in savedHtml) and runs
+// axe on it, light and dark.
+async function checkServedOn({ axePage, savedHtml }, t, name, html, at) {
+  if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
+  const file = path.join(HTML_DIR, `${name}.html`);
+  fs.writeFileSync(file, html);
+  savedHtml.push(file);
+  for (const scheme of ['light', 'dark']) {
+    const violations = await axeOnServedHtml(axePage, html, scheme, at);
+    t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
+  }
+}
+
+// Clicks (through `action`) and waits for the navigation it starts on page `p`:
+// `res` is the first response (a form's own answer, before any redirect), `final`
+// the page that was shown, `html` exactly what the server sent for it.
 async function navigateOn(p, action) {
   const isNav = (r) => r.request().isNavigationRequest() && r.frame() === p.mainFrame();
   const [res, final] = await Promise.all([
@@ -1811,17 +1805,7 @@ async function coachingJourney({ browser, axePage, savedHtml }) {
     const left = COMMENT_WAIT_MS - (Date.now() - formServedAt);
     if (left > 0) await rp.waitForTimeout(left);
   };
-  // Saves the HTML for the Nu Html Checker and runs axe on it (light and dark).
-  const checkServed = async (t, name, html, at) => {
-    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
-    const file = path.join(HTML_DIR, `${name}.html`);
-    fs.writeFileSync(file, html);
-    savedHtml.push(file);
-    for (const scheme of ['light', 'dark']) {
-      const violations = await axeOnServedHtml(axePage, html, scheme, at);
-      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
-    }
-  };
+  const checkServed = (t, name, html, at) => checkServedOn({ axePage, savedHtml }, t, name, html, at);
   // The form's fields, found as a person finds them: by their visible labels.
   const form = () => {
     const f = rp.locator('form#request-form');
@@ -2317,26 +2301,8 @@ async function myQuestionsJourney({ browser, axePage, savedHtml }) {
   const answer = `No need to answer on that day; we will plan it together. (private answer ${tag})`;
   let commentId = null;
   let opened = false;
-  const navigate = async (pg, action) => {
-    const isNav = (r) => r.request().isNavigationRequest() && r.frame() === pg.mainFrame();
-    const [res, final] = await Promise.all([
-      pg.waitForResponse(isNav, { timeout: NAV_TIMEOUT_MS }),
-      pg.waitForResponse((r) => isNav(r) && (r.status() < 300 || r.status() >= 400), { timeout: NAV_TIMEOUT_MS }),
-      action(),
-    ]);
-    await pg.waitForLoadState('load');
-    return { res, final, html: await final.text().catch(() => '') };
-  };
-  const checkServed = async (t, name, html, at) => {
-    if (!t.check(html && html.length > 0, `could not read the HTML the server sent for ${at}`)) return;
-    const file = path.join(HTML_DIR, `${name}.html`);
-    fs.writeFileSync(file, html);
-    savedHtml.push(file);
-    for (const scheme of ['light', 'dark']) {
-      const violations = await axeOnServedHtml(axePage, html, scheme, at);
-      t.check(violations.length === 0, `axe on ${at} (${scheme} scheme): ${violations.length} violation(s)\n${formatViolations(violations)}`);
-    }
-  };
+  const navigate = navigateOn;
+  const checkServed = (t, name, html, at) => checkServedOn({ axePage, savedHtml }, t, name, html, at);
   const pathOf = (href) => {
     const u = new URL(href);
     return u.pathname + u.search;

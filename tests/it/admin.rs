@@ -32,17 +32,6 @@ async fn create_admin(app: &TestApp, email: &str, name: &str, password: &str) ->
     .unwrap()
 }
 
-/// A value of `name="field" value="..."` in a page.
-fn field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn set_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
@@ -75,7 +64,7 @@ impl TestApp {
             .text()
             .await
             .unwrap();
-        let token = field(&page, "token");
+        let token = field_value(&page, "token");
         client
             .post(format!("{}/admin/login", self.address))
             .header("X-Forwarded-For", ip)
@@ -122,7 +111,7 @@ impl TestApp {
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
         let (_, dashboard) = self.admin_page(client, "/admin").await;
-        let csrf = field(&dashboard, "csrf");
+        let csrf = field_value(&dashboard, "csrf");
         let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
         form.extend_from_slice(fields);
         client
@@ -416,7 +405,7 @@ async fn a_session_key_planted_before_sign_in_is_worthless_after_it() {
             ("password", PASSWORD),
             (
                 "token",
-                &field(&app.admin_page(&client(), "/admin/login").await.1, "token"),
+                &field_value(&app.admin_page(&client(), "/admin/login").await.1, "token"),
             ),
         ])
         .send()
@@ -531,11 +520,11 @@ async fn forged_or_cross_site_admin_requests_change_nothing() {
         )
         .await;
     let (_, page) = app.admin_page(&coach, "/admin").await;
-    let csrf = field(&page, "csrf");
+    let csrf = field_value(&page, "csrf");
     // Another session's token (a second sign-in in another browser).
     let other = app.signed_in_client().await;
     let (_, page) = app.admin_page(&other, "/admin").await;
-    let other_csrf = field(&page, "csrf");
+    let other_csrf = field_value(&page, "csrf");
     assert_ne!(csrf, other_csrf);
     let approve = format!("approve:{id}");
     type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -1226,7 +1215,7 @@ async fn replying_from_the_article_page_while_signed_in() {
     let res = coach
         .post(format!("{}/admin/comments/{question}/reply", app.address))
         .form(&[
-            ("csrf", field(&page, "csrf").as_str()),
+            ("csrf", field_value(&page, "csrf").as_str()),
             ("body", "It does, a little every week."),
             ("back", &format!("/articles/{SLUG}")),
         ])

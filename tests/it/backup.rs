@@ -43,17 +43,6 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
-/// A value of `name="field" value="..."` in a page.
-fn field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// Signs the coach in at `base`; returns the `kintsugi_admin=...` cookie.
 async fn sign_in(base: &str) -> String {
     let client = client();
@@ -71,7 +60,7 @@ async fn sign_in(base: &str) -> String {
         .form(&[
             ("email", EMAIL),
             ("password", PASSWORD),
-            ("token", &field(&page, "token")),
+            ("token", &field_value(&page, "token")),
             ("next", ""),
         ])
         .send()

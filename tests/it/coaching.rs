@@ -61,16 +61,6 @@ fn without(mut form: Vec<(&'static str, String)>, key: &str) -> Vec<(&'static st
     form
 }
 
-fn field_value(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 impl TestApp {
     async fn form_token(&self, query: &str) -> String {
         let (status, page) = self.page(&format!("/coaching{query}")).await;

@@ -482,3 +482,14 @@ impl Drop for WriteLock {
         let _ = self.0.batch_execute("ROLLBACK");
     }
 }
+
+/// The value of `name="NAME" value="..."` in a page (the first such field).
+pub fn field_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}

@@ -9,16 +9,6 @@ use crate::helpers::*;
 
 const SLUG: &str = "going-no-contact";
 
-fn field_value(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 async fn get(browser: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
     let res = browser
         .get(format!("{}{path}", app.address))

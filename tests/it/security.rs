@@ -13,17 +13,6 @@ const SLUG: &str = "going-no-contact";
 const COACH: &str = "coach@example.com";
 const PASSWORD: &str = "tide lantern orchard 42";
 
-/// A value of `name="field" value="..."` in a page.
-fn field_in(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// Posts a comment as `client` (a browser) from `ip`; returns the response.
 async fn post_comment(
     app: &TestApp,
@@ -87,7 +76,7 @@ async fn send_request(
         .await
         .unwrap();
     let mut form = form;
-    form.push(("token", field_in(&page, "token")));
+    form.push(("token", field_value(&page, "token")));
     client
         .post(format!("{}/coaching", app.address))
         .header("X-Forwarded-For", ip)
@@ -120,7 +109,7 @@ async fn coach_client(app: &TestApp) -> reqwest::Client {
         .form(&[
             ("email", COACH),
             ("password", PASSWORD),
-            ("token", &field_in(&page, "token")),
+            ("token", &field_value(&page, "token")),
         ])
         .send()
         .await
@@ -457,7 +446,7 @@ async fn secrets_in_paths_never_reach_the_log() {
         .unwrap();
     let mut form = request_form("sam@example.com", 0);
     form.retain(|(k, _)| *k != "comment");
-    form.push(("token", field_in(&page, "token")));
+    form.push(("token", field_value(&page, "token")));
     let res = reader
         .post(server.url("/coaching"))
         .form(&form)
@@ -576,7 +565,7 @@ async fn an_encoded_word_in_a_name_reaches_subjects_as_literal_text() {
         // The link asks first: confirm as the page does.
         app.client
             .post(format!("{}{link}", app.address))
-            .form(&[("token", field_in(&page, "token"))])
+            .form(&[("token", field_value(&page, "token"))])
             .send()
             .await
             .unwrap();

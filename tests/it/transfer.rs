@@ -38,16 +38,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn sqlite_url(dir: &Path, name: &str) -> String {
     format!("sqlite://{}", dir.join(name).display())
 }
@@ -85,7 +75,7 @@ async fn admin_post(
         .text()
         .await
         .unwrap();
-    let csrf = field(&dashboard, "csrf");
+    let csrf = field_value(&dashboard, "csrf");
     let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
     form.extend_from_slice(fields);
     coach
@@ -160,7 +150,7 @@ async fn seeded_site(dir: &Path) -> (TestApp, String) {
         .form(&[
             ("email", EMAIL),
             ("password", PASSWORD),
-            ("token", &field(&login, "token")),
+            ("token", &field_value(&login, "token")),
             ("next", ""),
         ])
         .send()
@@ -220,7 +210,7 @@ async fn seeded_site(dir: &Path) -> (TestApp, String) {
     .into_iter()
     .map(|(k, v)| (k, v.to_string()))
     .collect();
-    form.push(("token", field(&form_page, "token")));
+    form.push(("token", field_value(&form_page, "token")));
     let res = client()
         .post(format!("{}/coaching", app.address))
         .header("X-Forwarded-For", "203.0.113.9")

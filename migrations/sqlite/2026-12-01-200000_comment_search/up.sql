@@ -7,10 +7,14 @@
 -- `unicode61` without removing diacritics and without stemming: words
 -- split and lower-cased as PostgreSQL's `simple` configuration does, so
 -- both backends find the same comments (see src/db/comment_search.rs).
+-- Plain contentless FTS5 (no `contentless_delete`, which needs SQLite
+-- 3.43): a row leaves the index by the 'delete' command with the words it
+-- was indexed with, so only a row that is in the index (it was public) is
+-- ever deleted, with its old text; older sqlite3 tools (Debian's 3.40, the
+-- browser suite's seeding script) can still write to comments.
 CREATE VIRTUAL TABLE comment_search USING fts5(
     body,
     content = '',
-    contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 0'
 );
 
@@ -24,15 +28,19 @@ BEGIN
     INSERT INTO comment_search (rowid, body) VALUES (NEW.id, NEW.body_markdown);
 END;
 
-CREATE TRIGGER comment_search_update AFTER UPDATE OF status, is_private, body_markdown ON comments
+CREATE TRIGGER comment_search_update AFTER UPDATE OF id, status, is_private, body_markdown ON comments
 BEGIN
-    DELETE FROM comment_search WHERE rowid = OLD.id;
+    INSERT INTO comment_search (comment_search, rowid, body)
+    SELECT 'delete', OLD.id, OLD.body_markdown
+    WHERE OLD.status = 'approved' AND NOT OLD.is_private;
     INSERT INTO comment_search (rowid, body)
     SELECT NEW.id, NEW.body_markdown
     WHERE NEW.status = 'approved' AND NOT NEW.is_private;
 END;
 
 CREATE TRIGGER comment_search_delete AFTER DELETE ON comments
+WHEN OLD.status = 'approved' AND NOT OLD.is_private
 BEGIN
-    DELETE FROM comment_search WHERE rowid = OLD.id;
+    INSERT INTO comment_search (comment_search, rowid, body)
+    VALUES ('delete', OLD.id, OLD.body_markdown);
 END;

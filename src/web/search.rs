@@ -387,7 +387,12 @@ async fn comment_views(
             author: c.row.author_name.clone(),
             is_coach: c.row.is_coach,
             date: Date::new(c.row.created_at.and_utc(), t),
-            text: snippet(&text, query, words).unwrap_or_else(|| excerpt(&text, words)),
+            // A short comment whole (its last words and punctuation too).
+            text: if text.split_whitespace().count() <= words {
+                highlight(&text, query)
+            } else {
+                snippet(&text, query, words).unwrap_or_else(|| excerpt(&text, words))
+            },
         }
     };
     groups

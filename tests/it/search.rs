@@ -285,8 +285,9 @@ mod comments {
             "{body}"
         );
         assert!(
-            found
-                .contains("He is my <mark>neighbour</mark>, we share a <mark>quokka</mark> garden"),
+            found.contains(
+                "He is my <mark>neighbour</mark>, we share a <mark>quokka</mark> garden."
+            ),
             "{found}"
         );
         assert!(
@@ -324,7 +325,7 @@ mod comments {
             .expect("the answer");
         assert!(question < answer, "the answer under the question: {found}");
         assert!(
-            found.contains("&#38; keep it &#60;b&#62;short&#60;/b"),
+            found.contains("&#38; keep it &#60;b&#62;short&#60;/b&#62;."),
             "escaped, then marked: {found}"
         );
         assert!(found.contains("class=\"badge\""));

@@ -30,12 +30,12 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::comments::{CommentRow, APPROVED};
+use super::comments::CommentRow;
 use super::schema::comments;
 use super::Db;
 
 /// Matches read per search, newest first.
-pub const CANDIDATES: i64 = 200;
+pub const CANDIDATES: i64 = 100;
 /// Words of a query used at most.
 const MAX_TERMS: usize = 12;
 
@@ -150,7 +150,10 @@ pub fn matching_ids(conn: &mut Db, terms: &Terms, limit: i64) -> QueryResult<Vec
 
 /// The newest [`CANDIDATES`] public comments holding every term, and their
 /// context: for a reader's comment the coach's public answers to it, for
-/// the coach's answer the public comment it answers. Three reads by index.
+/// the coach's answer the public comment it answers. Each read goes by one
+/// index (primary key or `parent_id`), and who may see a row is checked
+/// here, on the few rows read: a condition on `status` in the query led
+/// SQLite to walk every published comment by its status index instead.
 pub fn search(conn: &mut Db, terms: &Terms) -> QueryResult<Found> {
     let ids = matching_ids(conn, terms, CANDIDATES)?;
     if ids.is_empty() {
@@ -167,43 +170,50 @@ pub fn search(conn: &mut Db, terms: &Terms) -> QueryResult<Found> {
     // the deepest level (under its parent): both found by `parent_id`.
     let mut parents: Vec<i64> = hits.iter().map(|h| h.row.id).collect();
     parents.extend(hits.iter().filter_map(|h| h.row.parent_id));
+    parents.sort_unstable();
+    parents.dedup();
     let answered: Vec<i64> = hits
         .iter()
         .filter(|h| h.row.is_coach)
         .filter_map(|h| h.row.reply_to_id)
+        .filter(|id| !ids.contains(id))
         .collect();
     let hit_ids: Vec<i64> = hits.iter().map(|h| h.row.id).collect();
     let mut context = public_rows(
         conn,
         comments::table
-            .filter(
-                comments::parent_id
-                    .eq_any(&parents)
-                    .and(comments::is_coach.eq(true))
-                    .or(comments::id.eq_any(&answered)),
-            )
+            .filter(comments::parent_id.eq_any(&parents))
             .into_boxed(),
     )?;
     context.retain(|c| {
-        let answers_a_hit =
-            c.row.is_coach && c.row.reply_to_id.is_some_and(|to| hit_ids.contains(&to));
-        answers_a_hit || answered.contains(&c.row.id)
+        c.row.is_coach
+            && !hit_ids.contains(&c.row.id)
+            && c.row.reply_to_id.is_some_and(|to| hit_ids.contains(&to))
     });
+    if !answered.is_empty() {
+        context.extend(public_rows(
+            conn,
+            comments::table
+                .filter(comments::id.eq_any(&answered))
+                .into_boxed(),
+        )?);
+    }
     context.sort_by_key(|c| c.row.id);
+    context.dedup_by_key(|c| c.row.id);
     Ok(Found { hits, context })
 }
 
+/// The rows `query` selects that anyone may see, with their text.
 fn public_rows(
     conn: &mut Db,
     query: comments::BoxedQuery<'_, super::DbBackend>,
 ) -> QueryResult<Vec<FoundComment>> {
     let rows: Vec<(CommentRow, String)> = query
-        .filter(comments::status.eq(APPROVED))
-        .filter(comments::is_private.eq(false))
         .select((CommentRow::as_select(), comments::body_markdown))
         .load(conn)?;
     Ok(rows
         .into_iter()
+        .filter(|(row, _)| row.is_public())
         .map(|(row, body_markdown)| FoundComment { row, body_markdown })
         .collect())
 }

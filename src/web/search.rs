@@ -254,8 +254,8 @@ fn group(found: db::comment_search::Found, query: &Query, raw: &str) -> Vec<Grou
     let mut counted: HashMap<String, usize> = HashMap::new();
     for hit in &found.hits {
         *counted.entry(hit.row.article_slug.clone()).or_default() += 1;
-        // Scored on the stored Markdown: no HTML to parse for the up to
-        // 200 candidates (only the comments shown are turned into text).
+        // Scored on the stored Markdown: no HTML to parse for every
+        // candidate (only the comments shown are turned into text).
         let score = relevance(&hit.body_markdown, query, &phrase);
         // The coach's answer stands under the comment it answers.
         let (key, comment) = if hit.row.is_coach {

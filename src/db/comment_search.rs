@@ -24,9 +24,9 @@
 //! alone, each quoted, so no input can be a syntax error.
 //!
 //! The newest [`CANDIDATES`] matches are read (FTS5 walks its index
-//! backwards by rowid, PostgreSQL the primary key or the GIN index, with
-//! no sort of every match), then ranked in Rust, which makes the order the
-//! same on both backends.
+//! backwards by rowid; PostgreSQL the newest public rows by primary key,
+//! then the GIN index when they hold too few: no sort of every match),
+//! then ranked in Rust, which makes the order the same on both backends.
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
@@ -36,6 +36,9 @@ use super::Db;
 
 /// Matches read per search, newest first.
 pub const CANDIDATES: i64 = 100;
+/// PostgreSQL: public comments looked through newest first before the
+/// GIN index is asked (see [`matching_ids`]).
+const PG_RECENT_ROWS: i64 = 3000;
 /// Words of a query used at most.
 const MAX_TERMS: usize = 12;
 
@@ -136,14 +139,37 @@ pub fn matching_ids(conn: &mut Db, terms: &Terms, limit: i64) -> QueryResult<Vec
         .bind::<Text, _>(terms.fts5())
         .bind::<BigInt, _>(limit)
         .load(c)?,
-        Db::Pg(c) => diesel::sql_query(
-            "SELECT id FROM comments WHERE search_words IS NOT NULL \
-             AND search_words @@ to_tsquery('simple'::regconfig, $1) \
-             ORDER BY id DESC LIMIT $2",
-        )
-        .bind::<Text, _>(terms.tsquery())
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
+        Db::Pg(c) => {
+            // First among the newest public comments, walking the primary
+            // key backwards: words common together are found there, and the
+            // newest `limit` matches of those rows are the newest of all.
+            // Only when they hold fewer, the GIN index (few matches then,
+            // so few rows to fetch and sort). Left to itself, the planner
+            // takes the index for words it thinks rare one by one, and
+            // fetches every row holding them all to sort them by id.
+            let recent: Vec<Id> = diesel::sql_query(
+                "SELECT id FROM (SELECT id, search_words FROM comments \
+                 WHERE search_words IS NOT NULL ORDER BY id DESC LIMIT $3) AS recent \
+                 WHERE search_words @@ to_tsquery('simple'::regconfig, $1) \
+                 ORDER BY id DESC LIMIT $2",
+            )
+            .bind::<Text, _>(terms.tsquery())
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(PG_RECENT_ROWS)
+            .load(c)?;
+            if recent.len() as i64 >= limit {
+                recent
+            } else {
+                diesel::sql_query(
+                    "SELECT id FROM comments WHERE search_words IS NOT NULL \
+                     AND search_words @@ to_tsquery('simple'::regconfig, $1) \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind::<Text, _>(terms.tsquery())
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+            }
+        }
     };
     Ok(ids.into_iter().map(|r| r.id).collect())
 }

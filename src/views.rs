@@ -448,6 +448,30 @@ pub struct SearchResultView<'a> {
     pub tags: &'a [Tag],
 }
 
+/// A comment the search shows: who wrote it, when, its words with the
+/// matches marked, and the link to it in its thread.
+pub struct FoundCommentView {
+    pub url: String,
+    pub author: String,
+    pub is_coach: bool,
+    pub date: Date,
+    pub text: Vec<Segment>,
+}
+
+/// A reader's comment the search found (or answered by a coach's answer it
+/// found), with the coach's public answers under it.
+pub struct FoundThreadView {
+    pub comment: Option<FoundCommentView>,
+    pub answers: Vec<FoundCommentView>,
+}
+
+/// The comments found under one article.
+pub struct FoundInArticleView {
+    pub article_url: String,
+    pub article_title: String,
+    pub threads: Vec<FoundThreadView>,
+}
+
 #[derive(Template)]
 #[template(path = "search.html")]
 pub struct SearchPage<'a> {
@@ -455,6 +479,8 @@ pub struct SearchPage<'a> {
     pub query: String,
     pub total: usize,
     pub results: Vec<SearchResultView<'a>>,
+    /// Comment hits grouped by article, after every article hit.
+    pub comments: Vec<FoundInArticleView>,
     pub pagination: Pagination,
     pub suggestions: Vec<(Tag, usize)>,
     /// "3 articles match “sleep”.", in the site's language.

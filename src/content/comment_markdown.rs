@@ -42,6 +42,29 @@ impl SafeHtml {
         }
         out
     }
+    /// The text alone, a line per paragraph or line break, whitespace
+    /// inside a line collapsed: what the site search shows of a comment.
+    pub fn plain_text(&self) -> String {
+        let broken = self
+            .0
+            .replace("</p>", "</p>\n")
+            .replace("<br>", "<br>\n")
+            .replace("</li>", "</li>\n")
+            .replace("</blockquote>", "</blockquote>\n");
+        let text = ammonia::Builder::empty().clean(&broken).to_string();
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&nbsp;", " ")
+            .replace("&amp;", "&");
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
     /// For HTML read back from our own database. The `body_html` column is
     /// only ever written from [`render_comment`]'s output, so it is not
     /// cleaned again on every page view (re-sanitising on each request is

@@ -237,9 +237,13 @@ pub fn pg_export(
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
+                // Stored columns only: a generated one (the comments'
+                // `search_words`) is computed again on restore.
+                let columns = pg_stored_columns(c, &table)?.join(", ");
                 c.batch_execute(&format!(
                     "DECLARE kintsugi_export NO SCROLL CURSOR FOR \
-                     SELECT row_to_json(t)::text AS value FROM {} AS t ORDER BY {order}",
+                     SELECT row_to_json(t)::text AS value FROM \
+                     (SELECT {columns} FROM {} AS t ORDER BY {order}) AS t",
                     ident(&table)
                 ))?;
                 let mut n = 0u64;
@@ -259,6 +263,19 @@ pub fn pg_export(
             }
             Ok((version, counts))
         })
+}
+
+/// The columns of `table` that hold data (generated ones left out), in
+/// table order, quoted.
+fn pg_stored_columns(c: &mut PgConnection, table: &str) -> Result<Vec<String>, BackupDbError> {
+    let rows: Vec<TextRow> = diesel::sql_query(format!(
+        "SELECT column_name::text AS value FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = {} \
+         AND is_generated = 'NEVER' ORDER BY ordinal_position",
+        literal(table)
+    ))
+    .load(c)?;
+    Ok(rows.into_iter().map(|r| ident(&r.value)).collect())
 }
 
 /// The primary key's columns of `table`, in key order.
@@ -412,8 +429,11 @@ fn insert_rows(
     rows: Vec<serde_json::Value>,
 ) -> Result<(), BackupDbError> {
     let json = serde_json::Value::Array(rows).to_string();
+    // Generated columns (the comments' `search_words`) compute themselves.
+    let columns = pg_stored_columns(c, table)?.join(", ");
     diesel::sql_query(format!(
-        "INSERT INTO {t} SELECT * FROM json_populate_recordset(NULL::{t}, $1::json)",
+        "INSERT INTO {t} ({columns}) SELECT {columns} \
+         FROM json_populate_recordset(NULL::{t}, $1::json)",
         t = ident(table)
     ))
     .bind::<Text, _>(json)

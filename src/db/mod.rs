@@ -13,6 +13,7 @@ use crate::config::DatabaseUrl;
 pub mod admins;
 pub mod backup;
 pub mod coaching;
+pub mod comment_search;
 pub mod comments;
 pub mod imports;
 pub mod mail;
@@ -164,6 +165,32 @@ fn pg_settings_sql(session: &PgSession) -> String {
     )
 }
 
+/// SQLite: opens the comments' FTS5 table (`comment_search`) on a new
+/// connection when the migrations made it, outside any transaction. FTS5
+/// reads its own tables the first time a connection uses it; were that
+/// first use a trigger of a write in a deferred transaction, the
+/// transaction would start with a read, which SQLite cannot turn into a
+/// write once another writer committed ("database is locked" at once,
+/// without the busy wait).
+fn open_comment_search(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'comment_search'",
+    )
+    .load(conn)?;
+    if found.first().is_some_and(|f| f.n > 0) {
+        conn.batch_execute(
+            "SELECT rowid FROM comment_search WHERE comment_search MATCH 'x' LIMIT 0",
+        )?;
+    }
+    Ok(())
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = Db;
     type Error = ConnectError;
@@ -189,6 +216,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                     SqliteConnection::establish(&path.to_string_lossy())?
                 };
                 conn.batch_execute(&sqlite_pragmas_sql())?;
+                open_comment_search(&mut conn)?;
                 self.opened.store(true, Ordering::Release);
                 Ok(Db::Sqlite(conn))
             }

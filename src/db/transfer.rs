@@ -12,6 +12,9 @@
 //!   parent has a higher id goes in without it and gets it at the end); on
 //!   PostgreSQL the triggers pause for the copy and one recount makes it.
 //!   Either way it is then checked against a recount and the source's.
+//! - The comments' full-text index is not copied: SQLite's FTS5 table is
+//!   filled by its triggers as the comments go in, PostgreSQL computes its
+//!   generated `search_words` column (`db::comment_search`).
 //! - `rate_limit_events` is not copied: it only holds the last day's
 //!   attempts, for limits that start again harmlessly.
 //! - Each table is checked afterwards: row count, and a checksum over a
@@ -808,9 +811,12 @@ fn identity(conn: &mut Db, url: &DatabaseUrl) -> QueryResult<String> {
 /// own left out).
 fn tables_of(conn: &mut Db) -> QueryResult<Vec<String>> {
     let rows: Vec<TextValue> = match conn {
+        // Plain tables only: the comments' full-text index (an FTS5
+        // virtual table and its shadow tables) is rebuilt by the target's
+        // triggers, as PostgreSQL computes its generated column.
         Db::Sqlite(c) => diesel::sql_query(
-            "SELECT name AS value FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name AS value FROM pragma_table_list WHERE schema = 'main' \
+             AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         )
         .load(c)?,
         Db::Pg(c) => diesel::sql_query(

@@ -472,6 +472,8 @@ async function runSteps({ browser, context, strict, noJs }) {
     { name: 'search-contact', path: '/search?q=contact' },
     { name: 'search-no-results', path: '/search?q=zzzzqqq' },
     { name: 'search-empty', path: '/search?q=' },
+    // Comment hits (seed_comments.py's threads): a reader's question with the coach's answer under it.
+    { name: 'search-comments', path: '/search?q=mornings+phone' },
     { name: 'about', path: '/about' },
     { name: 'privacy', path: '/privacy' },
     { name: 'coaching', path: '/coaching' },

@@ -946,6 +946,9 @@ pub async fn edit(
         })
     })
     .await?;
+    // The new text shows at once wherever the comment is shown (its
+    // article, feeds, the search results), here and on other instances.
+    state.page_cache.all_comments_changed();
     tracing::info!(
         admin = coach.id,
         comment = id,

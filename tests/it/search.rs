@@ -111,16 +111,6 @@ mod comments {
     const EMAIL: &str = "coach@example.com";
     const PASSWORD: &str = "tide lantern orchard 42";
 
-    fn field(html: &str, name: &str) -> String {
-        html.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string()
-    }
-
     /// The sample site over plain http (the coach's cookie comes back), and
     /// a client signed in as the coach.
     async fn site() -> (TestApp, reqwest::Client) {
@@ -151,7 +141,7 @@ mod comments {
             .text()
             .await
             .unwrap();
-        let token = field(&page, "token");
+        let token = field_value(&page, "token");
         let res = coach
             .post(format!("{}/admin/login", app.address))
             .header("X-Forwarded-For", "198.51.100.1")
@@ -182,7 +172,7 @@ mod comments {
             .text()
             .await
             .unwrap();
-        let csrf = field(&dashboard, "csrf");
+        let csrf = field_value(&dashboard, "csrf");
         let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
         form.extend_from_slice(fields);
         let res = coach
@@ -335,6 +325,19 @@ mod comments {
             comment_part(&body).contains("Wave politely over the fence"),
             "{body}"
         );
+
+        // The coach's private answer to the private question: for its
+        // asker's own page only, never in the search.
+        admin_post(
+            &app,
+            &coach,
+            &format!("/admin/comments/{private}/reply"),
+            &[("body", "A wombat answer meant for Sam alone.")],
+        )
+        .await;
+        let body = search(&app, "wombat").await;
+        assert_eq!(comment_part(&body), "", "{body}");
+        assert!(!body.contains("Sam alone"), "{body}");
     }
 
     #[actix_web::test]

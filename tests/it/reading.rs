@@ -458,7 +458,7 @@ async fn a_german_site_speaks_german_to_its_readers() {
         "Everything you typed",
         "Error ",
         "We could not find that page",
-        "Search the articles",
+        "Search articles and questions",
         "Go to the home page",
         "Older article",
         "Newer article",

@@ -42,6 +42,14 @@ const PG_RECENT_ROWS: i64 = 3000;
 /// Words of a query used at most.
 const MAX_TERMS: usize = 12;
 
+/// The words of `text` as the index splits them: runs of letters and
+/// digits, lower case, in order (repeats kept).
+pub fn split_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
 /// A reader's query as the index splits words: runs of letters and digits,
 /// lower case, each kept once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,11 +60,7 @@ pub struct Terms {
 impl Terms {
     pub fn parse(raw: &str) -> Self {
         let mut words: Vec<String> = Vec::new();
-        for word in raw
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-        {
+        for word in split_words(raw) {
             if !words.contains(&word) && words.len() < MAX_TERMS {
                 words.push(word);
             }

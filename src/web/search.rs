@@ -224,10 +224,7 @@ fn text_of(c: &FoundComment) -> String {
 
 /// Lower-cased words of a text, split as the index splits them.
 fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    db::comment_search::split_words(text).collect()
 }
 
 /// How well a text matches: the matched words, and far more when the
